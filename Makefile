@@ -1,0 +1,80 @@
+# Credit-default scoring. `make` lists the targets; `make run` and `make test` are the two that matter.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .venv-tools
+DATA ?=
+CREDIT_DATA ?= $(wildcard ../shared/data/default_of_credit_card_clients.csv)
+API_HOST := 127.0.0.1
+API_PORT ?= 8000
+UI_PORT ?= 8501
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+
+.PHONY: help install tools lint format test train api ui run build deploy bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements-dev.txt functions/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed ## build .venv from the pinned requirements
+
+$(TOOLS)/.installed: requirements-tools.txt requirements-checkov.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet -r requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/checkov/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+tools: $(TOOLS)/.installed ## build .venv-tools (aws-sam-cli, cfn-lint, hadolint, actionlint; checkov nested), kept apart
+
+lint: install ## check style, formatting and types (changes nothing)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install tools lint ## every check CI runs: lint, unit, real-data, template, task-root and browser tests
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m pytest
+
+train: install ## train on DATA (or the downloaded UCI zip) and rewrite model/
+	$(BIN)/python -m training.train $(if $(DATA),--data $(DATA)) --out model
+
+api: install ## serve the API with uvicorn on 127.0.0.1:8000 using the shipped model
+	$(BIN)/uvicorn functions.app:app --host $(API_HOST) --port $(API_PORT)
+
+ui: install ## serve the Streamlit frontend on 127.0.0.1:8501 (CREDIT_API_URL picks the endpoint)
+	$(BIN)/streamlit run frontend.py --server.address $(API_HOST) --server.port $(UI_PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+run: install ## start the API and the UI together; Ctrl-C stops both
+	@echo "API: http://$(API_HOST):$(API_PORT)/docs   UI: http://$(API_HOST):$(UI_PORT)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(MAKE) --no-print-directory api & \
+	CREDIT_API_URL=http://$(API_HOST):$(API_PORT) $(MAKE) --no-print-directory ui & \
+	wait
+
+build: tools ## build the Lambda image with SAM (needs Docker)
+	$(TOOLS)/bin/sam build
+
+deploy: build ## deploy the stack with SAM (needs Docker and AWS credentials)
+	$(TOOLS)/bin/sam deploy
+
+bench: install ## run the benchmarks; results go to docs/benchmarks.md
+	$(BIN)/python -m benchmarks.serving
+
+clean: ## remove caches and build output (keeps the venvs and model/)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build artifacts screenshots

@@ -1,0 +1,74 @@
+"""Settings(BaseSettings) and its cached getter: the only reader of the app's environment."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Final
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model"
+MIB: Final = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; each field is read from the environment variable of the same name."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    model_dir: Path = MODEL_DIR
+    # A body above this many bytes gets 413; 1 MiB holds a full batch of 1,000 applicants (~0.4 MiB).
+    max_body_bytes: int = Field(default=MIB, gt=0)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()  # comma-separated list of allowed origins
+    # Static prefix when served behind a proxy that strips it (uvicorn). Under API Gateway the stage
+    # prefix (/Prod) is read from each event instead, so the same image works with any stage.
+    root_path: str = ""
+    # A custom-domain base path mapping that API Gateway leaves in the path; passed to Mangum.
+    api_base_path: str = "/"
+    log_level: str = "INFO"
+    powertools_service_name: str = "credit-default"
+    powertools_metrics_namespace: str = "CreditDefault"
+    powertools_metrics_disabled: bool = False
+    # Decision audit trail: on when AUDIT_TABLE is set. The HMAC key that hashes the inputs comes from
+    # Secrets Manager (AUDIT_KEY_SECRET_ARN, read once per container) or, for local runs, from
+    # AUDIT_HASH_KEY. With a table but neither key, scoring answers 503: no decision goes unaudited.
+    audit_table: str | None = None
+    audit_key_secret_arn: str | None = None
+    audit_hash_key: SecretStr | None = None
+    # Per AWS call: connect and read timeouts, and attempts including the first. With these, an
+    # outage answers 503 within about 2 s (two attempts of 0.4 s plus a jittered backoff below 1 s).
+    audit_timeout_seconds: float = Field(default=0.4, gt=0)
+    audit_max_attempts: int = Field(default=2, ge=1, le=5)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def split_origins(cls, value: object) -> object:
+        """Accept a comma-separated string, as CloudFormation passes it."""
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("audit_table", "audit_key_secret_arn", "audit_hash_key", mode="before")
+    @classmethod
+    def empty_is_unset(cls, value: object) -> object:
+        """Treat an empty variable as unset (CloudFormation cannot omit one conditionally)."""
+        return None if value == "" else value
+
+    @field_validator("audit_hash_key")
+    @classmethod
+    def long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a short HMAC key: it would make the hashed inputs guessable."""
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("AUDIT_HASH_KEY must be at least 32 characters")
+        return value
+
+    @property
+    def audit_enabled(self) -> bool:
+        """Whether each decision must be written to the audit table."""
+        return self.audit_table is not None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings once; tests call `get_settings.cache_clear()` after changing the environment."""
+    return Settings()

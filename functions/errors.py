@@ -1,0 +1,137 @@
+"""The one error schema of every 4xx and 5xx answer, and the translation of validation errors into it.
+
+No error ever carries the submitted values, a traceback or an exception's text from inside the app.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from functions.contract import FEATURE_BY_NAME, FeatureSpec
+
+ErrorCode = Literal[
+    "malformed_json",
+    "not_found",
+    "method_not_allowed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "validation_error",
+    "http_error",
+    "internal_error",
+    "model_unavailable",
+    "audit_unavailable",
+]
+STATUS_CODES: Final[dict[int, ErrorCode]] = {
+    400: "malformed_json",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    500: "internal_error",
+}
+
+
+class FieldError(BaseModel):
+    """One invalid input: where it is, what is wrong, and what would be accepted."""
+
+    field: str = Field(
+        description="Path of the input in the body, e.g. `pay_0` or `applicants[3].pay_0`; `body` for the "
+        "whole body.",
+        examples=["applicants[3].pay_0"],
+    )
+    index: int | None = Field(
+        default=None, description="Position of the applicant in a batch (0-based); null for a single applicant."
+    )
+    type: str = Field(description="Machine-readable kind of error, e.g. `less_than_equal`, `missing`, `int_type`.")
+    message: str = Field(description="What is wrong, without repeating the submitted value.")
+    hint: str | None = Field(default=None, description="What the field accepts, from the feature contract.")
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong with a request."""
+
+    code: ErrorCode = Field(description="Stable machine-readable error code.")
+    message: str = Field(description="Human-readable summary and what to do about it.")
+    request_id: str = Field(description="Quote this id when reporting a problem; it is in the server logs.")
+    fields: list[FieldError] = Field(
+        default_factory=list, description="Every invalid input (validation errors only)."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """An answer other than success, raised only in app.py and rendered as an `ErrorResponse`."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str, *, fields: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = list(fields)
+
+
+def error_response(
+    status: int,
+    code: ErrorCode,
+    message: str,
+    *,
+    request_id: str,
+    fields: Sequence[FieldError] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Render the error schema as a JSON response."""
+    body = ErrorResponse(error=ErrorDetail(code=code, message=message, request_id=request_id, fields=list(fields)))
+    return Response(
+        body.model_dump_json(), status_code=status, headers=headers, media_type="application/json"
+    )
+
+
+def field_path(loc: Sequence[int | str]) -> tuple[str, int | None]:
+    """Turn a validation error location into `applicants[3].pay_0` and the applicant's batch index."""
+    parts = list(loc[1:] if loc and loc[0] == "body" else loc)
+    index = parts[1] if len(parts) > 1 and parts[0] == "applicants" and isinstance(parts[1], int) else None
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path or "body", index
+
+
+def hint(spec: FeatureSpec) -> str:
+    """Say in words what a contract field accepts."""
+    if spec.codes:
+        accepted = f"an integer code from {spec.minimum:.0f} to {spec.maximum:.0f}"
+    elif spec.kind == "amount":
+        low = "above 0" if spec.exclusive_minimum else f"from {spec.minimum:,.0f}"
+        accepted = f"a number ({spec.unit}) {low} to {spec.maximum:,.0f}"
+    else:
+        accepted = f"a whole number from {spec.minimum:.0f} to {spec.maximum:.0f}"
+    return accepted if spec.required else f"{accepted}, or omit it"
+
+
+def to_field_errors(errors: Iterable[Mapping[str, Any]], *, max_batch: int) -> list[FieldError]:
+    """Describe pydantic's errors in the error schema, dropping the `input` pydantic would echo."""
+    described = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        path, index = field_path(loc)
+        name = str(loc[-1]) if loc else ""
+        kind = str(error.get("type", "invalid"))
+        note: str | None = None
+        if kind == "extra_forbidden":
+            note = "remove it: only the contract's fields are accepted (see the Applicant schema in /docs)"
+        elif kind == "too_long" and path == "applicants":
+            note = f"send at most {max_batch} applicants per request"
+        elif name in FEATURE_BY_NAME:
+            note = hint(FEATURE_BY_NAME[name])
+        described.append(
+            FieldError(field=path, index=index, type=kind, message=str(error.get("msg", "invalid")), hint=note)
+        )
+    return described

@@ -1,0 +1,229 @@
+"""Load and verify the serving artifact once; score, grade, decide and explain (pure after load)."""
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from functions.contract import BILLS, FEATURE_NAMES, PAY_STATUS, PAY_STATUS_CODES, PAYMENTS, EDUCATION_CODES
+from functions.features import MODEL_FEATURES, engineer
+from functions.predictor import FORMAT, TreeEnsemble, load_ensemble
+
+SERVING_FILES: Final = ("serving.npz",)
+# Points-to-double-the-odds scaling: 600 points at 50:1 good:bad odds, 20 points double the odds.
+SCORE_SCALING: Final = {"anchor_score": 600, "anchor_odds": 50.0, "points_to_double_odds": 20, "min": 300, "max": 900}
+# Risk grades by PD band: a client is in the first grade whose `max_pd` exceeds its PD.
+GRADE_BANDS: Final = [
+    {"grade": "A", "max_pd": 0.10, "label": "low risk"},
+    {"grade": "B", "max_pd": 0.20, "label": "moderate risk"},
+    {"grade": "C", "max_pd": 0.35, "label": "elevated risk"},
+    {"grade": "D", "max_pd": 0.55, "label": "high risk"},
+    {"grade": "E", "max_pd": 1.01, "label": "very high risk"},
+]
+# Factor groups for reason codes: each is swapped for the reference profile to measure its impact.
+REASON_GROUPS: Final[dict[str, tuple[str, ...]]] = {
+    "latest_status": ("pay_0",),
+    "status_history": PAY_STATUS[1:],
+    "utilisation": BILLS,
+    "payments": PAYMENTS,
+    "credit_limit": ("limit_bal",),
+    "age": ("age",),
+    "education": ("education",),
+}
+MAX_REASONS: Final = 4
+_INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+Matrix = npt.NDArray[np.float64]
+
+
+class ModelUnavailable(RuntimeError):
+    """The serving artifact is missing, tampered with or incompatible; the message names file and problem."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A factor that raises this client's PD, with its measured impact."""
+
+    code: str
+    text: str
+    impact: float  # PD minus the PD with this factor group set to the reference profile
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The model's answer for one client."""
+
+    probability_of_default: float
+    predicted_default: bool
+    threshold: float
+    score: int
+    risk_grade: str
+    reasons: tuple[Reason, ...]
+
+
+def sha256_file(path: Path) -> str:
+    """Return the sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def to_score(pd: float, *, scaling: Mapping[str, float] = SCORE_SCALING) -> int:
+    """Convert a PD to points: anchor score at anchor odds, fixed points to double the good:bad odds."""
+    pd = min(max(pd, 1e-9), 1 - 1e-9)
+    factor = scaling["points_to_double_odds"] / math.log(2)
+    points = scaling["anchor_score"] + factor * math.log((1 - pd) / pd / scaling["anchor_odds"])
+    return int(round(min(max(points, scaling["min"]), scaling["max"])))
+
+
+def to_grade(pd: float, *, bands: Sequence[Mapping[str, Any]] = GRADE_BANDS) -> str:
+    """Return the risk grade whose band holds this PD."""
+    return next(str(band["grade"]) for band in bands if pd < band["max_pd"])
+
+
+def decide(pd: float, *, threshold: float) -> bool:
+    """Predict a default when PD reaches the threshold."""
+    return pd >= threshold
+
+
+def describe(code: str, row: Matrix) -> str:
+    """Phrase a factor group in words a credit officer can quote."""
+    value = {name: float(row[i]) for name, i in _INDEX.items()}
+    if code == "latest_status":
+        status = int(value["pay_0"])
+        if status > 0:
+            return f"{PAY_STATUS_CODES[status]} on the latest payment (September)"
+        return f"latest payment status: {PAY_STATUS_CODES[status]}"
+    if code == "status_history":
+        history = [int(value[name]) for name in PAY_STATUS[1:]]
+        late = sum(1 for status in history if status > 0)
+        if late:
+            return f"late in {late} of the 5 months before September (worst: {PAY_STATUS_CODES[max(history)]})"
+        revolving = sum(1 for status in history if status == 0)
+        return f"revolving credit (minimum paid) in {revolving} of the 5 months before September"
+    if code == "utilisation":
+        return f"bill at {value['bill_amt1'] / value['limit_bal']:.0%} of the credit limit"
+    if code == "payments":
+        paid = sum(value[name] for name in PAYMENTS)
+        if paid == 0:
+            return "no payment in the last 6 months"
+        owed = value["bill_amt2"]
+        if owed <= 0:
+            return f"paid NT${value['pay_amt1']:,.0f} last month with no bill due"
+        return f"paid {value['pay_amt1'] / owed:.0%} of the previous bill last month"
+    if code == "credit_limit":
+        return f"credit limit of NT${value['limit_bal']:,.0f}"
+    if code == "age":
+        return f"age {value['age']:.0f}"
+    if code == "education":
+        return f"education: {EDUCATION_CODES[int(value['education'])]}"
+    raise ValueError(f"unknown reason code {code!r}")
+
+
+def to_matrix(records: Sequence[Mapping[str, Any]]) -> Matrix:
+    """Stack records with the contract's field names into a raw input matrix (omitted codes become 0)."""
+    return np.array(
+        [[float(record.get(name) or 0.0) for name in FEATURE_NAMES] for record in records], dtype=np.float64
+    ).reshape(len(records), len(FEATURE_NAMES))
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A verified serving ensemble with its manifest: threshold, score scaling, grades, reference profile."""
+
+    ensemble: TreeEnsemble
+    manifest: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def threshold(self) -> float:
+        return float(self.manifest["threshold"])
+
+    def probabilities(self, raw: Matrix) -> Matrix:
+        """Return the PD of each row of a raw input matrix."""
+        return self.ensemble.predict_proba(engineer(raw))
+
+    def score(self, raw: Matrix, *, explain: bool = True) -> list[Decision]:
+        """Score every row; with `explain`, measure each factor group's impact in one batched prediction."""
+        n = raw.shape[0]
+        groups = list(REASON_GROUPS) if explain else []
+        variants = [raw]
+        reference = self.manifest["reference_profile"]
+        for code in groups:
+            variant = raw.copy()
+            for name in REASON_GROUPS[code]:
+                variant[:, _INDEX[name]] = reference[name]
+            variants.append(variant)
+        pds = self.probabilities(np.vstack(variants)).reshape(len(variants), n)
+        decisions = []
+        for i in range(n):
+            pd = float(pds[0, i])
+            impacts = sorted(
+                ((pd - float(pds[g + 1, i]), code) for g, code in enumerate(groups)), reverse=True
+            )
+            reasons = tuple(
+                Reason(code=code, text=describe(code, raw[i]), impact=impact)
+                for impact, code in impacts[:MAX_REASONS]
+                if impact > 0
+            )
+            decisions.append(
+                Decision(
+                    probability_of_default=pd,
+                    predicted_default=decide(pd, threshold=self.threshold),
+                    threshold=self.threshold,
+                    score=to_score(pd, scaling=self.manifest["score_scaling"]),
+                    risk_grade=to_grade(pd, bands=self.manifest["grade_bands"]),
+                    reasons=reasons,
+                )
+            )
+        return decisions
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def load_model(model_dir: Path) -> ScoringModel:
+    """Read the manifest, verify every serving file's sha256 and compatibility, then load the ensemble."""
+    manifest_path = model_dir / "model.json"
+    if not manifest_path.is_file():
+        raise ModelUnavailable(f"no manifest at {manifest_path}; run `make train`")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelUnavailable(f"{manifest_path.name}: unreadable manifest ({err}); run `make train`") from err
+    if not isinstance(manifest, dict):
+        raise ModelUnavailable(f"{manifest_path.name}: the manifest is not a JSON object; run `make train`")
+    if manifest.get("format") != FORMAT:
+        raise ModelUnavailable(f"{manifest_path.name}: format {manifest.get('format')!r}, this code serves {FORMAT!r}")
+    built_with = str(manifest.get("libraries", {}).get("numpy", "?"))
+    if _major_minor(built_with) != _major_minor(np.__version__):
+        raise ModelUnavailable(
+            f"{manifest_path.name}: built with numpy {built_with}, serving numpy {np.__version__}; retrain or repin"
+        )
+    if manifest.get("inputs") != list(FEATURE_NAMES) or manifest.get("features") != list(MODEL_FEATURES):
+        raise ModelUnavailable(f"{manifest_path.name}: inputs or features differ from this code's contract")
+    hashes = manifest.get("artifacts", {})
+    for name in SERVING_FILES:
+        path = model_dir / name
+        if not path.is_file():
+            raise ModelUnavailable(f"{name}: missing from {model_dir}; run `make train`")
+        if name not in hashes:
+            raise ModelUnavailable(f"{name}: no sha256 in the manifest")
+        actual = sha256_file(path)
+        if actual != hashes[name]:
+            raise ModelUnavailable(f"{name}: sha256 {actual[:12]}... does not match the manifest ({hashes[name][:12]}...)")
+    try:
+        ensemble = load_ensemble(model_dir / "serving.npz")
+    except (OSError, ValueError) as err:
+        raise ModelUnavailable(f"serving.npz: cannot be loaded ({err})") from err
+    if ensemble.n_features != len(MODEL_FEATURES):
+        raise ModelUnavailable(f"serving.npz: {ensemble.n_features} features, the contract builds {len(MODEL_FEATURES)}")
+    return ScoringModel(ensemble=ensemble, manifest=manifest)

@@ -1,0 +1,254 @@
+"""Smoke-test a deployed scoring API: health, model and one prediction; exit 1 when any check fails.
+
+python -m scripts.smoke --stack-name credit-default [--region eu-west-1]
+python -m scripts.smoke --url https://ID.execute-api.REGION.amazonaws.com/Prod --api-key KEY
+"""
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+APPLICANT: Final[dict[str, float]] = {
+    "limit_bal": 200000,
+    "sex": 2,
+    "education": 2,
+    "marriage": 1,
+    "age": 35,
+    "pay_0": 0,
+    "pay_2": 0,
+    "pay_3": 0,
+    "pay_4": 0,
+    "pay_5": 0,
+    "pay_6": 0,
+    "bill_amt1": 50000,
+    "bill_amt2": 48000,
+    "bill_amt3": 46000,
+    "bill_amt4": 44000,
+    "bill_amt5": 42000,
+    "bill_amt6": 40000,
+    "pay_amt1": 2000,
+    "pay_amt2": 2000,
+    "pay_amt3": 2000,
+    "pay_amt4": 2000,
+    "pay_amt5": 2000,
+    "pay_amt6": 2000,
+}
+PREDICTION_FIELDS: Final = frozenset(
+    {
+        "probability_of_default",
+        "predicted_default",
+        "threshold",
+        "score",
+        "risk_grade",
+        "reasons",
+        "model_version",
+        "request_id",
+    }
+)
+
+
+class SmokeError(Exception):
+    """A check that failed, with a message saying what was wrong."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the API is and the key for its scoring routes."""
+
+    url: str
+    api_key: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer: status code and decoded JSON body (None when the body is not JSON)."""
+
+    status: int
+    body: Any
+
+
+def resolve_endpoint(stack_name: str, *, region: str | None) -> Endpoint:
+    """Read ApiUrl and ApiKeyId from the stack's outputs and fetch the key's value."""
+    session = boto3.session.Session(region_name=region)
+    stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+    missing = sorted({"ApiUrl", "ApiKeyId"} - outputs.keys())
+    if missing:
+        raise SmokeError(
+            f"stack {stack_name} has no output {', '.join(missing)}; was it deployed from template.yaml?"
+        )
+    key = session.client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)
+    return Endpoint(url=outputs["ApiUrl"].rstrip("/"), api_key=key["value"])
+
+
+def call(
+    endpoint: Endpoint, method: str, path: str, *, body: Any = None, with_key: bool = True, timeout: float
+) -> Answer:
+    """Send one request and return its status and JSON body; HTTP errors are answers, not exceptions."""
+    headers = {"accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["content-type"] = "application/json"
+    if with_key:
+        headers["x-api-key"] = endpoint.api_key
+    request = urllib.request.Request(endpoint.url + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, payload = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, payload = err.code, err.read()
+    except (urllib.error.URLError, TimeoutError) as err:
+        raise SmokeError(f"{method} {path}: no answer ({err})") from err
+    try:
+        return Answer(status, json.loads(payload))
+    except ValueError:
+        return Answer(status, None)
+
+
+def expect(condition: bool, message: str) -> None:
+    """Raise SmokeError with the message unless the condition holds."""
+    if not condition:
+        raise SmokeError(message)
+
+
+def check_health(endpoint: Endpoint, *, timeout: float, wait: float) -> str:
+    """Poll /v1/health until it answers 200 {"status": "ok"} or `wait` seconds pass (cold starts)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            answer = call(endpoint, "GET", "/v1/health", with_key=False, timeout=timeout)
+            healthy = (
+                answer.status == 200 and isinstance(answer.body, dict) and answer.body.get("status") == "ok"
+            )
+            problem = f"/v1/health answered {answer.status} {answer.body!r}"
+        except SmokeError as err:
+            healthy, problem = False, str(err)
+        if healthy or time.monotonic() >= deadline:
+            break
+        time.sleep(2)
+    expect(healthy, problem)
+    return "200 status=ok"
+
+
+def fetch_model_version(endpoint: Endpoint, *, timeout: float) -> str:
+    """Check that /v1/model returns the manifest and return its version."""
+    answer = call(endpoint, "GET", "/v1/model", timeout=timeout)
+    expect(answer.status == 200, f"/v1/model answered {answer.status} {answer.body!r}")
+    version = answer.body.get("version") if isinstance(answer.body, dict) else None
+    expect(isinstance(version, str) and bool(version), f"/v1/model has no version: {answer.body!r}")
+    return str(version)
+
+
+def check_predict(endpoint: Endpoint, *, timeout: float, model_version: str | None) -> str:
+    """Check that /v1/predict scores the sample applicant with a complete, sane answer."""
+    answer = call(endpoint, "POST", "/v1/predict", body=APPLICANT, timeout=timeout)
+    expect(answer.status == 200, f"/v1/predict answered {answer.status} {answer.body!r}")
+    body = answer.body
+    expect(isinstance(body, dict), f"/v1/predict answered a non-object {body!r}")
+    missing = sorted(PREDICTION_FIELDS - body.keys())
+    expect(not missing, f"/v1/predict answer lacks {', '.join(missing)}")
+    probability = body["probability_of_default"]
+    expect(
+        isinstance(probability, int | float) and 0.0 <= probability <= 1.0,
+        f"probability_of_default {probability!r} is not in [0, 1]",
+    )
+    expect(isinstance(body["predicted_default"], bool), "predicted_default is not a boolean")
+    expect(
+        model_version is None or body["model_version"] == model_version,
+        f"model_version {body['model_version']!r} differs from /v1/model's {model_version!r}",
+    )
+    return f"200 pd={probability:.4f} grade={body['risk_grade']}"
+
+
+def check_key_required(endpoint: Endpoint, *, timeout: float) -> str:
+    """Check that /v1/predict refuses a request without the API key (API Gateway answers 403)."""
+    answer = call(endpoint, "POST", "/v1/predict", body=APPLICANT, with_key=False, timeout=timeout)
+    expect(answer.status == 403, f"/v1/predict without a key answered {answer.status}, not 403")
+    return "403 without x-api-key"
+
+
+def report(ok: bool, name: str, detail: str) -> None:
+    """Print one result line."""
+    print(f"{'PASS' if ok else 'FAIL'} {name}: {detail}", flush=True)
+
+
+def attempt(name: str, check: Callable[[], str]) -> bool:
+    """Run one check, print its line and return whether it passed."""
+    try:
+        detail = check()
+    except SmokeError as err:
+        report(False, name, str(err))
+        return False
+    report(True, name, detail)
+    return True
+
+
+def run_checks(endpoint: Endpoint, *, timeout: float, wait: float, expect_key_required: bool) -> bool:
+    """Run every check (each prints one line) and return whether all passed."""
+    passed = attempt("health", lambda: check_health(endpoint, timeout=timeout, wait=wait))
+    version: str | None = None
+    try:
+        version = fetch_model_version(endpoint, timeout=timeout)
+        report(True, "model", f"200 version={version}")
+    except SmokeError as err:
+        report(False, "model", str(err))
+        passed = False
+    passed = (
+        attempt("predict", lambda: check_predict(endpoint, timeout=timeout, model_version=version)) and passed
+    )
+    if expect_key_required:
+        passed = attempt("key required", lambda: check_key_required(endpoint, timeout=timeout)) and passed
+    return passed
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(prog="python -m scripts.smoke", description=__doc__.splitlines()[0])
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stack-name", help="CloudFormation stack to read ApiUrl and ApiKeyId from")
+    target.add_argument("--url", help="API base URL, stage included (e.g. .../Prod)")
+    parser.add_argument("--api-key", help="API key value (with --url)")
+    parser.add_argument("--region", help="AWS region of the stack (default: the AWS configuration's)")
+    parser.add_argument("--timeout", type=float, default=15.0, help="seconds per request (default 15)")
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for health (default 60)")
+    parser.add_argument(
+        "--expect-key-required",
+        action="store_true",
+        help="also check that /v1/predict without the key is refused (API Gateway only)",
+    )
+    args = parser.parse_args(argv)
+    if args.url and not args.api_key:
+        parser.error("--url needs --api-key")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the smoke test and return the exit code: 0 when every check passed, 1 otherwise."""
+    args = parse_args(argv)
+    if args.url:
+        endpoint = Endpoint(url=args.url.rstrip("/"), api_key=args.api_key)
+    else:
+        try:
+            endpoint = resolve_endpoint(args.stack_name, region=args.region)
+        except (SmokeError, BotoCoreError, ClientError) as err:
+            report(False, "stack", f"{args.stack_name}: {err}")
+            return 1
+        report(True, "stack", f"{args.stack_name} -> {endpoint.url}")
+    ok = run_checks(
+        endpoint, timeout=args.timeout, wait=args.wait, expect_key_required=args.expect_key_required
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Shared fixtures: generated clients, the real data path, a live uvicorn app on a free loopback port."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import HIGH_RISK, TYPICAL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def valid_applicant() -> dict[str, Any]:
+    """A typical client, valid under the contract."""
+    return dict(TYPICAL)
+
+
+@pytest.fixture
+def risky_applicant() -> dict[str, Any]:
+    """A client with recent late payments and a maxed-out card."""
+    return dict(HIGH_RISK)
+
+
+@pytest.fixture(scope="session")
+def real_data_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real UCI file: CREDIT_DATA if set (it must exist), else the UCI zip downloaded into a cache."""
+    given = os.environ.get("CREDIT_DATA", "")
+    if given:
+        path = Path(given)
+        assert path.is_file(), f"CREDIT_DATA={given} does not exist; real-data tests need the UCI file"
+        return path
+    from training.data import default_cache_dir, download_uci
+
+    return download_uci(default_cache_dir())
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `url` until it answers (any HTTP status) or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310 (loopback URL built by the test)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def start_server(args: list[str], url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a server process from the project root and wait until `url` answers."""
+    process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(url, process=process)
+    except Exception:
+        stop(process)
+        raise
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process this test started, by its PID."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_api() -> Iterator[str]:
+    """Serve functions.app:app with uvicorn on a free 127.0.0.1 port; yield its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_server(
+        [sys.executable, "-m", "uvicorn", "functions.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        f"{url}/v1/health",
+        env={"OMP_NUM_THREADS": "1"},
+    )
+    yield url
+    stop(process)

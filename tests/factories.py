@@ -1,0 +1,60 @@
+"""Rows generated from the feature contract: no dataset rows are ever committed or copied into tests."""
+
+from typing import Any
+
+import numpy as np
+
+from functions.contract import BILLS, FEATURES, PAY_STATUS, PAYMENTS
+
+TYPICAL: dict[str, Any] = {
+    "limit_bal": 200000, "sex": 2, "education": 2, "marriage": 1, "age": 35,
+    "pay_0": 0, "pay_2": 0, "pay_3": 0, "pay_4": 0, "pay_5": 0, "pay_6": 0,
+    "bill_amt1": 50000, "bill_amt2": 48000, "bill_amt3": 46000, "bill_amt4": 44000, "bill_amt5": 42000,
+    "bill_amt6": 40000,
+    "pay_amt1": 2000, "pay_amt2": 2000, "pay_amt3": 2000, "pay_amt4": 2000, "pay_amt5": 2000, "pay_amt6": 2000,
+}
+HIGH_RISK: dict[str, Any] = {
+    **TYPICAL, "limit_bal": 20000, "age": 23, "education": 3,
+    "pay_0": 3, "pay_2": 2, "pay_3": 2, "pay_4": 2, "pay_5": 0, "pay_6": 0,
+    "bill_amt1": 19500, "bill_amt2": 19000, "bill_amt3": 18500, "bill_amt4": 18000, "bill_amt5": 17000,
+    "bill_amt6": 16000,
+    "pay_amt1": 0, "pay_amt2": 0, "pay_amt3": 500, "pay_amt4": 0, "pay_amt5": 1000, "pay_amt6": 0,
+}
+
+
+def generate_rows(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+    """Return `n` plausible clients drawn within the contract's ranges and codes."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        limit = float(rng.choice([10000, 20000, 50000, 100000, 200000, 360000, 500000]))
+        row: dict[str, Any] = {}
+        for spec in FEATURES:
+            if spec.codes:
+                row[spec.name] = int(rng.choice(list(spec.codes)))
+        row["age"] = int(rng.integers(21, 76))
+        row["limit_bal"] = limit
+        status = rng.choice([-2, -1, 0, 0, 0, 1, 2, 3], size=len(PAY_STATUS))
+        row.update({name: int(v) for name, v in zip(PAY_STATUS, status, strict=True)})
+        if rng.random() < 0.05:  # all-zero bills, the case the reference app answered with a 500
+            row.update({name: 0.0 for name in BILLS + PAYMENTS})
+        else:
+            row.update({name: float(round(limit * rng.uniform(-0.05, 1.1))) for name in BILLS})
+            row.update({name: float(round(limit * rng.uniform(0, 0.1))) for name in PAYMENTS})
+        rows.append(row)
+    return rows
+
+
+def to_dataset_csv(rows: list[dict[str, Any]], *, target: list[int] | None = None, with_id: bool = True) -> str:
+    """Render rows in the Kaggle layout: quoted upper-case header, ID first, target last."""
+    columns = [spec.column for spec in FEATURES]
+    header = (['"ID"'] if with_id else []) + [f'"{c}"' for c in columns]
+    if target is not None:
+        header.append('"default.payment.next.month"')
+    lines = [",".join(header)]
+    for i, row in enumerate(rows):
+        values = ([str(i + 1)] if with_id else []) + [f"{row[spec.name]:g}" for spec in FEATURES]
+        if target is not None:
+            values.append(str(target[i]))
+        lines.append(",".join(values))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,211 @@
+"""Load, validate and verify the UCI "Default of Credit Card Clients" data, in any of its layouts."""
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from functions.contract import BILLS, FEATURE_BY_NAME, FEATURE_NAMES, TARGET
+
+log = logging.getLogger(__name__)
+
+UCI_URL: Final = "https://archive.ics.uci.edu/static/public/350/default+of+credit+card+clients.zip"
+# sha256 of the 30,000 x 24 values (23 inputs + target, contract order, rows by ID, int64 little-endian):
+# identical for the UCI .xls and the Kaggle CSV.
+PINNED_TABLE_SHA256: Final = "9dc981540a6e93a868c943fd1b08dea87a123132108396c6bc5c7b0590f125a4"
+TARGET_NAMES: Final = ("DEFAULT.PAYMENT.NEXT.MONTH", "DEFAULT PAYMENT NEXT MONTH", "DEFAULT")
+ALIASES: Final = {"PAY_1": "PAY_0", **{name: TARGET for name in TARGET_NAMES}}
+UCI_CODES: Final = [f"X{k}" for k in range(1, 24)] + ["Y"]
+MAX_PROBLEMS: Final = 10
+
+
+class DataError(ValueError):
+    """The data file cannot be used: the message names file, row, column and problem."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Validated inputs (contract names, int64) and target, with where they came from."""
+
+    frame: pd.DataFrame
+    source: str
+    table_sha256: str
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.frame[TARGET].to_numpy(dtype=np.int64)
+
+
+def default_cache_dir() -> Path:
+    """Return the download cache folder ($XDG_CACHE_HOME/credit-default or ~/.cache/credit-default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "credit-default"
+
+
+def download_uci(cache_dir: Path, *, url: str = UCI_URL, timeout: float = 60.0) -> Path:
+    """Download the UCI zip into `cache_dir` once, keeping it only if it is a readable zip."""
+    target = cache_dir / "default_of_credit_card_clients.zip"
+    if target.exists() and zipfile.is_zipfile(target):
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    if not url.startswith(("https://", "http://")):
+        raise DataError(f"{url}: only http(s) downloads are supported")
+    log.info("downloading %s", url)
+    with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".part", delete=False) as part:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (scheme checked above)
+                shutil.copyfileobj(response, part)
+        except OSError as err:
+            Path(part.name).unlink(missing_ok=True)
+            raise DataError(f"{url}: download failed ({err}); check the network or pass --data PATH") from err
+    part_path = Path(part.name)
+    try:
+        with zipfile.ZipFile(part_path) as archive:
+            broken = archive.testzip()
+    except zipfile.BadZipFile as err:
+        part_path.unlink(missing_ok=True)
+        raise DataError(f"{url}: the download is not a valid zip ({err}); it was deleted, try again") from err
+    if broken is not None:
+        part_path.unlink(missing_ok=True)
+        raise DataError(f"{url}: {broken} is corrupt in the downloaded zip; it was deleted, try again")
+    part_path.replace(target)
+    return target
+
+
+def read_raw(path: Path) -> tuple[pd.DataFrame, str]:
+    """Read a CSV, .xls/.xlsx or a zip holding one, as strings with no header; return it and its name."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file; pass --data PATH or omit it to download the UCI data")
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if m.lower().endswith((".csv", ".xls", ".xlsx"))]
+            if len(members) != 1:
+                raise DataError(f"{path}: expected one .csv/.xls/.xlsx inside the zip, found {members}")
+            payload = archive.read(members[0])
+        return _read_bytes(payload, members[0]), f"{path.name}!{members[0]}"
+    return _read_bytes(path.read_bytes(), path.name), path.name
+
+
+def _read_bytes(payload: bytes, name: str) -> pd.DataFrame:
+    try:
+        if name.lower().endswith((".xls", ".xlsx")):
+            return pd.read_excel(io.BytesIO(payload), header=None, dtype=str)
+        return pd.read_csv(io.BytesIO(payload), header=None, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as err:
+        raise DataError(f"{name}: cannot be read as a table ({err})") from err
+
+
+def parse(raw: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Turn a header-less string table in the UCI or Kaggle layout into validated int64 columns."""
+    first_row = 0
+    cells = [str(c).strip().upper() for c in raw.iloc[0].fillna("")]
+    if cells[-24:] == UCI_CODES:  # the UCI .xls has an X1..X23,Y row above the real header
+        first_row = 1
+    header = [str(c).strip().strip('"').upper() for c in raw.iloc[first_row].fillna("")]
+    header = [ALIASES.get(c, c) for c in header]
+    expected = [spec.column for spec in FEATURE_BY_NAME.values()] + [TARGET]
+    missing = [c for c in expected if c not in header]
+    if missing:
+        raise DataError(
+            f"{name}: missing column(s) {', '.join(missing)} in the header (row {first_row + 1}); "
+            "expected the UCI or Kaggle layout (LIMIT_BAL, SEX, ..., PAY_AMT6 and the target)"
+        )
+    body = raw.iloc[first_row + 1 :].copy()
+    body.columns = header
+    lines = np.arange(first_row + 2, first_row + 2 + len(body))  # 1-based rows of the file
+    problems: list[str] = []
+    columns: dict[str, np.ndarray] = {}
+    for column in expected + (["ID"] if "ID" in header else []):
+        text = body[column].astype(str).str.strip()
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+        for i in np.flatnonzero(~np.isfinite(values))[:MAX_PROBLEMS]:
+            problem = "missing value" if text.iloc[i] in ("", "nan") else f"non-numeric value {text.iloc[i]!r}"
+            problems.append(f"row {lines[i]}, column {column}: {problem}")
+        finite = np.isfinite(values)
+        for i in np.flatnonzero(finite & (values != np.round(values)))[:MAX_PROBLEMS]:
+            problems.append(f"row {lines[i]}, column {column}: {values[i]!r} is not a whole number")
+        problems.extend(_range_problems(column, values, lines))
+        columns[column] = values
+    if problems:
+        shown = "\n  ".join(problems[:MAX_PROBLEMS])
+        more = f"\n  ... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+        raise DataError(f"{name}: {len(problems)} problem(s); fix the file:\n  {shown}{more}")
+    frame = pd.DataFrame({c: columns[c].astype(np.int64) for c in columns})
+    frame = frame.rename(columns={spec.column: spec.name for spec in FEATURE_BY_NAME.values()})
+    if "ID" in frame:
+        frame = frame.sort_values("ID", kind="stable").set_index("ID")
+    return frame[list(FEATURE_NAMES) + [TARGET]]
+
+
+def _range_problems(column: str, values: np.ndarray, lines: np.ndarray) -> list[str]:
+    if column == TARGET:
+        bad = np.isfinite(values) & ~np.isin(values, (0, 1))
+        return [f"row {lines[i]}, column {column}: target {values[i]:g} is not 0 or 1" for i in np.flatnonzero(bad)[:MAX_PROBLEMS]]
+    spec = next((s for s in FEATURE_BY_NAME.values() if s.column == column), None)
+    if spec is None:
+        return []
+    low_bad = values <= spec.minimum if spec.exclusive_minimum else values < spec.minimum
+    bad = np.isfinite(values) & (low_bad | (values > spec.maximum))
+    what = "unknown code" if spec.codes else "out of range"
+    allowed = f"{'>' if spec.exclusive_minimum else ''}{spec.minimum:g}..{spec.maximum:g}"
+    return [
+        f"row {lines[i]}, column {column}: {what} {values[i]:g} (allowed {allowed})"
+        for i in np.flatnonzero(bad)[:MAX_PROBLEMS]
+    ]
+
+
+def table_sha256(frame: pd.DataFrame) -> str:
+    """Hash the values in canonical form: contract columns + target, rows in order, int64 little-endian."""
+    values = np.ascontiguousarray(frame[list(FEATURE_NAMES) + [TARGET]].to_numpy(dtype="<i8"))
+    return hashlib.sha256(values.tobytes()).hexdigest()
+
+
+def load_dataset(
+    path: Path | None = None, *, cache_dir: Path | None = None, allow_other_data: bool = False
+) -> Dataset:
+    """Load the data from `path` (or the downloaded UCI zip) and verify it against the pinned hash."""
+    source = path if path is not None else download_uci(cache_dir or default_cache_dir())
+    raw, name = read_raw(source)
+    frame = parse(raw, name)
+    digest = table_sha256(frame)
+    if digest != PINNED_TABLE_SHA256 and not allow_other_data:
+        raise DataError(
+            f"{name}: content hash {digest[:12]}... differs from the pinned UCI data "
+            f"({PINNED_TABLE_SHA256[:12]}...); pass --allow-other-data to train on other data on purpose"
+        )
+    return Dataset(frame=frame, source=name, table_sha256=digest)
+
+
+def data_report(dataset: Dataset) -> str:
+    """Summarise rows, class balance, undocumented codes and duplicates as a few lines of text."""
+    frame = dataset.frame
+    positives = int(frame[TARGET].sum())
+    undocumented = {
+        "education": int(frame["education"].isin((0, 5, 6)).sum()),
+        "marriage": int((frame["marriage"] == 0).sum()),
+    }
+    duplicates = int(frame[list(FEATURE_NAMES)].duplicated().sum())
+    zero_bills = int((frame[list(BILLS)] == 0).all(axis=1).sum())
+    return "\n".join(
+        [
+            f"data: {dataset.source}, {len(frame):,} rows, table sha256 {dataset.table_sha256[:12]}...",
+            f"  defaults: {positives:,} ({positives / len(frame):.2%}); non-defaults {len(frame) - positives:,}",
+            f"  undocumented codes kept: education 0/5/6 in {undocumented['education']} rows, "
+            f"marriage 0 in {undocumented['marriage']} rows",
+            f"  duplicate input rows (kept): {duplicates}; clients with all-zero bills: {zero_bills}",
+        ]
+    )
