@@ -1,10 +1,4 @@
-"""FastAPI routes of the scoring API; the Lambda entry point is `handler`, the last line.
-
-Errors: every 4xx and 5xx answer is an `ErrorResponse` (functions/errors.py), documented per route.
-Content type: a body must be JSON. `Content-Type: application/json` (any parameters) is accepted, and so is
-a body without Content-Type (API Gateway test events and `sam local generate-event` carry none); any other
-type gets 415. Bodies above MAX_BODY_BYTES get 413, checked on Content-Length and on the bytes received.
-"""
+"""FastAPI routes of the scoring API, its request guard and error handlers; `handler` is Lambda's entry."""
 
 import os
 
@@ -26,6 +20,8 @@ from fastapi.concurrency import run_in_threadpool  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from mangum import Mangum  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+from starlette._utils import get_route_path  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
@@ -40,13 +36,34 @@ from functions.contract import (  # noqa: E402
     BatchRequest,
     Health,
     Prediction,
-    ReasonCode,
 )
-from functions.errors import STATUS_CODES, ApiError, ErrorResponse, FieldError, error_response, to_field_errors  # noqa: E402
+from functions.errors import (  # noqa: E402
+    STATUS_CODES,
+    ApiError,
+    ErrorResponse,
+    FieldError,
+    error_response,
+    to_field_errors,
+)
 from functions.scoring import Decision, ModelUnavailable, ScoringModel, load_model, to_matrix  # noqa: E402
 from functions.telemetry import bind_lambda_context, emit_metrics, logger  # noqa: E402
 
 JSON_TYPE: Final = "application/json"
+API_DESCRIPTION: Final = """
+Scores credit-card clients (the 23 inputs of the UCI dataset) with a verified gradient-boosted model:
+probability of default next month, decision at the model's threshold, score, risk grade and up to four
+reasons a credit officer can quote.
+
+**Bodies** are JSON: send `Content-Type: application/json`. A body without any Content-Type is read as JSON
+too (API Gateway test events carry none); any other type gets 415. Bodies above 1 MiB get 413; a batch
+holds 1 to 1,000 applicants. Inputs are strict: `true` or `"5"` is not a number, unknown fields are
+refused, NaN and infinities are refused.
+
+**Errors**: every 4xx and 5xx answer has the body `{"error": {"code", "message", "request_id", "fields"}}`;
+`fields` lists each invalid input as `{"field", "index", "type", "message", "hint"}` and never repeats the
+submitted value. A 5xx is never caused by the input: 503 means the model or the audit trail is unavailable
+(no decision is made), 500 a fault of the service. Each answer carries an `X-Request-Id` header.
+"""
 BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 logging.getLogger("mangum").setLevel(logging.WARNING)  # its INFO line carries the raw request path
 
@@ -104,7 +121,7 @@ app = FastAPI(
     title="Credit default scoring API",
     version="1.0.0",
     summary="Probability of default next month for a credit-card client, with reasons and an audit trail.",
-    description=__doc__,
+    description=API_DESCRIPTION,
     root_path=get_settings().root_path,
     strict_content_type=False,  # a body without Content-Type is read as JSON (see the module docstring)
 )
@@ -116,52 +133,67 @@ async def health(model: ModelDep) -> Health:
     settings = get_settings()
     if settings.audit_enabled and not (settings.audit_key_secret_arn or settings.audit_hash_key):
         raise ApiError(503, "audit_unavailable", "AUDIT_TABLE is set but no HMAC key is configured.")
-    return Health(status="ok", model_version=model.version, audit="enabled" if settings.audit_enabled else "disabled")
+    return Health(
+        status="ok", model_version=model.version, audit="enabled" if settings.audit_enabled else "disabled"
+    )
 
 
 @app.get("/v1/model", response_model=dict[str, Any], responses=STATUS_ERRORS)
 async def model_card(model: ModelDep) -> Response:
-    """Return the model's manifest: version, metrics, features, threshold, grade bands, data hash, libraries."""
+    """Return the manifest: version, metrics, features, threshold, grade bands, data hash, libraries."""
     return Response(json.dumps(finite(model.manifest), separators=(",", ":")), media_type=JSON_TYPE)
 
 
 @app.post("/v1/predict", response_model=Prediction, responses=SCORING_ERRORS)
-async def predict(applicant: Applicant, model: ModelDep, rid: RequestId, request: Request) -> Prediction:
+async def predict(applicant: Applicant, model: ModelDep, rid: RequestId, request: Request) -> Response:
     """Score one applicant: PD, decision, score, risk grade and the reasons that raise the PD."""
-    decisions = model.score(to_matrix([applicant.model_dump()]))
+    decisions = model.score(to_matrix([vars(applicant)]))
     await audit_decisions(decisions, [applicant], model=model, rid=rid, batch=False)
     observe(request, decisions)
-    return to_prediction(decisions[0], model_version=model.version, rid=rid)
+    return json_response(
+        Prediction.model_validate(to_prediction(decisions[0], model_version=model.version, rid=rid))
+    )
 
 
 @app.post("/v1/predict/batch", response_model=BatchPredictions, responses=SCORING_ERRORS)
-async def predict_batch(body: BatchRequest, model: ModelDep, rid: RequestId, request: Request) -> BatchPredictions:
+async def predict_batch(body: BatchRequest, model: ModelDep, rid: RequestId, request: Request) -> Response:
     """Score up to 1,000 applicants in one call; predictions keep the input order."""
-    matrix = to_matrix([applicant.model_dump() for applicant in body.applicants])
+    matrix = to_matrix([vars(applicant) for applicant in body.applicants])
     # In a worker thread: a full batch takes ~0.2 s, which must not stall other requests under uvicorn.
     decisions = await run_in_threadpool(model.score, matrix)
     await audit_decisions(decisions, body.applicants, model=model, rid=rid, batch=True)
     observe(request, decisions)
     predictions = [to_prediction(d, model_version=model.version, rid=rid) for d in decisions]
-    return BatchPredictions(predictions=predictions, model_version=model.version, request_id=rid)
+    answer = {"predictions": predictions, "model_version": model.version, "request_id": rid}
+    return json_response(BatchPredictions.model_validate(answer))
 
 
-def to_prediction(decision: Decision, *, model_version: str, rid: str) -> Prediction:
-    """Shape a scoring decision as the API's prediction."""
-    return Prediction(
-        probability_of_default=decision.probability_of_default,
-        predicted_default=decision.predicted_default,
-        threshold=decision.threshold,
-        score=decision.score,
-        risk_grade=decision.risk_grade,
-        reasons=[ReasonCode(code=r.code, text=r.text, impact=r.impact) for r in decision.reasons],
-        model_version=model_version,
-        request_id=rid,
-    )
+def to_prediction(decision: Decision, *, model_version: str, rid: str) -> dict[str, Any]:
+    """Shape a scoring decision as the API's prediction (validated by the `Prediction` model)."""
+    return {
+        "probability_of_default": decision.probability_of_default,
+        "predicted_default": decision.predicted_default,
+        "threshold": decision.threshold,
+        "score": decision.score,
+        "risk_grade": decision.risk_grade,
+        "reasons": [{"code": r.code, "text": r.text, "impact": r.impact} for r in decision.reasons],
+        "model_version": model_version,
+        "request_id": rid,
+    }
+
+
+def json_response(body: BaseModel) -> Response:
+    """Serialise a validated response model (FastAPI would validate and serialise it a second time)."""
+    return Response(body.model_dump_json(), media_type=JSON_TYPE)
 
 
 async def audit_decisions(
-    decisions: Sequence[Decision], applicants: Sequence[Applicant], *, model: ScoringModel, rid: str, batch: bool
+    decisions: Sequence[Decision],
+    applicants: Sequence[Applicant],
+    *,
+    model: ScoringModel,
+    rid: str,
+    batch: bool,
 ) -> None:
     """Record the decisions when auditing is on; answer 503 without a decision if that fails."""
     if not get_settings().audit_enabled:
@@ -171,11 +203,14 @@ async def audit_decisions(
         await run_in_threadpool(
             audit.record, decisions, canonical, request_id=rid, model_version=model.version, batch=batch
         )
-    except audit.AuditUnavailable as err:
-        logger.error("audit write failed, no decision returned", extra={"request_id": rid, "problem": str(err)})
+    except audit.AuditUnavailableError as err:
+        logger.error(
+            "audit write failed, no decision returned", extra={"request_id": rid, "problem": str(err)}
+        )
         raise ApiError(
-            503, "audit_unavailable", "The decision could not be recorded in the audit trail, so none is "
-            "returned. Retry later."
+            503,
+            "audit_unavailable",
+            "The decision could not be recorded in the audit trail, so none is returned. Retry later.",
         ) from err
 
 
@@ -200,7 +235,9 @@ def finite(value: Any) -> Any:
 async def on_api_error(request: Request, exc: ApiError) -> Response:
     """Render an ApiError in the error schema."""
     request.state.error_code = exc.code
-    return error_response(exc.status, exc.code, exc.message, request_id=request.state.request_id, fields=exc.fields)
+    return error_response(
+        exc.status, exc.code, exc.message, request_id=request.state.request_id, fields=exc.fields
+    )
 
 
 @app.exception_handler(RequestValidationError)
@@ -219,7 +256,9 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     request.state.invalid_fields = [f.field if _known(f) else "<unknown field>" for f in fields]
     count = f"{len(fields)} invalid input{'s' if len(fields) > 1 else ''}"
     message = f"{count}; each is listed in `fields` with what it accepts."
-    return error_response(422, "validation_error", message, request_id=request.state.request_id, fields=fields)
+    return error_response(
+        422, "validation_error", message, request_id=request.state.request_id, fields=fields
+    )
 
 
 def _known(field: FieldError) -> bool:
@@ -239,16 +278,17 @@ async def on_http_error(request: Request, exc: HTTPException) -> Response:
     }
     request.state.error_code = code
     message = messages.get(code, str(exc.detail))
-    return error_response(exc.status_code, code, message, request_id=request.state.request_id, headers=exc.headers)
+    return error_response(
+        exc.status_code, code, message, request_id=request.state.request_id, headers=exc.headers
+    )
 
 
 class RequestGuard:
     """Give each request an id, the API Gateway stage prefix, a body cap and content-type check, a JSON
     access log line and a metrics line; turn any unhandled exception into a 500 in the error schema."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -273,15 +313,18 @@ class RequestGuard:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
+        limit = get_settings().max_body_bytes
         try:
-            refusal = self.refuse(scope)
-            body = b"" if refusal else await read_body(receive, limit=self.max_body_bytes)
+            refusal = refuse(scope, limit=limit)
+            body = b"" if refusal else await read_body(receive, limit=limit)
             if body is None:
                 refusal = error_response(
-                    413, "payload_too_large", f"The body exceeds {self.max_body_bytes} bytes.", request_id=rid
+                    413, "payload_too_large", f"The body exceeds the limit of {limit} bytes.", request_id=rid
                 )
             if refusal is not None:
-                state["error_code"] = "payload_too_large" if refusal.status_code == 413 else "unsupported_media_type"
+                state["error_code"] = (
+                    "payload_too_large" if refusal.status_code == 413 else "unsupported_media_type"
+                )
                 await refusal(scope, receive, send_with_id)
             else:
                 await self.app(scope, replay(body or b"", receive), send_with_id)
@@ -289,28 +332,33 @@ class RequestGuard:
             logger.exception("unhandled error", extra={"request_id": rid})
             state["error_code"] = "internal_error"
             if not started_response:
-                failure = error_response(500, "internal_error", "Internal error; quote the request_id.", request_id=rid)
+                failure = error_response(
+                    500, "internal_error", "Internal error; quote the request_id.", request_id=rid
+                )
                 await failure(scope, receive, send_with_id)
         finally:
             log_request(scope, status=status, latency_ms=(time.perf_counter() - started) * 1000)
 
-    def refuse(self, scope: Scope) -> Response | None:
-        """Return a 415 or 413 for a wrong content type or a declared length above the cap, else None."""
-        rid = scope["state"]["request_id"]
-        headers = {key.lower(): value for key, value in scope["headers"]}
-        if scope["method"] in BODY_METHODS and b"content-type" in headers:
-            media_type = headers[b"content-type"].split(b";", 1)[0].strip().lower()
-            if media_type != JSON_TYPE.encode():
-                return error_response(
-                    415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.",
-                    request_id=rid,
-                )
-        length = headers.get(b"content-length", b"0")
-        if length.isdigit() and int(length) > self.max_body_bytes:
+
+def refuse(scope: Scope, *, limit: int) -> Response | None:
+    """Return a 415 for a body that is not JSON or a 413 for a declared length above `limit`, else None."""
+    rid = scope["state"]["request_id"]
+    headers = {key.lower(): value for key, value in scope["headers"]}
+    if scope["method"] in BODY_METHODS and b"content-type" in headers:
+        media_type = headers[b"content-type"].split(b";", 1)[0].strip().lower()
+        if media_type != JSON_TYPE.encode():
             return error_response(
-                413, "payload_too_large", f"The body exceeds {self.max_body_bytes} bytes.", request_id=rid
+                415,
+                "unsupported_media_type",
+                "Send the body as JSON with Content-Type: application/json.",
+                request_id=rid,
             )
-        return None
+    length = headers.get(b"content-length", b"0")
+    if length.isdigit() and int(length) > limit:
+        return error_response(
+            413, "payload_too_large", f"The body exceeds the limit of {limit} bytes.", request_id=rid
+        )
+    return None
 
 
 async def read_body(receive: Receive, *, limit: int) -> bytes | None:
@@ -363,10 +411,21 @@ def apply_stage_prefix(scope: Scope, event: dict[str, Any]) -> None:
         scope["path"] = prefix + path
 
 
+@lru_cache(maxsize=1)
+def route_paths() -> frozenset[str]:
+    """Return the paths the app serves (for requests refused before routing)."""
+    return frozenset(str(getattr(route, "path", "")) for route in app.routes)
+
+
+def route_of(path: str) -> str:
+    """Name a path for logs and metrics: the route it addresses, or `unmatched` (never the raw path)."""
+    return path if path in route_paths() else "unmatched"
+
+
 def log_request(scope: Scope, *, status: int, latency_ms: float) -> None:
     """Write the access log line and the metrics line: route template, status, timing, counts, no values."""
     state = scope["state"]
-    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    route = getattr(scope.get("route"), "path", None) or route_of(get_route_path(scope))
     pds: list[float] = state.get("pds", [])
     fields: dict[str, Any] = {
         "request_id": state["request_id"],
@@ -391,7 +450,7 @@ def log_request(scope: Scope, *, status: int, latency_ms: float) -> None:
 
 
 # Added last, so CORS wraps the guard and its 413/415 answers carry CORS headers too.
-app.add_middleware(RequestGuard, max_body_bytes=get_settings().max_body_bytes)
+app.add_middleware(RequestGuard)
 if get_settings().cors_origins:
     app.add_middleware(
         CORSMiddleware,

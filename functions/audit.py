@@ -27,7 +27,7 @@ UNPROCESSED_RETRIES: Final = 2  # extra BatchWriteItem calls for items DynamoDB 
 _lock: Final = threading.Lock()
 
 
-class AuditUnavailable(RuntimeError):
+class AuditUnavailableError(RuntimeError):
     """A decision could not be recorded; the message names the cause without secrets or inputs."""
 
 
@@ -116,11 +116,15 @@ def hash_key() -> HashKey:
         value = secret.get("SecretString") or secret.get("SecretBinary") or b""
         key = value.encode() if isinstance(value, str) else bytes(value)
         if len(key) < 32:
-            raise AuditUnavailable("the audit HMAC key in Secrets Manager is shorter than 32 bytes")
+            raise AuditUnavailableError("the audit HMAC key in Secrets Manager is shorter than 32 bytes")
         return HashKey(secret=key, version=str(secret.get("VersionId", "unknown")))
     if settings.audit_hash_key is not None:
-        return HashKey(secret=settings.audit_hash_key.get_secret_value().encode(), version="env:AUDIT_HASH_KEY")
-    raise AuditUnavailable("AUDIT_TABLE is set but no HMAC key is configured: set AUDIT_KEY_SECRET_ARN or AUDIT_HASH_KEY")
+        return HashKey(
+            secret=settings.audit_hash_key.get_secret_value().encode(), version="env:AUDIT_HASH_KEY"
+        )
+    raise AuditUnavailableError(
+        "AUDIT_TABLE is set but no HMAC key is configured: set AUDIT_KEY_SECRET_ARN or AUDIT_HASH_KEY"
+    )
 
 
 def reset() -> None:
@@ -137,12 +141,12 @@ def record(
     model_version: str,
     batch: bool,
 ) -> None:
-    """Write one audit item per decision, or raise AuditUnavailable naming the cause."""
+    """Write one audit item per decision, or raise AuditUnavailableError naming the cause."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     table = get_settings().audit_table
     if table is None:
-        raise AuditUnavailable("AUDIT_TABLE is not set")
+        raise AuditUnavailableError("AUDIT_TABLE is not set")
     decided_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     try:
         key = hash_key()
@@ -167,9 +171,11 @@ def record(
             )
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "ClientError")
-        raise AuditUnavailable(f"DynamoDB or Secrets Manager refused the call ({code})") from err
+        raise AuditUnavailableError(f"DynamoDB or Secrets Manager refused the call ({code})") from err
     except BotoCoreError as err:
-        raise AuditUnavailable(f"DynamoDB or Secrets Manager did not answer ({type(err).__name__})") from err
+        raise AuditUnavailableError(
+            f"DynamoDB or Secrets Manager did not answer ({type(err).__name__})"
+        ) from err
 
 
 def _write_batch(table: str, items: list[dict[str, Any]]) -> None:
@@ -183,4 +189,4 @@ def _write_batch(table: str, items: list[dict[str, Any]]) -> None:
             if attempt < UNPROCESSED_RETRIES:
                 time.sleep(0.05 * 2**attempt)  # DynamoDB asks callers to back off before resending
         else:
-            raise AuditUnavailable(f"DynamoDB left {len(requests)} audit items unprocessed (throttled)")
+            raise AuditUnavailableError(f"DynamoDB left {len(requests)} audit items unprocessed (throttled)")

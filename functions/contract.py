@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MONTHS: Final = ("September", "August", "July", "June", "May", "April")  # 2005, newest first
 PAY_STATUS_CODES: Final = {
@@ -27,6 +27,14 @@ MARRIAGE_CODES: Final = {0: "undocumented (0)", 1: "married", 2: "single", 3: "o
 MAX_AMOUNT: Final = 10_000_000  # NT$; the data's largest amount is 1,684,259
 
 _STRICT: Final = {"strict": True}
+
+
+def _whole_number(value: Any) -> Any:
+    """Read 2.0 as 2: JSON Schema counts a number without fraction as an integer; 2.5, true, "2" stay invalid."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = BeforeValidator(_whole_number)
 # Amounts are NT$, whole numbers in the data; decimals are accepted, infinities and NaN are not.
 CreditLimit = Annotated[
     float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, json_schema_extra={"unit": "NT$"})
@@ -40,6 +48,7 @@ PaymentAmount = Annotated[
 ]
 PayStatus = Annotated[
     int,
+    WholeNumber,
     Field(
         ge=-2,
         le=9,
@@ -75,6 +84,7 @@ class Applicant(BaseModel):
     ]
     sex: Annotated[
         int | None,
+        WholeNumber,
         Field(
             ge=1,
             le=2,
@@ -84,6 +94,7 @@ class Applicant(BaseModel):
     ] = None
     education: Annotated[
         int,
+        WholeNumber,
         Field(
             ge=0,
             le=6,
@@ -93,6 +104,7 @@ class Applicant(BaseModel):
     ]
     marriage: Annotated[
         int | None,
+        WholeNumber,
         Field(
             ge=0,
             le=3,
@@ -102,7 +114,9 @@ class Applicant(BaseModel):
         ),
     ] = None
     age: Annotated[
-        int, Field(ge=18, le=100, description="Age in years.", json_schema_extra={"unit": "years"})
+        int,
+        WholeNumber,
+        Field(ge=18, le=100, description="Age in years.", json_schema_extra={"unit": "years"}),
     ]
     pay_0: Annotated[PayStatus, _pay(MONTHS[0])]
     pay_2: Annotated[PayStatus, _pay(MONTHS[1])]
@@ -185,7 +199,9 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     applicants: list[Applicant] = Field(
-        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} applicants; answers keep this order."
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH} applicants; answers keep the order.",
     )
 
 
@@ -193,7 +209,7 @@ class ReasonCode(BaseModel):
     """A factor that raises this applicant's PD, in words a credit officer can quote."""
 
     code: str = Field(description="Factor group, e.g. `latest_status`, `utilisation`, `payments`.")
-    text: str = Field(description="Plain-language reason, e.g. '2 months late on the latest payment (September)'.")
+    text: str = Field(description="Plain-language reason, e.g. '2 months late on the latest payment'.")
     impact: float = Field(
         description="PD minus the PD with this factor group set to the low-risk reference profile of the "
         "manifest (all groups measured in one batched prediction)."
@@ -203,14 +219,16 @@ class ReasonCode(BaseModel):
 class Prediction(BaseModel):
     """The model's decision for one applicant."""
 
-    probability_of_default: float = Field(ge=0, le=1, description="Calibrated probability of default next month.")
+    probability_of_default: float = Field(ge=0, le=1, description="Calibrated PD over the next month.")
     predicted_default: bool = Field(description="Whether the PD reaches the decision threshold.")
     threshold: float = Field(ge=0, le=1, description="PD at or above which a default is predicted.")
-    score: int = Field(description="Credit score: 600 at 50:1 good:bad odds, 20 points double the odds (300-900).")
+    score: int = Field(description="Score: 600 at 50:1 good:bad odds, 20 points double the odds (300-900).")
     risk_grade: str = Field(description="Risk grade A (lowest PD band) to E; bands are in /v1/model.")
     reasons: list[ReasonCode] = Field(description="Up to 4 factors that raise the PD, largest impact first.")
     model_version: str = Field(description="Version of the model that decided.")
-    request_id: str = Field(description="Id of the API request; the audit record's key.")
+    request_id: str = Field(
+        description="Id of the API request, the audit record's key (a batch item's: `<request_id>#<index>`)."
+    )
 
 
 class BatchPredictions(BaseModel):
@@ -226,4 +244,4 @@ class Health(BaseModel):
 
     status: str = Field(description="`ok` when the model is loaded and verified.")
     model_version: str
-    audit: str = Field(description="`enabled` when each decision is written to the audit table, else `disabled`.")
+    audit: str = Field(description="`enabled` when each decision is written to the audit table.")

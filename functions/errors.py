@@ -43,9 +43,12 @@ class FieldError(BaseModel):
         examples=["applicants[3].pay_0"],
     )
     index: int | None = Field(
-        default=None, description="Position of the applicant in a batch (0-based); null for a single applicant."
+        default=None,
+        description="Position of the applicant in a batch (0-based); null for a single applicant.",
     )
-    type: str = Field(description="Machine-readable kind of error, e.g. `less_than_equal`, `missing`, `int_type`.")
+    type: str = Field(
+        description="Machine-readable kind of error, e.g. `less_than_equal`, `missing`, `int_type`."
+    )
     message: str = Field(description="What is wrong, without repeating the submitted value.")
     hint: str | None = Field(default=None, description="What the field accepts, from the feature contract.")
 
@@ -70,7 +73,9 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     """An answer other than success, raised only in app.py and rendered as an `ErrorResponse`."""
 
-    def __init__(self, status: int, code: ErrorCode, message: str, *, fields: Sequence[FieldError] = ()) -> None:
+    def __init__(
+        self, status: int, code: ErrorCode, message: str, *, fields: Sequence[FieldError] = ()
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -88,7 +93,9 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Render the error schema as a JSON response."""
-    body = ErrorResponse(error=ErrorDetail(code=code, message=message, request_id=request_id, fields=list(fields)))
+    body = ErrorResponse(
+        error=ErrorDetail(code=code, message=message, request_id=request_id, fields=list(fields))
+    )
     return Response(
         body.model_dump_json(), status_code=status, headers=headers, media_type="application/json"
     )
@@ -132,6 +139,8 @@ def to_field_errors(errors: Iterable[Mapping[str, Any]], *, max_batch: int) -> l
         elif name in FEATURE_BY_NAME:
             note = hint(FEATURE_BY_NAME[name])
         described.append(
-            FieldError(field=path, index=index, type=kind, message=str(error.get("msg", "invalid")), hint=note)
+            FieldError(
+                field=path, index=index, type=kind, message=str(error.get("msg", "invalid")), hint=note
+            )
         )
     return described

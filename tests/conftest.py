@@ -1,13 +1,15 @@
 """Shared fixtures: generated clients, the real data path, a live uvicorn app on a free loopback port."""
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from tests.factories import HIGH_RISK, TYPICAL
 
 ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
 
 
 @pytest.fixture
@@ -67,8 +70,9 @@ def wait_for(url: str, *, timeout: float = 30.0, process: subprocess.Popen[bytes
 
 def start_server(args: list[str], url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a server process from the project root and wait until `url` answers."""
-    process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(url, process=process)
     except Exception:
@@ -94,10 +98,76 @@ def live_api() -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = start_server(
-        [sys.executable, "-m", "uvicorn", "functions.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "functions.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         f"{url}/v1/health",
         env={"OMP_NUM_THREADS": "1"},
     )
     yield url
     stop(process)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """Read an API Gateway payload saved under events/ (made by `sam local generate-event`)."""
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+@pytest.fixture
+def lambda_context() -> SimpleNamespace:
+    """A stand-in for the Lambda context object, with the fields Powertools reads."""
+    return SimpleNamespace(
+        function_name="credit-default-scoring",
+        memory_limit_in_mb=1024,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:credit-default-scoring",
+        aws_request_id="52fdfc07-2182-154f-163f-5f0f9a621d72",
+        get_remaining_time_in_millis=lambda: 10_000,
+    )
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set (or with None, unset) environment variables, then forget cached settings, model and AWS clients."""
+    from functions import audit
+    from functions.app import load_serving_model
+    from functions.config import get_settings
+
+    def forget() -> None:
+        get_settings.cache_clear()
+        load_serving_model.cache_clear()
+        audit.reset()
+
+    def apply(**env: str | None) -> None:
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        forget()
+
+    yield apply
+    monkeypatch.undo()
+    forget()
+
+
+@pytest.fixture
+def aws_credentials(configure: Callable[..., None]) -> None:
+    """Fake AWS credentials and region, so no test can reach a real account."""
+    configure(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 (a fake for moto)
+        AWS_SESSION_TOKEN="testing",  # noqa: S106
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_PROFILE=None,
+        AWS_ENDPOINT_URL=None,
+    )

@@ -91,9 +91,10 @@ def install_dependencies(target: Path) -> None:
         str(REQUIREMENTS),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    problems = [line for line in result.stderr.splitlines() if not line.startswith("WARNING: Location")]
     assert result.returncode == 0, (
         "functions/requirements.txt does not install as manylinux2014 wheels for Python 3.11 "
-        f"(the Lambda image's platform):\n{result.stderr[-3000:]}"
+        "(the Lambda image's platform):\n" + "\n".join(problems)[-3000:]
     )
 
 
@@ -147,8 +148,8 @@ def task_root() -> Path:
     return folder
 
 
-# Runs in `python -I -S`: no site-packages, no PYTHON* variables, no current folder; only the stdlib
-# and the task root are importable, as in the image.
+# Runs in `python -I -S -B`: no site-packages, no PYTHON* variables, no current folder, no bytecode
+# written (the image's task root is read-only); only the stdlib and the task root are importable.
 PROBE = r"""
 import base64, json, sys
 task_root, events = sys.argv[1], sys.argv[2:]
@@ -196,7 +197,7 @@ def probe(task_root: Path) -> dict[str, Any]:
     events = [str(ROOT / "events" / f"{name}.json") for name in EVENTS_OK + EVENTS_WITHOUT_CONTENT_TYPE]
     probe_code = PROBE.replace("HEAVY_MODULES", repr(HEAVY_MODULES))
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", probe_code, str(task_root), *events],
+        [sys.executable, "-I", "-S", "-B", "-c", probe_code, str(task_root), *events],
         cwd=task_root,
         env=function_environment(task_root),
         capture_output=True,
@@ -248,8 +249,9 @@ def test_predictions_in_isolation_are_sane(probe: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", EVENTS_WITHOUT_CONTENT_TYPE)
-def test_post_without_content_type_is_not_a_server_error(probe: dict[str, Any], name: str) -> None:
-    assert probe["answers"][name]["status"] < 500, probe["answers"][name]
+def test_handler_reads_a_body_without_content_type_as_json(probe: dict[str, Any], name: str) -> None:
+    # The events exactly as `sam local generate-event` writes them carry no Content-Type.
+    assert probe["answers"][name]["status"] == 200, probe["answers"][name]
 
 
 def test_docs_behind_the_stage_point_at_the_staged_spec(probe: dict[str, Any]) -> None:
@@ -344,11 +346,11 @@ def test_awslambdaric_resolves_the_cmd_handler(task_root: Path, tmp_path: Path) 
     server = RuntimeApi(event)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    host, port = server.server_address[:2]
     env = {
         **function_environment(task_root),
-        "AWS_LAMBDA_RUNTIME_API": f"{host}:{port}",
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
         "PYTHONPATH": str(task_root),
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     log_path = tmp_path / "awslambdaric.log"
     with log_path.open("wb") as log_file:

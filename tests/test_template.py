@@ -1,6 +1,7 @@
 """Deployment files: SAM validators, cfn-lint, checkov, hadolint, actionlint, and what they all miss."""
 
 import copy
+import json
 import os
 import re
 import subprocess
@@ -35,8 +36,10 @@ def _construct_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str,
             value = value.split(".", 1)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{suffix}", node.start_mark)
     return {name: value}
 
 
@@ -301,3 +304,77 @@ def test_check_catches_a_mistake_in_a_parameter_default() -> None:
     broken["Parameters"]["TimeoutSeconds"] = {"Type": "Number", "Default": 1000}
     _set_function("Timeout", {"Ref": "TimeoutSeconds"})(broken)
     assert any("1000" in problem for problem in limit_problems(broken))
+
+
+def test_function_may_only_write_audit_records_and_read_the_hash_key() -> None:
+    template = load_template()
+    properties = template["Resources"]["ScoringFunction"]["Properties"]
+    statements = [s for policy in properties["Policies"] for s in policy["Statement"]]
+    granted = {
+        (action, json.dumps(statement["Resource"], sort_keys=True))
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    table = json.dumps({"Fn::GetAtt": ["AuditTable", "Arn"]})
+    secret = json.dumps({"Ref": "AuditKeySecret"})
+    assert granted == {
+        ("dynamodb:PutItem", table),
+        ("dynamodb:BatchWriteItem", table),
+        ("secretsmanager:GetSecretValue", secret),
+    }
+    assert all(statement["Effect"] == "Allow" for statement in statements)
+    table_properties = template["Resources"]["AuditTable"]["Properties"]
+    assert table_properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert table_properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table_properties["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_only_the_scoring_routes_require_the_api_key() -> None:
+    events = load_template()["Resources"]["ScoringFunction"]["Properties"]["Events"].values()
+    routes = {
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"]): event["Properties"]
+        .get("Auth", {})
+        .get("ApiKeyRequired", False)
+        for event in events
+    }
+    assert routes == {
+        ("GET", "/v1/health"): False,
+        ("GET", "/v1/model"): False,
+        ("POST", "/v1/predict"): True,
+        ("POST", "/v1/predict/batch"): True,
+        ("GET", "/docs"): False,
+        ("GET", "/openapi.json"): False,
+    }
+
+
+def test_local_runs_turn_off_what_exists_only_once_deployed() -> None:
+    template = load_template()
+    variables = template["Resources"]["ScoringFunction"]["Properties"]["Environment"]["Variables"]
+    resource_refs = {
+        name
+        for name, value in variables.items()
+        if isinstance(value, dict) and value.get("Ref") in template["Resources"]
+    }
+    local = json.loads((ROOT / "events" / "local-env.json").read_text())["ScoringFunction"]
+    assert resource_refs == {"AUDIT_TABLE", "AUDIT_KEY_SECRET_ARN"}
+    assert all(local[name] == "" for name in resource_refs)
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
+    for command in ("local_start_api", "local_invoke"):
+        assert config[command]["parameters"]["env_vars"] == "events/local-env.json"
+
+
+def test_post_events_carry_json_content_type_but_one_of_each_kind_as_generated() -> None:
+    for path in sorted((ROOT / "events").glob("*.json")):
+        event = json.loads(path.read_text())
+        if "requestContext" not in event:
+            continue  # local-env.json
+        method = event.get("httpMethod") or event["requestContext"]["http"]["method"]
+        content_types = {v for k, v in event["headers"].items() if k.lower() == "content-type"}
+        if method != "POST" or path.stem.endswith("no-content-type"):
+            assert content_types == set(), path.name
+        else:
+            assert content_types == {"application/json"}, path.name
+            assert event.get("multiValueHeaders", {}).get("content-type", ["application/json"]) == [
+                "application/json"
+            ]
+    assert (ROOT / "events" / "rest-predict-no-content-type.json").is_file()

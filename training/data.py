@@ -103,7 +103,7 @@ def read_raw(path: Path) -> tuple[pd.DataFrame, str]:
 def _read_bytes(payload: bytes, name: str) -> pd.DataFrame:
     try:
         if name.lower().endswith((".xls", ".xlsx")):
-            return pd.read_excel(io.BytesIO(payload), header=None, dtype=str)
+            return pd.read_excel(io.BytesIO(payload), header=None, dtype=str, engine="calamine")
         return pd.read_csv(io.BytesIO(payload), header=None, dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError) as err:
         raise DataError(f"{name}: cannot be read as a table ({err})") from err
@@ -132,12 +132,12 @@ def parse(raw: pd.DataFrame, name: str) -> pd.DataFrame:
     for column in expected + (["ID"] if "ID" in header else []):
         text = body[column].astype(str).str.strip()
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-        for i in np.flatnonzero(~np.isfinite(values))[:MAX_PROBLEMS]:
+        for i in np.flatnonzero(~np.isfinite(values)):
             problem = "missing value" if text.iloc[i] in ("", "nan") else f"non-numeric value {text.iloc[i]!r}"
             problems.append(f"row {lines[i]}, column {column}: {problem}")
         finite = np.isfinite(values)
-        for i in np.flatnonzero(finite & (values != np.round(values)))[:MAX_PROBLEMS]:
-            problems.append(f"row {lines[i]}, column {column}: {values[i]!r} is not a whole number")
+        for i in np.flatnonzero(finite & (values != np.round(values))):
+            problems.append(f"row {lines[i]}, column {column}: {values[i]:g} is not a whole number")
         problems.extend(_range_problems(column, values, lines))
         columns[column] = values
     if problems:
@@ -154,7 +154,7 @@ def parse(raw: pd.DataFrame, name: str) -> pd.DataFrame:
 def _range_problems(column: str, values: np.ndarray, lines: np.ndarray) -> list[str]:
     if column == TARGET:
         bad = np.isfinite(values) & ~np.isin(values, (0, 1))
-        return [f"row {lines[i]}, column {column}: target {values[i]:g} is not 0 or 1" for i in np.flatnonzero(bad)[:MAX_PROBLEMS]]
+        return [f"row {lines[i]}, column {column}: target {values[i]:g} is not 0 or 1" for i in np.flatnonzero(bad)]
     spec = next((s for s in FEATURE_BY_NAME.values() if s.column == column), None)
     if spec is None:
         return []
@@ -164,7 +164,7 @@ def _range_problems(column: str, values: np.ndarray, lines: np.ndarray) -> list[
     allowed = f"{'>' if spec.exclusive_minimum else ''}{spec.minimum:g}..{spec.maximum:g}"
     return [
         f"row {lines[i]}, column {column}: {what} {values[i]:g} (allowed {allowed})"
-        for i in np.flatnonzero(bad)[:MAX_PROBLEMS]
+        for i in np.flatnonzero(bad)
     ]
 
 

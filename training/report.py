@@ -125,7 +125,7 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def _pct(value: float) -> str:
-    return f"{value:.1%}"
+    return "—" if value != value else f"{value:.1%}"  # NaN: no client of that class in the group
 
 
 def model_card(manifest: dict[str, Any]) -> str:
@@ -153,9 +153,10 @@ def model_card(manifest: dict[str, Any]) -> str:
         "## Model",
         f"Selection: {manifest['selection_policy']}.",
         f"{manifest['model']['estimator']}; {manifest['model']['rounds']} rounds, {manifest['model']['calibration']}",
-        "calibration. Inputs: the 23 contract fields minus SEX and MARRIAGE (prohibited bases for a credit decision;",
-        f"accepted only for the fairness report), plus engineered features: {', '.join(manifest['engineered_features'])}.",
-        f"PD never decreases when a repayment status rises (monotone constraints on {', '.join(manifest['monotone_increasing'])}).",
+        "calibration. SEX and MARRIAGE are never inputs (prohibited bases for a credit decision; accepted by the",
+        f"API only for the fairness report). Features used: {', '.join(manifest['features_used'])}.",
+        f"PD never decreases when a repayment status rises (monotone constraints on"
+        f" {', '.join(n for n in manifest['monotone_increasing'] if n in manifest['features_used'])}).",
         "",
         f"AGE and EDUCATION are used. Dropping them costs {m['validation_auc'] - m['without_age_education_validation_auc']:.4f}"
         f" validation AUC ({m['validation_auc']:.4f} vs {m['without_age_education_validation_auc']:.4f}) and"

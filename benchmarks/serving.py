@@ -1,0 +1,337 @@
+"""Measure this handler against a reference-style stack it builds, side by side; write docs/benchmarks.md.
+
+python -m benchmarks.serving [--cold-runs 10] [--calls 2000] [--no-write]
+
+The reference stack is built in a temporary folder: a scikit-learn RandomForest (100 trees,
+class_weight="balanced") fitted on the real data when CREDIT_DATA is set, else on rows generated from the
+contract; saved and loaded with joblib; a pandas DataFrame per request; behind the same FastAPI/Mangum
+handler shape with the same request models. Both stacks answer the same REST v1 API Gateway event.
+
+- cold start: fresh Python process -> import handler -> load (and for ours verify) the model -> first
+  /v1/predict response through the handler; wall time seen by the parent, median of --cold-runs.
+- warm /v1/predict through the handler: p50 and p99 over --calls calls after 200 warm-up calls.
+- /v1/predict/batch with 1,000 applicants (ours with reasons): median of 10 calls.
+- peak RSS of the process after the first response.
+Each stack runs in its own processes with OMP_NUM_THREADS=1 and its log and metrics lines going to a pipe.
+"""
+
+import argparse
+import base64
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from functions.contract import FEATURE_NAMES, MAX_BATCH
+from tests.factories import generate_rows
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+DOC: Final = ROOT / "docs" / "benchmarks.md"
+HEADING: Final = "## Serving"
+COMMAND: Final = (
+    "CREDIT_DATA=../shared/data/default_of_credit_card_clients.csv .venv/bin/python -m benchmarks.serving"
+)
+
+REFERENCE_APP: Final = '''"""Reference-style stack: RandomForest via joblib, a pandas DataFrame per request, FastAPI + Mangum."""
+from pathlib import Path
+
+import joblib
+import pandas as pd
+from fastapi import FastAPI
+from mangum import Mangum
+
+from functions.contract import FEATURE_NAMES, Applicant, BatchRequest
+
+model = joblib.load(Path(__file__).with_name("model.joblib"))
+app = FastAPI()
+
+
+@app.post("/v1/predict")
+def predict(applicant: Applicant) -> dict:
+    frame = pd.DataFrame([applicant.model_dump()])[list(FEATURE_NAMES)]
+    pd_ = float(model.predict_proba(frame)[0, 1])
+    return {"probability_of_default": pd_, "predicted_default": pd_ >= 0.5}
+
+
+@app.post("/v1/predict/batch")
+def predict_batch(body: BatchRequest) -> dict:
+    frame = pd.DataFrame([a.model_dump() for a in body.applicants])[list(FEATURE_NAMES)]
+    pds = model.predict_proba(frame)[:, 1]
+    return {"predictions": [{"probability_of_default": float(p), "predicted_default": bool(p >= 0.5)} for p in pds]}
+
+
+handler = Mangum(app, lifespan="off")
+'''
+
+# Runs in a fresh process: argv = mode, handler module, single event, batch event.
+RUNNER: Final = """
+import json, resource, sys, time
+from importlib import import_module
+mode, module, single_path, batch_path = sys.argv[1:5]
+handler = import_module(module).handler
+single = json.load(open(single_path))
+response = handler(single, None)
+assert response["statusCode"] == 200, response
+result = {"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+if mode == "warm":
+    for _ in range(200):
+        handler(single, None)
+    times = []
+    for _ in range(int(sys.argv[5])):
+        started = time.perf_counter()
+        handler(single, None)
+        times.append(time.perf_counter() - started)
+    batch = json.load(open(batch_path))
+    answer = handler(batch, None)
+    assert answer["statusCode"] == 200, answer["body"][:500]
+    assert len(json.loads(answer["body"])["predictions"]) == 1000
+    batch_times = []
+    for _ in range(10):
+        started = time.perf_counter()
+        handler(batch, None)
+        batch_times.append(time.perf_counter() - started)
+    result.update(times=times, batch_times=batch_times)
+sys.stdout.write("RESULT " + json.dumps(result) + "\\n")
+sys.stdout.flush()
+"""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A handler module and where to run it."""
+
+    name: str
+    module: str
+    cwd: Path
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one stack measured."""
+
+    cold_median_s: float
+    cold_runs_s: list[float]
+    warm_p50_ms: float
+    warm_p99_ms: float
+    batch_median_ms: float
+    rss_mb: float
+
+
+def say(text: str, *, result: bool = False) -> None:
+    """Print progress to stderr, or the result to stdout."""
+    print(text, file=sys.stdout if result else sys.stderr, flush=True)
+
+
+def training_data() -> tuple[np.ndarray, np.ndarray, str]:
+    """Return X, y and a description: the real data if CREDIT_DATA is set, else generated rows."""
+    given = os.environ.get("CREDIT_DATA", "")
+    if given:
+        from training.data import load_dataset
+
+        dataset = load_dataset(Path(given))
+        return dataset.X, dataset.y, f"the real data ({len(dataset.y):,} rows, {dataset.source})"
+    rows = generate_rows(30_000, seed=0)
+    X = np.array([[float(row[name]) for name in FEATURE_NAMES] for row in rows])
+    late = X[:, FEATURE_NAMES.index("pay_0")] >= 2
+    y = (late | (np.random.default_rng(0).random(len(rows)) < 0.15)).astype(np.int64)
+    return X, y, f"{len(rows):,} rows generated from the contract (CREDIT_DATA unset)"
+
+
+def build_reference(folder: Path) -> str:
+    """Fit and save the reference RandomForest and write its app module into `folder`."""
+    import joblib
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y, source = training_data()
+    say(f"fitting the reference RandomForest on {source}")
+    forest = RandomForestClassifier(n_estimators=100, class_weight="balanced", random_state=0, n_jobs=-1)
+    forest.fit(pd.DataFrame(X, columns=list(FEATURE_NAMES)), y)
+    forest.set_params(n_jobs=None)  # served as the reference app would: default single job
+    joblib.dump(forest, folder / "model.joblib")
+    (folder / "reference_app.py").write_text(REFERENCE_APP)
+    size = (folder / "model.joblib").stat().st_size / 1e6
+    return f"{source}; model.joblib {size:.0f} MB"
+
+
+def write_events(folder: Path) -> tuple[Path, Path]:
+    """Write the REST v1 single event (as generated) and a batch event with 1,000 generated applicants."""
+    single = folder / "single.json"
+    single.write_text((ROOT / "events" / "rest-predict.json").read_text())
+    batch_event = json.loads((ROOT / "events" / "rest-predict-batch.json").read_text())
+    body = json.dumps({"applicants": generate_rows(MAX_BATCH, seed=11)}).encode()
+    batch_event["body"] = base64.b64encode(body).decode()
+    batch_event["isBase64Encoded"] = True
+    batch = folder / "batch.json"
+    batch.write_text(json.dumps(batch_event))
+    return single, batch
+
+
+def environment() -> dict[str, str]:
+    """Return a clean environment for a stack's process."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 (fallback home for a child process)
+    }
+
+
+def run(stack: Stack, mode: str, single: Path, batch: Path, calls: int) -> tuple[float, dict[str, Any]]:
+    """Run the runner in a fresh process; return seconds until its result line and the result."""
+    args = [sys.executable, "-c", RUNNER, mode, stack.module, str(single), str(batch), str(calls)]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        args, cwd=stack.cwd, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("RESULT "):
+            elapsed = time.perf_counter() - started
+            result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+            break
+    else:
+        raise RuntimeError(f"{stack.name} failed: {process.communicate()[1][-2000:]}")
+    process.communicate()
+    return elapsed, result
+
+
+def measure(stack: Stack, single: Path, batch: Path, *, cold_runs: int, calls: int) -> Figures:
+    """Measure one stack: cold starts, then warm single and batch calls in one more process."""
+    say(f"{stack.name}: {cold_runs} cold starts")
+    colds = [run(stack, "cold", single, batch, calls)[0] for _ in range(cold_runs)]
+    say(f"{stack.name}: {calls} warm calls and 10 batches of {MAX_BATCH}")
+    _, result = run(stack, "warm", single, batch, calls)
+    times = np.array(result["times"]) * 1000
+    return Figures(
+        cold_median_s=statistics.median(colds),
+        cold_runs_s=colds,
+        warm_p50_ms=float(np.percentile(times, 50)),
+        warm_p99_ms=float(np.percentile(times, 99)),
+        batch_median_ms=statistics.median(result["batch_times"]) * 1000,
+        rss_mb=result["rss_mb"],
+    )
+
+
+def verdict(ok: bool) -> str:
+    """Mark a target met or missed."""
+    return "met" if ok else "**missed**"
+
+
+def report(ours: Figures, ref: Figures, *, reference_note: str, calls: int, cold_runs: int) -> str:
+    """Render the serving section of docs/benchmarks.md."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    cold_ratio = ours.cold_median_s / ref.cold_median_s
+    warm_speedup = ref.warm_p50_ms / ours.warm_p50_ms
+    rows = [
+        (
+            "Cold start, median of " + str(cold_runs) + " (s)",
+            f"{ours.cold_median_s:.3f}",
+            f"{ref.cold_median_s:.3f}",
+            f"<= 0.7 s and <= 0.35 x reference ({cold_ratio:.2f} x)",
+            verdict(ours.cold_median_s <= 0.7 and cold_ratio <= 0.35),
+        ),
+        (
+            f"Warm /v1/predict p50 ({calls} calls, ms)",
+            f"{ours.warm_p50_ms:.2f}",
+            f"{ref.warm_p50_ms:.2f}",
+            f"<= 2 ms and >= 5 x faster ({warm_speedup:.1f} x)",
+            verdict(ours.warm_p50_ms <= 2 and warm_speedup >= 5),
+        ),
+        (
+            f"Warm /v1/predict p99 ({calls} calls, ms)",
+            f"{ours.warm_p99_ms:.2f}",
+            f"{ref.warm_p99_ms:.2f}",
+            "<= 5 ms",
+            verdict(ours.warm_p99_ms <= 5),
+        ),
+        (
+            f"/v1/predict/batch, {MAX_BATCH} applicants, median of 10 (ms)",
+            f"{ours.batch_median_ms:.1f}",
+            f"{ref.batch_median_ms:.1f}",
+            "<= 150 ms (ours with reasons; reference without)",
+            verdict(ours.batch_median_ms <= 150),
+        ),
+        ("Peak RSS after the first response (MB)", f"{ours.rss_mb:.0f}", f"{ref.rss_mb:.0f}", "-", "-"),
+    ]
+    table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
+    colds = ", ".join(f"{s:.3f}" for s in ours.cold_runs_s)
+    ref_colds = ", ".join(f"{s:.3f}" for s in ref.cold_runs_s)
+    return f"""{HEADING}
+
+Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu} ({os.cpu_count()} CPUs), Python {platform.python_version()},
+with
+
+```
+{COMMAND}
+```
+
+Both stacks answer the same REST v1 event (`events/rest-predict.json`, stage Prod, base64 body) through
+their Mangum `handler`, each in fresh processes with `OMP_NUM_THREADS=1`; ours logs a JSON line and an EMF
+line per request (to a pipe), as deployed. Reference: {reference_note}, a pandas DataFrame per request,
+the same FastAPI request models. Benchmarks are not tests: rerun on your machine before comparing.
+
+| measure | this API | reference stack | target | |
+| --- | --- | --- | --- | --- |
+{table}
+
+Cold starts (s), this API: {colds}; reference: {ref_colds}.
+"""
+
+
+def write_section(section: str, path: Path = DOC) -> None:
+    """Replace the serving section of the benchmarks document, keeping every other section."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = text.find(HEADING + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING))
+        text = text[:start] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build the reference stack, measure both, print the section and write it to docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--cold-runs", type=int, default=10)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--no-write", action="store_true", help="print the results without writing the doc")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        folder = Path(tmp)
+        reference_note = build_reference(folder)
+        single, batch = write_events(folder)
+        ours = Stack("this API", "functions.app", ROOT)
+        reference = Stack("reference", "reference_app", folder)
+        kwargs = {"cold_runs": args.cold_runs, "calls": args.calls}
+        figures = [measure(stack, single, batch, **kwargs) for stack in (ours, reference)]
+    section = report(*figures, reference_note=reference_note, **kwargs)
+    say(section, result=True)
+    if not args.no_write:
+        write_section(section)
+        say(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

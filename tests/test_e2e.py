@@ -1,0 +1,121 @@
+"""The frontend in a real browser: Debian's Chromium, driven by Playwright, against the real API and Streamlit."""
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import ROOT, free_port, start_server, stop
+from tests.factories import HIGH_RISK, generate_rows, to_dataset_csv
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `playwright install` cannot download here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = ROOT / "screenshots"
+WAIT_MS = 30_000  # the first page load starts Streamlit's script runner and the API call
+
+
+@pytest.fixture(scope="module")
+def ui(live_api: str) -> Iterator[str]:
+    """Serve frontend.py with `streamlit run` on a free 127.0.0.1 port, pointed at the live API."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process: subprocess.Popen[bytes] = start_server(
+        [sys.executable, "-m", "streamlit", "run", "frontend.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        f"{url}/_stcore/health",
+        env={"CREDIT_API_URL": live_api, "CREDIT_API_KEY": ""},
+    )  # fmt: skip
+    yield url
+    stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Launch headless Chromium from the Debian package."""
+    assert CHROMIUM.is_file(), "install Chromium first: apt-get install -y chromium (.ci/run does)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, ui: str) -> Iterator[Page]:
+    """Open the app in a fresh page and wait until the sidebar reports the API healthy."""
+    SHOTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(ui)
+    expect(opened.get_by_text("Healthy · model")).to_be_visible(timeout=WAIT_MS)
+    yield opened
+    expect(opened.get_by_test_id("stException")).to_have_count(0)
+    context.close()
+    assert errors == []
+
+
+def metric_value(page: Page, label: str) -> Any:
+    """Return the locator of the value of the st.metric with this label."""
+    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def test_browser_fills_form_and_scores_client(page: Page, live_api: str) -> None:
+    page.get_by_role("button", name="High-risk client").click()
+    expect(page.get_by_text("Loaded: high-risk client")).to_be_visible(timeout=WAIT_MS)
+    age = page.get_by_label("Age (years)")
+    age.fill("41")
+    age.press("Tab")
+    page.get_by_role("button", name="Score client").click()
+    expected = httpx.post(f"{live_api}/v1/predict", json=dict(HIGH_RISK, age=41), timeout=10).json()
+    expect(metric_value(page, "Probability of default")).to_have_text(
+        f"{expected['probability_of_default']:.1%}", timeout=WAIT_MS
+    )
+    expect(metric_value(page, "Risk grade")).to_have_text(expected["risk_grade"])
+    expect(metric_value(page, "Decision")).to_have_text("Default predicted")
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)  # the gauge and the reasons
+    page.screenshot(path=SHOTS / "single_client.png", full_page=True)
+
+
+def test_browser_uploads_file_and_shows_results(page: Page, tmp_path: Path) -> None:
+    rows = generate_rows(30, seed=11)
+    rows[6]["pay_0"] = 12  # one row the contract refuses: listed, not sent
+    target = [int(t) for t in np.random.default_rng(11).integers(0, 2, 30)]
+    upload = tmp_path / "clients.csv"
+    upload.write_text(to_dataset_csv(rows, target=target))
+    page.get_by_role("tab", name="Batch file").click()
+    page.locator("input[type=file]").set_input_files(upload)
+    expect(page.get_by_text("30 rows · 29 valid · 1 invalid")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("button", name="Score 29 rows").click()
+    expect(metric_value(page, "Rows scored")).to_have_text("29", timeout=WAIT_MS)
+    expect(metric_value(page, "Rows with errors")).to_have_text("1")
+    expect(metric_value(page, "AUC")).to_have_text(re.compile(r"^[01]\.\d{3}$"))
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_test_id("stTable")).to_contain_text("actual: default")
+    expect(page.get_by_role("button", name="Download scored CSV")).to_be_visible()
+    page.screenshot(path=SHOTS / "batch_file.png", full_page=True)
+
+
+def test_browser_shows_model_page(page: Page) -> None:
+    page.get_by_role("tab", name="Model").click()
+    expect(metric_value(page, "Version")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Reference app (published)")).to_be_visible()
+    expect(page.get_by_test_id("stImage").first).to_be_visible()
+    page.screenshot(path=SHOTS / "model.png", full_page=True)
