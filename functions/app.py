@@ -38,6 +38,7 @@ from functions.contract import (  # noqa: E402
     Prediction,
 )
 from functions.errors import (  # noqa: E402
+    MAX_FIELDS,
     STATUS_CODES,
     ApiError,
     ErrorResponse,
@@ -251,11 +252,12 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
         message = f"The body is not valid JSON ({reason} at character {where}); send one JSON object."
         request.state.error_code = "malformed_json"
         return error_response(400, "malformed_json", message, request_id=request.state.request_id)
-    fields = to_field_errors(problems, max_batch=MAX_BATCH)
+    fields = to_field_errors(problems[:MAX_FIELDS], max_batch=MAX_BATCH)
     request.state.error_code = "validation_error"
     request.state.invalid_fields = [f.field if _known(f) else "<unknown field>" for f in fields]
-    count = f"{len(fields)} invalid input{'s' if len(fields) > 1 else ''}"
-    message = f"{count}; each is listed in `fields` with what it accepts."
+    count = f"{len(problems)} invalid input{'s' if len(problems) > 1 else ''}"
+    listed = "each is listed" if len(problems) <= MAX_FIELDS else f"the first {MAX_FIELDS} are listed"
+    message = f"{count}; {listed} in `fields` with what it accepts."
     return error_response(
         422, "validation_error", message, request_id=request.state.request_id, fields=fields
     )

@@ -23,6 +23,8 @@ ErrorCode = Literal[
     "model_unavailable",
     "audit_unavailable",
 ]
+MAX_NAME: Final = 64  # characters of an unknown key repeated in an error
+MAX_FIELDS: Final = 100  # field errors listed in one answer; the message gives the total
 STATUS_CODES: Final[dict[int, ErrorCode]] = {
     400: "malformed_json",
     404: "not_found",
@@ -107,7 +109,8 @@ def field_path(loc: Sequence[int | str]) -> tuple[str, int | None]:
     index = parts[1] if len(parts) > 1 and parts[0] == "applicants" and isinstance(parts[1], int) else None
     path = ""
     for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+        name = str(part) if len(str(part)) <= MAX_NAME else f"{str(part)[:MAX_NAME]}..."  # an unknown key
+        path += f"[{part}]" if isinstance(part, int) else f".{name}" if path else name
     return path or "body", index
 
 

@@ -24,7 +24,9 @@ ENGINEERED: Final = (
 )
 MODEL_FEATURES: Final = RAW_INPUTS + ENGINEERED
 # Non-decreasing in every feature built from the repayment status, so a later payment never lowers PD.
-MONOTONE: Final = tuple(1 if name in PAY_STATUS + ("max_delay", "months_late") else 0 for name in MODEL_FEATURES)
+MONOTONE: Final = tuple(
+    1 if name in PAY_STATUS + ("max_delay", "months_late") else 0 for name in MODEL_FEATURES
+)
 RATIO_CAP: Final = 2.0  # payments above twice the bill say nothing more
 
 _INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}

@@ -69,7 +69,7 @@ class TreeEnsemble:
 def save_ensemble(ensemble: TreeEnsemble, path: Path) -> None:
     """Write the ensemble as an uncompressed .npz of plain arrays (no pickled objects)."""
     with path.open("wb") as handle:
-        np.savez(handle, **ensemble.to_arrays())
+        np.savez(handle, **ensemble.to_arrays())  # type: ignore[arg-type]  # numpy stubs mistype **arrays
 
 
 def load_ensemble(path: Path) -> TreeEnsemble:
@@ -106,7 +106,9 @@ def check_ensemble(ensemble: TreeEnsemble, *, source: str) -> None:
         index = getattr(ensemble, name)
         if index.size and (index.min() < 0 or index.max() >= n_nodes):
             raise ValueError(f"{source}: {name} points outside the {n_nodes} nodes")
-    if ensemble.feature.size and (ensemble.feature.min() < 0 or ensemble.feature.max() >= ensemble.n_features):
+    if ensemble.feature.size and (
+        ensemble.feature.min() < 0 or ensemble.feature.max() >= ensemble.n_features
+    ):
         raise ValueError(f"{source}: a split uses a feature outside the {ensemble.n_features} model features")
     if not (np.isfinite(ensemble.value).all() and np.isfinite([ensemble.baseline, ensemble.slope]).all()):
         raise ValueError(f"{source}: non-finite leaf values or calibration")

@@ -11,13 +11,19 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from functions.contract import BILLS, FEATURE_NAMES, PAY_STATUS, PAY_STATUS_CODES, PAYMENTS, EDUCATION_CODES
+from functions.contract import BILLS, EDUCATION_CODES, FEATURE_NAMES, PAY_STATUS, PAY_STATUS_CODES, PAYMENTS
 from functions.features import MODEL_FEATURES, engineer
 from functions.predictor import FORMAT, TreeEnsemble, load_ensemble
 
 SERVING_FILES: Final = ("serving.npz",)
 # Points-to-double-the-odds scaling: 600 points at 50:1 good:bad odds, 20 points double the odds.
-SCORE_SCALING: Final = {"anchor_score": 600, "anchor_odds": 50.0, "points_to_double_odds": 20, "min": 300, "max": 900}
+SCORE_SCALING: Final = {
+    "anchor_score": 600,
+    "anchor_odds": 50.0,
+    "points_to_double_odds": 20,
+    "min": 300,
+    "max": 900,
+}
 # Risk grades by PD band: a client is in the first grade whose `max_pd` exceeds its PD.
 GRADE_BANDS: Final = [
     {"grade": "A", "max_pd": 0.10, "label": "low risk"},
@@ -77,7 +83,7 @@ def to_score(pd: float, *, scaling: Mapping[str, float] = SCORE_SCALING) -> int:
     pd = min(max(pd, 1e-9), 1 - 1e-9)
     factor = scaling["points_to_double_odds"] / math.log(2)
     points = scaling["anchor_score"] + factor * math.log((1 - pd) / pd / scaling["anchor_odds"])
-    return int(round(min(max(points, scaling["min"]), scaling["max"])))
+    return round(min(max(points, scaling["min"]), scaling["max"]))
 
 
 def to_grade(pd: float, *, bands: Sequence[Mapping[str, Any]] = GRADE_BANDS) -> str:
@@ -102,7 +108,9 @@ def describe(code: str, row: Matrix) -> str:
         history = [int(value[name]) for name in PAY_STATUS[1:]]
         late = sum(1 for status in history if status > 0)
         if late:
-            return f"late in {late} of the 5 months before September (worst: {PAY_STATUS_CODES[max(history)]})"
+            return (
+                f"late in {late} of the 5 months before September (worst: {PAY_STATUS_CODES[max(history)]})"
+            )
         revolving = sum(1 for status in history if status == 0)
         return f"revolving credit (minimum paid) in {revolving} of the 5 months before September"
     if code == "utilisation":
@@ -198,11 +206,15 @@ def load_model(model_dir: Path) -> ScoringModel:
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelUnavailable(f"{manifest_path.name}: unreadable manifest ({err}); run `make train`") from err
+        raise ModelUnavailable(
+            f"{manifest_path.name}: unreadable manifest ({err}); run `make train`"
+        ) from err
     if not isinstance(manifest, dict):
         raise ModelUnavailable(f"{manifest_path.name}: the manifest is not a JSON object; run `make train`")
     if manifest.get("format") != FORMAT:
-        raise ModelUnavailable(f"{manifest_path.name}: format {manifest.get('format')!r}, this code serves {FORMAT!r}")
+        raise ModelUnavailable(
+            f"{manifest_path.name}: format {manifest.get('format')!r}, this code serves {FORMAT!r}"
+        )
     built_with = str(manifest.get("libraries", {}).get("numpy", "?"))
     if _major_minor(built_with) != _major_minor(np.__version__):
         raise ModelUnavailable(
@@ -219,11 +231,15 @@ def load_model(model_dir: Path) -> ScoringModel:
             raise ModelUnavailable(f"{name}: no sha256 in the manifest")
         actual = sha256_file(path)
         if actual != hashes[name]:
-            raise ModelUnavailable(f"{name}: sha256 {actual[:12]}... does not match the manifest ({hashes[name][:12]}...)")
+            raise ModelUnavailable(
+                f"{name}: sha256 {actual[:12]}... does not match the manifest ({hashes[name][:12]}...)"
+            )
     try:
         ensemble = load_ensemble(model_dir / "serving.npz")
     except (OSError, ValueError) as err:
         raise ModelUnavailable(f"serving.npz: cannot be loaded ({err})") from err
     if ensemble.n_features != len(MODEL_FEATURES):
-        raise ModelUnavailable(f"serving.npz: {ensemble.n_features} features, the contract builds {len(MODEL_FEATURES)}")
+        raise ModelUnavailable(
+            f"serving.npz: {ensemble.n_features} features, the contract builds {len(MODEL_FEATURES)}"
+        )
     return ScoringModel(ensemble=ensemble, manifest=manifest)

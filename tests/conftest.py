@@ -59,7 +59,7 @@ def wait_for(url: str, *, timeout: float = 30.0, process: subprocess.Popen[bytes
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
         try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 (loopback URL built by the test)
+            urllib.request.urlopen(url, timeout=1)
             return
         except urllib.error.HTTPError:
             return
@@ -71,7 +71,11 @@ def wait_for(url: str, *, timeout: float = 30.0, process: subprocess.Popen[bytes
 def start_server(args: list[str], url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a server process from the project root and wait until `url` answers."""
     process = subprocess.Popen(
-        args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(url, process=process)

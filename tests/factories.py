@@ -72,7 +72,7 @@ def generate_rows(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
         status = rng.choice([-2, -1, 0, 0, 0, 1, 2, 3], size=len(PAY_STATUS))
         row.update({name: int(v) for name, v in zip(PAY_STATUS, status, strict=True)})
         if rng.random() < 0.05:  # all-zero bills, the case the reference app answered with a 500
-            row.update({name: 0.0 for name in BILLS + PAYMENTS})
+            row.update(dict.fromkeys(BILLS + PAYMENTS, 0.0))
         else:
             row.update({name: float(round(limit * rng.uniform(-0.05, 1.1))) for name in BILLS})
             row.update({name: float(round(limit * rng.uniform(0, 0.1))) for name in PAYMENTS})

@@ -129,6 +129,17 @@ def test_predict_accepts_omitted_protected_fields(client: TestClient, omitted: t
 
 
 @pytest.mark.parametrize(
+    ("field", "value"), [("age", 35.0), ("pay_0", 2.0), ("sex", 1.0), ("education", 3.0)]
+)
+def test_predict_accepts_whole_number_written_as_float(client: TestClient, field: str, value: float) -> None:
+    # JSON Schema counts 2.0 as an integer, so schema-driven clients may send it.
+    as_float = client.post("/v1/predict", json={**TYPICAL, field: value})
+    as_int = client.post("/v1/predict", json={**TYPICAL, field: int(value)})
+    assert as_float.status_code == 200
+    assert as_float.json()["probability_of_default"] == as_int.json()["probability_of_default"]
+
+
+@pytest.mark.parametrize(
     ("field", "value", "kind"),
     [
         ("pay_0", True, "int_type"),
@@ -136,7 +147,9 @@ def test_predict_accepts_omitted_protected_fields(client: TestClient, omitted: t
         ("limit_bal", "200000", "float_type"),
         ("age", "35", "int_type"),
         ("age", 35.5, "int_type"),
-        ("education", 2.0, "int_type"),
+        ("education", 2.5, "int_type"),
+        ("sex", 1.5, "int_type"),
+        ("pay_0", "1", "int_type"),
         ("limit_bal", None, "float_type"),
         ("bill_amt1", [1], "float_type"),
         ("pay_amt1", {"amount": 1}, "float_type"),
@@ -549,3 +562,12 @@ def test_uvicorn_serves_predict(live_api: str) -> None:
     with urllib.request.urlopen(request, timeout=10) as response:
         body = json.loads(response.read())
     assert 0 <= body["probability_of_default"] <= 1
+
+
+def test_batch_with_many_errors_lists_the_first_hundred(client: TestClient) -> None:
+    broken = dict.fromkeys(FEATURE_NAMES, True)
+    response = client.post("/v1/predict/batch", json={"applicants": [broken] * 50})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert len(error["fields"]) == 100
+    assert error["message"].startswith(f"{50 * len(FEATURE_NAMES)} invalid inputs; the first 100 are listed")

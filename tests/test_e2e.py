@@ -1,4 +1,4 @@
-"""The frontend in a real browser: Debian's Chromium, driven by Playwright, against the real API and Streamlit."""
+"""The frontend in a real browser: Debian's Chromium driven by Playwright, against the real API and UI."""
 
 import re
 import subprocess
@@ -51,7 +51,9 @@ def browser() -> Iterator[Browser]:
     """Launch headless Chromium from the Debian package."""
     assert CHROMIUM.is_file(), "install Chromium first: apt-get install -y chromium (.ci/run does)"
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield launched
         launched.close()
 
@@ -80,7 +82,7 @@ def metric_value(page: Page, label: str) -> Any:
 def test_browser_fills_form_and_scores_client(page: Page, live_api: str) -> None:
     page.get_by_role("button", name="High-risk client").click()
     expect(page.get_by_text("Loaded: high-risk client")).to_be_visible(timeout=WAIT_MS)
-    age = page.get_by_label("Age (years)")
+    age = page.get_by_role("spinbutton", name="Age (years)")
     age.fill("41")
     age.press("Tab")
     page.get_by_role("button", name="Score client").click()

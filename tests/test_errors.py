@@ -50,3 +50,8 @@ def test_field_errors_drop_the_input() -> None:
 def test_too_long_batch_hint_names_the_limit() -> None:
     errors = [{"type": "too_long", "loc": ("body", "applicants"), "msg": "List should have at most 7 items"}]
     assert to_field_errors(errors, max_batch=7)[0].hint == "send at most 7 applicants per request"
+
+
+def test_field_path_shortens_a_long_unknown_key() -> None:
+    path, _ = field_path(("body", "applicants", 0, "k" * 10_000))
+    assert path == f"applicants[0].{'k' * 64}..."

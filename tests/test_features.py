@@ -17,7 +17,7 @@ def test_engineer_is_finite_for_generated_clients() -> None:
 
 @pytest.mark.parametrize("bill", [0.0, -5000.0])
 def test_engineer_handles_zero_and_negative_bills(bill: float) -> None:
-    client = {**TYPICAL, **{name: bill for name in BILLS}, **{name: 0.0 for name in PAYMENTS}}
+    client = {**TYPICAL, **dict.fromkeys(BILLS, bill), **dict.fromkeys(PAYMENTS, 0.0)}
     X = engineer(to_matrix([client]))
     row = dict(zip(MODEL_FEATURES, X[0], strict=True))
     assert np.isfinite(X).all()

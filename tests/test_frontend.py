@@ -134,14 +134,17 @@ def test_coerce_gives_contract_types_and_leaves_the_rest_to_it(value: Any, name:
         (to_dataset_csv(generate_rows(12, seed=1), target=[0, 1] * 6), "ID", True),
         (to_dataset_csv(generate_rows(12, seed=1), with_id=False), None, False),
         (lower_case_csv(generate_rows(12, seed=1)), None, False),
+        ("\ufeff" + to_dataset_csv(generate_rows(12, seed=1), target=[0] * 12), "ID", True),
     ],
-    ids=["dataset-layout", "no-id-no-target", "lower-case-names"],
+    ids=["dataset-layout", "no-id-no-target", "lower-case-names", "excel-bom"],
 )
 def test_read_clients_accepts_each_layout(text: str, id_column: str | None, has_target: bool) -> None:
     parsed = frontend.read_clients(text.encode())
     assert parsed.problems == []
     assert parsed.positions == list(range(12))
-    assert parsed.applicants == [Applicant.model_validate(row).model_dump() for row in generate_rows(12, seed=1)]
+    assert parsed.applicants == [
+        Applicant.model_validate(row).model_dump() for row in generate_rows(12, seed=1)
+    ]
     assert parsed.id_column == id_column
     assert (parsed.target is not None) == has_target
 
@@ -212,14 +215,19 @@ def test_score_rows_sends_chunks_within_limit_and_keeps_order(live_api: str) -> 
     parsed = frontend.read_clients(to_dataset_csv(rows).encode())
     progress: list[tuple[int, int]] = []
     scored = frontend.score_rows(
-        frontend.Endpoint(live_api, ""), parsed, on_progress=lambda done, total: progress.append((done, total))
+        frontend.Endpoint(live_api, ""),
+        parsed,
+        on_progress=lambda done, total: progress.append((done, total)),
     )
     assert progress == [(1000, 2250), (2000, 2250), (2250, 2250)]
-    assert scored.problems == [] and scored.stopped is None
+    assert scored.problems == []
+    assert scored.stopped is None
     assert sorted(scored.predictions) == list(range(2250))
     first = api_prediction(live_api, parsed.applicants[7])
     assert scored.predictions[7]["probability_of_default"] == pytest.approx(first["probability_of_default"])
-    assert scored.predictions[7 + 25]["probability_of_default"] == pytest.approx(first["probability_of_default"])
+    assert scored.predictions[7 + 25]["probability_of_default"] == pytest.approx(
+        first["probability_of_default"]
+    )
 
 
 def test_score_chunk_reports_refused_row_and_scores_the_rest(live_api: str) -> None:
@@ -237,7 +245,8 @@ def test_score_rows_stops_when_endpoint_is_down() -> None:
     down = frontend.Endpoint(f"http://127.0.0.1:{free_port()}", "")
     scored = frontend.score_rows(down, parsed, on_progress=lambda done, total: None)
     assert scored.predictions == {}
-    assert scored.stopped is not None and "Cannot reach" in scored.stopped
+    assert scored.stopped is not None
+    assert "Cannot reach" in scored.stopped
     assert [p.row for p in scored.problems] == [1, 2, 3, 4, 5]
 
 
@@ -245,13 +254,17 @@ def test_results_and_scored_csv_carry_predictions_and_row_errors(live_api: str) 
     rows = generate_rows(4, seed=7)
     rows[2]["age"] = 12
     parsed = frontend.read_clients(to_dataset_csv(rows, target=[0, 1, 0, 1]).encode())
-    scored = frontend.score_rows(frontend.Endpoint(live_api, ""), parsed, on_progress=lambda done, total: None)
+    scored = frontend.score_rows(
+        frontend.Endpoint(live_api, ""), parsed, on_progress=lambda done, total: None
+    )
     results = frontend.results_table(parsed, scored)
     assert list(results.columns) == ["row", "ID", "pd", "grade", "score", "decision", "top_reason", "problem"]
     assert results["pd"].notna().tolist() == [True, True, False, True]
     assert results["problem"].iloc[2].startswith("AGE: ")
     csv_lines = frontend.scored_csv(parsed, results).decode().splitlines()
-    assert csv_lines[0].endswith("probability_of_default,risk_grade,score,predicted_default,top_reason,problem")
+    assert csv_lines[0].endswith(
+        "probability_of_default,risk_grade,score,predicted_default,top_reason,problem"
+    )
     assert len(csv_lines) == 5
 
 
@@ -273,15 +286,19 @@ def test_call_api_times_out_readably() -> None:
             frontend.call_api(endpoint, "GET", "/v1/health", timeout=0.5)
 
 
+UNAVAILABLE = {
+    "error": {"code": "model_unavailable", "message": "No model.", "request_id": "r1", "fields": []}
+}
+
+
 @pytest.mark.parametrize(
     ("status", "answer", "expected"),
     [
         (403, {"message": "Forbidden"}, "Forbidden (HTTP 403). The API refused the key"),
-        (503, {"error": {"code": "model_unavailable", "message": "The model is unavailable: x.", "request_id": "r1",
-                         "fields": []}}, "The model is unavailable: x (HTTP 503, request id r1). No decision"),
+        (503, UNAVAILABLE, "No model (HTTP 503, request id r1). No decision was made"),
         (502, None, "Bad Gateway (HTTP 502)."),
     ],
-)  # fmt: skip
+)
 def test_to_problem_words_error_answers(status: int, answer: Any, expected: str) -> None:
     assert str(frontend.to_problem(status, answer, "Bad Gateway")).startswith(expected)
 
@@ -300,7 +317,8 @@ def test_page_scores_preset_as_the_api_does(app: AppTest, live_api: str, preset:
     app.button(key="score_client").click().run()
     expected = api_prediction(live_api, frontend.PRESETS[preset])
     shown = metrics_of(app)
-    assert not app.exception and not app.error
+    assert not app.exception
+    assert not app.error
     assert shown["Probability of default"] == f"{expected['probability_of_default']:.1%}"
     assert shown["Risk grade"] == expected["risk_grade"]
     assert shown["Score"] == str(expected["score"])
@@ -327,7 +345,9 @@ def test_page_shows_422_beside_the_table(app: AppTest) -> None:
     assert "Probability of default" not in metrics_of(app)
 
 
-def test_page_reports_endpoint_down_without_traceback(page_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_page_reports_endpoint_down_without_traceback(
+    page_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("CREDIT_API_URL", url)
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
@@ -343,13 +363,16 @@ def test_page_scores_uploaded_file_with_row_errors_and_metrics(app: AppTest) -> 
     rows = generate_rows(30, seed=8)
     rows[4]["pay_0"] = 12
     target = [int(t) for t in np.random.default_rng(8).integers(0, 2, 30)]
-    app.file_uploader(key="batch_file").upload("clients.csv", to_dataset_csv(rows, target=target).encode(), "text/csv")
+    app.file_uploader(key="batch_file").upload(
+        "clients.csv", to_dataset_csv(rows, target=target).encode(), "text/csv"
+    )
     app.run()
     assert "30 rows · 29 valid · 1 invalid" in " ".join(c.value for c in app.caption)
     app.button(key="score_file").click().run()
     shown = metrics_of(app)
     assert not app.exception
-    assert shown["Rows scored"] == "29" and shown["Rows with errors"] == "1"
+    assert shown["Rows scored"] == "29"
+    assert shown["Rows with errors"] == "1"
     assert float(shown["AUC"]) == pytest.approx(0.5, abs=0.5)
     results = next(frame.value for frame in app.dataframe if "top_reason" in frame.value.columns)
     assert len(results) == 30
@@ -383,7 +406,8 @@ def test_page_resolves_stack_from_sidebar(aws: None, app: AppTest, live_api: str
     app.text_input(key="api_url").set_value("http://127.0.0.1:9")
     app.text_input(key="stack_name").set_value("scoring-test")
     app.button(key="use_stack").click().run()
-    assert app.session_state["api_url"] == live_api and app.session_state["api_key"] == key
+    assert app.session_state["api_url"] == live_api
+    assert app.session_state["api_key"] == key
     assert app.sidebar.success[1].value.startswith("Healthy")
 
 

@@ -10,10 +10,11 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from functions.contract import BILLS, FEATURE_BY_NAME, FEATURE_NAMES, TARGET
 
@@ -24,7 +25,7 @@ UCI_URL: Final = "https://archive.ics.uci.edu/static/public/350/default+of+credi
 # identical for the UCI .xls and the Kaggle CSV.
 PINNED_TABLE_SHA256: Final = "9dc981540a6e93a868c943fd1b08dea87a123132108396c6bc5c7b0590f125a4"
 TARGET_NAMES: Final = ("DEFAULT.PAYMENT.NEXT.MONTH", "DEFAULT PAYMENT NEXT MONTH", "DEFAULT")
-ALIASES: Final = {"PAY_1": "PAY_0", **{name: TARGET for name in TARGET_NAMES}}
+ALIASES: Final = {"PAY_1": "PAY_0", **dict.fromkeys(TARGET_NAMES, TARGET)}
 UCI_CODES: Final = [f"X{k}" for k in range(1, 24)] + ["Y"]
 MAX_PROBLEMS: Final = 10
 
@@ -42,12 +43,12 @@ class Dataset:
     table_sha256: str
 
     @property
-    def X(self) -> np.ndarray:
-        return self.frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+    def X(self) -> NDArray[Any]:
+        return np.asarray(self.frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64))
 
     @property
-    def y(self) -> np.ndarray:
-        return self.frame[TARGET].to_numpy(dtype=np.int64)
+    def y(self) -> NDArray[Any]:
+        return np.asarray(self.frame[TARGET].to_numpy(dtype=np.int64))
 
 
 def default_cache_dir() -> Path:
@@ -128,12 +129,14 @@ def parse(raw: pd.DataFrame, name: str) -> pd.DataFrame:
     body.columns = header
     lines = np.arange(first_row + 2, first_row + 2 + len(body))  # 1-based rows of the file
     problems: list[str] = []
-    columns: dict[str, np.ndarray] = {}
+    columns: dict[str, NDArray[Any]] = {}
     for column in expected + (["ID"] if "ID" in header else []):
         text = body[column].astype(str).str.strip()
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
         for i in np.flatnonzero(~np.isfinite(values)):
-            problem = "missing value" if text.iloc[i] in ("", "nan") else f"non-numeric value {text.iloc[i]!r}"
+            problem = (
+                "missing value" if text.iloc[i] in ("", "nan") else f"non-numeric value {text.iloc[i]!r}"
+            )
             problems.append(f"row {lines[i]}, column {column}: {problem}")
         finite = np.isfinite(values)
         for i in np.flatnonzero(finite & (values != np.round(values))):
@@ -151,10 +154,13 @@ def parse(raw: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame[list(FEATURE_NAMES) + [TARGET]]
 
 
-def _range_problems(column: str, values: np.ndarray, lines: np.ndarray) -> list[str]:
+def _range_problems(column: str, values: NDArray[Any], lines: NDArray[Any]) -> list[str]:
     if column == TARGET:
         bad = np.isfinite(values) & ~np.isin(values, (0, 1))
-        return [f"row {lines[i]}, column {column}: target {values[i]:g} is not 0 or 1" for i in np.flatnonzero(bad)]
+        return [
+            f"row {lines[i]}, column {column}: target {values[i]:g} is not 0 or 1"
+            for i in np.flatnonzero(bad)
+        ]
     spec = next((s for s in FEATURE_BY_NAME.values() if s.column == column), None)
     if spec is None:
         return []

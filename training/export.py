@@ -18,7 +18,9 @@ def export_ensemble(calibrated: Any, *, columns: list[int], n_features: int) -> 
     booster = pair.estimator
     calibrator = pair.calibrators[0]
     if type(booster).__name__ != "HistGradientBoostingClassifier" or booster.n_trees_per_iteration_ != 1:
-        raise ValueError(f"export supports a binary HistGradientBoostingClassifier, got {type(booster).__name__}")
+        raise ValueError(
+            f"export supports a binary HistGradientBoostingClassifier, got {type(booster).__name__}"
+        )
     if not (hasattr(calibrator, "a_") and hasattr(calibrator, "b_")):
         raise ValueError(f"export supports sigmoid calibration, got {type(calibrator).__name__}")
     if booster.n_features_in_ != len(columns):

@@ -1,8 +1,9 @@
 """Evaluation metrics and the threshold policy."""
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -17,7 +18,7 @@ REFERENCE_APP: Final = {"accuracy": 0.74, "precision": 0.38, "recall": 0.68, "f1
 REFERENCE_RECALL: Final = 0.68
 
 
-def expected_calibration_error(y: np.ndarray, pd: np.ndarray, *, bins: int = 10) -> float:
+def expected_calibration_error(y: NDArray[Any], pd: NDArray[Any], *, bins: int = 10) -> float:
     """Return the ECE over `bins` equal-count (quantile) bins of predicted PD."""
     order = np.argsort(pd, kind="stable")
     error = 0.0
@@ -26,21 +27,25 @@ def expected_calibration_error(y: np.ndarray, pd: np.ndarray, *, bins: int = 10)
     return error
 
 
-def threshold_for_max_f1(y: np.ndarray, pd: np.ndarray) -> float:
+def threshold_for_max_f1(y: NDArray[Any], pd: NDArray[Any]) -> float:
     """Return the PD threshold that maximises F1 for the default class."""
     precision, recall, thresholds = precision_recall_curve(y, pd)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
-                   where=(precision + recall) > 0)
+    f1 = np.divide(
+        2 * precision * recall,
+        precision + recall,
+        out=np.zeros_like(precision),
+        where=(precision + recall) > 0,
+    )
     return float(thresholds[int(np.argmax(f1[:-1]))])
 
 
-def precision_at_recall(y: np.ndarray, pd: np.ndarray, *, recall: float) -> float:
+def precision_at_recall(y: NDArray[Any], pd: NDArray[Any], *, recall: float) -> float:
     """Return the best precision among thresholds whose recall is at least `recall`."""
     precisions, recalls, _ = precision_recall_curve(y, pd)
     return float(precisions[recalls >= recall].max())
 
 
-def classification_metrics(y: np.ndarray, pd: np.ndarray, *, threshold: float) -> dict[str, float]:
+def classification_metrics(y: NDArray[Any], pd: NDArray[Any], *, threshold: float) -> dict[str, float]:
     """Return ranking, calibration and thresholded metrics for the default class."""
     predicted = pd >= threshold
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(y, predicted, labels=[0, 1]).ravel())

@@ -6,21 +6,34 @@ from typing import Any, Final
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen first)
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.calibration import calibration_curve  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import precision_recall_curve, roc_curve
 
-from functions.contract import EDUCATION_CODES, FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES  # noqa: E402
-from functions.scoring import to_score  # noqa: E402
-from training.metrics import REFERENCE_APP  # noqa: E402
+from functions.contract import EDUCATION_CODES, FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES
+from functions.scoring import to_score
+from training.metrics import REFERENCE_APP
 
-PLOTS: Final = ("roc.png", "precision_recall.png", "calibration.png", "score_distribution.png", "confusion_matrix.png")
-AGE_BANDS: Final = [(18, 29, "18-29"), (30, 39, "30-39"), (40, 49, "40-49"), (50, 59, "50-59"), (60, 100, "60+")]
+PLOTS: Final = (
+    "roc.png",
+    "precision_recall.png",
+    "calibration.png",
+    "score_distribution.png",
+    "confusion_matrix.png",
+)
+AGE_BANDS: Final = [
+    (18, 29, "18-29"),
+    (30, 39, "30-39"),
+    (40, 49, "40-49"),
+    (50, 59, "50-59"),
+    (60, 100, "60+"),
+]
 
 
-def test_frame(X: np.ndarray, y: np.ndarray, pd_: np.ndarray) -> pd.DataFrame:
+def test_frame(X: NDArray[Any], y: NDArray[Any], pd_: NDArray[Any]) -> pd.DataFrame:
     """Return the test clients' inputs with their outcome and PD."""
     frame = pd.DataFrame(X, columns=list(FEATURE_NAMES))
     frame["default"] = y
@@ -32,7 +45,7 @@ def _group_rates(frame: pd.DataFrame, threshold: float) -> dict[str, float]:
     predicted = frame["pd"] >= threshold
     positives = frame["default"] == 1
     return {
-        "n": int(len(frame)),
+        "n": len(frame),
         "selection_rate": float(predicted.mean()),
         "tpr": float(predicted[positives].mean()) if positives.any() else float("nan"),
         "fpr": float(predicted[~positives].mean()) if (~positives).any() else float("nan"),
@@ -44,7 +57,11 @@ def _group_rates(frame: pd.DataFrame, threshold: float) -> dict[str, float]:
 def fairness_table(frame: pd.DataFrame, *, threshold: float) -> list[dict[str, Any]]:
     """Return selection rate, TPR, FPR, mean PD and observed default rate by SEX, MARRIAGE, AGE band, EDUCATION."""
     rows: list[dict[str, Any]] = []
-    for attribute, codes in (("sex", SEX_CODES), ("marriage", MARRIAGE_CODES), ("education", EDUCATION_CODES)):
+    for attribute, codes in (
+        ("sex", SEX_CODES),
+        ("marriage", MARRIAGE_CODES),
+        ("education", EDUCATION_CODES),
+    ):
         for code, label in codes.items():
             group = frame[frame[attribute] == code]
             if len(group):
@@ -62,13 +79,22 @@ def grade_table(frame: pd.DataFrame, bands: list[dict[str, Any]]) -> list[dict[s
     low = 0.0
     for band in bands:
         group = frame[(frame["pd"] >= low) & (frame["pd"] < band["max_pd"])]
-        rows.append({"grade": band["grade"], "pd_from": low, "pd_to": min(band["max_pd"], 1.0), "n": int(len(group)),
-                     "observed_default_rate": float(group["default"].mean()) if len(group) else 0.0})
+        rows.append(
+            {
+                "grade": band["grade"],
+                "pd_from": low,
+                "pd_to": min(band["max_pd"], 1.0),
+                "n": len(group),
+                "observed_default_rate": float(group["default"].mean()) if len(group) else 0.0,
+            }
+        )
         low = band["max_pd"]
     return rows
 
 
-def write_plots(out: Path, y: np.ndarray, pd_: np.ndarray, *, threshold: float, score_scaling: dict[str, Any]) -> None:
+def write_plots(
+    out: Path, y: NDArray[Any], pd_: NDArray[Any], *, threshold: float, score_scaling: dict[str, Any]
+) -> None:
     """Write ROC, precision-recall, calibration, score distribution and confusion-matrix PNGs."""
     plt.rcParams.update({"figure.figsize": (5.5, 4.2), "figure.dpi": 100, "svg.hashsalt": "fixed"})
     fpr, tpr, _ = roc_curve(y, pd_)
@@ -82,11 +108,22 @@ def write_plots(out: Path, y: np.ndarray, pd_: np.ndarray, *, threshold: float, 
     precision, recall, _ = precision_recall_curve(y, pd_)
     fig, ax = plt.subplots()
     ax.plot(recall, precision, label="model")
-    ax.scatter([REFERENCE_APP["recall"]], [REFERENCE_APP["precision"]], color="red", zorder=3,
-               label="reference app (published)")
+    ax.scatter(
+        [REFERENCE_APP["recall"]],
+        [REFERENCE_APP["precision"]],
+        color="red",
+        zorder=3,
+        label="reference app (published)",
+    )
     predicted = pd_ >= threshold
-    ax.scatter([predicted[y == 1].mean()], [y[predicted].mean()], color="black", marker="x", zorder=3,
-               label=f"shipped threshold {threshold:.2f}")
+    ax.scatter(
+        [predicted[y == 1].mean()],
+        [y[predicted].mean()],
+        color="black",
+        marker="x",
+        zorder=3,
+        label=f"shipped threshold {threshold:.2f}",
+    )
     ax.set(xlabel="recall (default class)", ylabel="precision", title="Precision-recall, test set")
     ax.legend()
     _save(fig, out / "precision_recall.png")
@@ -101,10 +138,12 @@ def write_plots(out: Path, y: np.ndarray, pd_: np.ndarray, *, threshold: float, 
 
     scores = np.array([to_score(float(p), scaling=score_scaling) for p in pd_])
     fig, ax = plt.subplots()
-    bins = np.arange(scores.min(), scores.max() + 10, 10)
+    bins = np.arange(scores.min(), scores.max() + 10, 10).tolist()
     ax.hist(scores[y == 0], bins=bins, alpha=0.6, label="no default")
     ax.hist(scores[y == 1], bins=bins, alpha=0.6, label="default")
-    ax.set(xlabel="score (higher is safer)", ylabel="clients", title="Score distribution by outcome, test set")
+    ax.set(
+        xlabel="score (higher is safer)", ylabel="clients", title="Score distribution by outcome, test set"
+    )
     ax.legend()
     _save(fig, out / "score_distribution.png")
 
@@ -113,8 +152,15 @@ def write_plots(out: Path, y: np.ndarray, pd_: np.ndarray, *, threshold: float, 
     ax.imshow(matrix, cmap="Blues")
     for (a, b), count in np.ndenumerate(matrix):
         ax.text(b, a, f"{count:,}", ha="center", va="center", color="black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["no default", "default"], yticklabels=["no default", "default"],
-           xlabel="predicted", ylabel="actual", title=f"Confusion matrix at threshold {threshold:.2f}")
+    ax.set(
+        xticks=[0, 1],
+        yticks=[0, 1],
+        xticklabels=["no default", "default"],
+        yticklabels=["no default", "default"],
+        xlabel="predicted",
+        ylabel="actual",
+        title=f"Confusion matrix at threshold {threshold:.2f}",
+    )
     _save(fig, out / "confusion_matrix.png")
 
 
@@ -145,7 +191,7 @@ def model_card(manifest: dict[str, Any]) -> str:
         "automated decisions without human review, and not for populations unlike Taiwan's 2005 card holders.",
         "",
         "## Data",
-        f"UCI \"Default of Credit Card Clients\" (Yeh & Lien 2009, CC BY 4.0): {manifest['data']['rows']:,} clients,",
+        f'UCI "Default of Credit Card Clients" (Yeh & Lien 2009, CC BY 4.0): {manifest["data"]["rows"]:,} clients,',
         f"{_pct(manifest['data']['default_rate'])} defaults, table sha256 `{manifest['data']['table_sha256'][:16]}...`.",
         "Split: 75/25 stratified (random_state 42) for the held-out test set; 20 % of the training part for",
         "validation (model choice, boosting rounds, threshold).",
@@ -200,17 +246,21 @@ def model_card(manifest: dict[str, Any]) -> str:
         "",
         "| grade | PD band | clients | observed default rate |",
         "| --- | --- | --- | --- |",
-        *[f"| {g['grade']} | {g['pd_from']:.2f}–{g['pd_to']:.2f} | {g['n']:,} | {_pct(g['observed_default_rate'])} |"
-          for g in manifest["grades_observed"]],
+        *[
+            f"| {g['grade']} | {g['pd_from']:.2f}–{g['pd_to']:.2f} | {g['n']:,} | {_pct(g['observed_default_rate'])} |"
+            for g in manifest["grades_observed"]
+        ],
         "",
         "## Fairness (test set, at the shipped threshold)",
         "SEX and MARRIAGE are not inputs; they still correlate with inputs, so the table shows how each group fares.",
         "",
         "| attribute | group | clients | selection rate | TPR | FPR | mean PD | observed default rate |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        *[f"| {r['attribute']} | {r['group']} | {r['n']:,} | {_pct(r['selection_rate'])} | {_pct(r['tpr'])} |"
-          f" {_pct(r['fpr'])} | {_pct(r['mean_pd'])} | {_pct(r['observed_default_rate'])} |"
-          for r in manifest["fairness"]],
+        *[
+            f"| {r['attribute']} | {r['group']} | {r['n']:,} | {_pct(r['selection_rate'])} | {_pct(r['tpr'])} |"
+            f" {_pct(r['fpr'])} | {_pct(r['mean_pd'])} | {_pct(r['observed_default_rate'])} |"
+            for r in manifest["fairness"]
+        ],
         "",
         "## Limitations",
         "- One bank, Taiwan, April–September 2005: a different economy, product or population needs retraining.",
@@ -231,13 +281,15 @@ def summary(manifest: dict[str, Any]) -> str:
     """Return a few lines comparing the shipped model with the reference app."""
     test = manifest["metrics"]["test"]
     ref = manifest["metrics"]["reference_app_published"]
-    return "\n".join([
-        f"model {manifest['version']}: test ROC-AUC {test['roc_auc']:.4f} (CV {manifest['metrics']['cv_auc_mean']:.4f}),"
-        f" Brier {test['brier']:.4f}, ECE {test['ece']:.4f}",
-        f"  at threshold {test['threshold']:.3f}: accuracy {_pct(test['accuracy'])}, precision {_pct(test['precision'])},"
-        f" recall {_pct(test['recall'])}, F1 {_pct(test['f1'])}",
-        f"  reference app: accuracy {_pct(ref['accuracy'])}, precision {_pct(ref['precision'])},"
-        f" recall {_pct(ref['recall'])}, F1 {_pct(ref['f1'])}; precision at recall ≥ 68 %:"
-        f" {_pct(test['precision_at_recall_0.68'])} vs {_pct(ref['precision'])}",
-        "  card: model/MODEL_CARD.md",
-    ])
+    return "\n".join(
+        [
+            f"model {manifest['version']}: test ROC-AUC {test['roc_auc']:.4f} (CV {manifest['metrics']['cv_auc_mean']:.4f}),"
+            f" Brier {test['brier']:.4f}, ECE {test['ece']:.4f}",
+            f"  at threshold {test['threshold']:.3f}: accuracy {_pct(test['accuracy'])}, precision {_pct(test['precision'])},"
+            f" recall {_pct(test['recall'])}, F1 {_pct(test['f1'])}",
+            f"  reference app: accuracy {_pct(ref['accuracy'])}, precision {_pct(ref['precision'])},"
+            f" recall {_pct(ref['recall'])}, F1 {_pct(ref['f1'])}; precision at recall ≥ 68 %:"
+            f" {_pct(test['precision_at_recall_0.68'])} vs {_pct(ref['precision'])}",
+            "  card: model/MODEL_CARD.md",
+        ]
+    )

@@ -22,6 +22,7 @@ from typing import Any, Final
 import joblib
 import numpy as np
 import sklearn
+from numpy.typing import NDArray
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.metrics import roc_auc_score
@@ -29,12 +30,12 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from functions.contract import FEATURE_NAMES, PAY_STATUS, TARGET
+from functions.contract import FEATURE_NAMES, PAY_STATUS
 from functions.features import ENGINEERED, MODEL_FEATURES, MONOTONE, RAW_INPUTS, engineer
 from functions.predictor import FORMAT, save_ensemble
 from functions.scoring import GRADE_BANDS, SCORE_SCALING, SERVING_FILES
 from training import report
-from training.data import Dataset, DataError, data_report, load_dataset
+from training.data import DataError, Dataset, data_report, load_dataset
 from training.export import export_ensemble
 from training.metrics import (
     REFERENCE_APP,
@@ -99,7 +100,9 @@ def feature_columns(features: tuple[str, ...]) -> list[int]:
     return [MODEL_FEATURES.index(name) for name in features]
 
 
-def make_booster(params: dict[str, Any], *, rounds: int, features: tuple[str, ...]) -> HistGradientBoostingClassifier:
+def make_booster(
+    params: dict[str, Any], *, rounds: int, features: tuple[str, ...]
+) -> HistGradientBoostingClassifier:
     """Build a monotone HistGradientBoostingClassifier with fixed rounds and seed."""
     monotone = [MONOTONE[i] for i in feature_columns(features)]
     return HistGradientBoostingClassifier(
@@ -109,23 +112,33 @@ def make_booster(params: dict[str, Any], *, rounds: int, features: tuple[str, ..
 
 def make_pipeline(candidate: Candidate) -> Pipeline:
     """Build the shipped pipeline: features, column choice, then a sigmoid-calibrated booster."""
-    assert candidate.rounds is not None
+    if candidate.rounds is None:
+        raise ValueError(f"{candidate.name} has no rounds picked yet")
     booster = make_booster(candidate.params, rounds=candidate.rounds, features=candidate.features)
-    return Pipeline([
-        ("features", FunctionTransformer(engineer)),
-        ("select", FunctionTransformer(np.take, kw_args={"indices": feature_columns(candidate.features), "axis": 1})),
-        ("model", CalibratedClassifierCV(booster, method="sigmoid", cv=5, ensemble=False)),
-    ])
+    return Pipeline(
+        [
+            ("features", FunctionTransformer(engineer)),
+            (
+                "select",
+                FunctionTransformer(
+                    np.take, kw_args={"indices": feature_columns(candidate.features), "axis": 1}
+                ),
+            ),
+            ("model", CalibratedClassifierCV(booster, method="sigmoid", cv=5, ensemble=False)),
+        ]
+    )
 
 
-def cv_auc(estimator: Any, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def cv_auc(estimator: Any, X: NDArray[Any], y: NDArray[Any]) -> tuple[float, float]:
     """Return mean and standard deviation of the 5-fold stratified CV AUC."""
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
     scores = cross_val_score(estimator, X, y, cv=folds, scoring="roc_auc", n_jobs=1)
     return float(scores.mean()), float(scores.std())
 
 
-def fit_candidate(name: str, params: dict[str, Any], features: tuple[str, ...], splits: dict[str, np.ndarray]) -> Candidate:
+def fit_candidate(
+    name: str, params: dict[str, Any], features: tuple[str, ...], splits: dict[str, NDArray[Any]]
+) -> Candidate:
     """Fit a booster on the fit split, pick its rounds by validation AUC and score it on validation and by CV."""
     cols = feature_columns(features)
     E_fit, E_val, E_train = (engineer(splits[k])[:, cols] for k in ("X_fit", "X_val", "X_train"))
@@ -152,34 +165,42 @@ def fit_candidate(name: str, params: dict[str, Any], features: tuple[str, ...], 
     candidate.cv_auc_mean, candidate.cv_auc_std = cv_auc(
         make_booster(params, rounds=rounds, features=features), E_train, splits["y_train"]
     )
-    say(f"  {name}: validation AUC {candidate.validation_auc:.4f}, precision at recall 68 % "
+    say(
+        f"  {name}: validation AUC {candidate.validation_auc:.4f}, precision at recall 68 % "
         f"{candidate.validation_precision_at_recall:.4f} ({rounds} rounds); "
-        f"CV AUC {candidate.cv_auc_mean:.4f} ± {candidate.cv_auc_std:.4f}")
+        f"CV AUC {candidate.cv_auc_mean:.4f} ± {candidate.cv_auc_std:.4f}"
+    )
     return candidate
 
 
-def compare_candidates(splits: dict[str, np.ndarray]) -> list[Candidate]:
+def compare_candidates(splits: dict[str, NDArray[Any]]) -> list[Candidate]:
     """Fit the reference approach and the boosters on the fit split; score them on validation and by CV."""
     baseline = RandomForestClassifier(n_estimators=100, class_weight="balanced", random_state=SEED, n_jobs=2)
     baseline.fit(splits["X_fit"], splits["y_fit"])
     pd_val = baseline.predict_proba(splits["X_val"])[:, 1]
     reference = Candidate(
-        "reference_random_forest", "RandomForest, 100 trees, balanced, all 23 raw inputs", False,
+        "reference_random_forest",
+        "RandomForest, 100 trees, balanced, all 23 raw inputs",
+        False,
         features=tuple(FEATURE_NAMES),
         validation_auc=float(roc_auc_score(splits["y_val"], pd_val)),
         validation_precision_at_recall=precision_at_recall(splits["y_val"], pd_val, recall=REFERENCE_RECALL),
     )
     reference.cv_auc_mean, reference.cv_auc_std = cv_auc(baseline, splits["X_train"], splits["y_train"])
-    say(f"  {reference.name}: validation AUC {reference.validation_auc:.4f}, precision at recall 68 % "
-        f"{reference.validation_precision_at_recall:.4f}; CV AUC {reference.cv_auc_mean:.4f}")
-    return [reference] + [fit_candidate(name, params, features, splits) for name, (params, features) in BOOSTERS.items()]
+    say(
+        f"  {reference.name}: validation AUC {reference.validation_auc:.4f}, precision at recall 68 % "
+        f"{reference.validation_precision_at_recall:.4f}; CV AUC {reference.cv_auc_mean:.4f}"
+    )
+    return [reference] + [
+        fit_candidate(name, params, features, splits) for name, (params, features) in BOOSTERS.items()
+    ]
 
 
-def reference_profile(X_train: np.ndarray, y_train: np.ndarray) -> dict[str, float]:
+def reference_profile(X_train: NDArray[Any], y_train: NDArray[Any]) -> dict[str, float]:
     """Return the low-risk reference client: medians of non-defaulters, repayment status 'paid in full'."""
     medians = np.median(X_train[y_train == 0], axis=0)
     profile = {name: float(value) for name, value in zip(FEATURE_NAMES, medians, strict=True)}
-    profile.update({name: -1.0 for name in PAY_STATUS})
+    profile.update(dict.fromkeys(PAY_STATUS, -1.0))
     return profile
 
 
@@ -192,13 +213,24 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
     """Run the whole protocol on `dataset` and write every artifact into `out`; return the manifest."""
     started = time.perf_counter()
     X, y = dataset.X, dataset.y
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=TEST_SIZE, stratify=y, random_state=SEED)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=TEST_SIZE, stratify=y, random_state=SEED
+    )
     X_fit, X_val, y_fit, y_val = train_test_split(
         X_train, y_train, test_size=VALIDATION_SIZE, stratify=y_train, random_state=SEED
     )
-    say(f"[1/5] split: train {len(y_train):,} (fit {len(y_fit):,} + validation {len(y_val):,}), test {len(y_test):,}")
+    say(
+        f"[1/5] split: train {len(y_train):,} (fit {len(y_fit):,} + validation {len(y_val):,}), test {len(y_test):,}"
+    )
 
-    splits = {"X_fit": X_fit, "y_fit": y_fit, "X_val": X_val, "y_val": y_val, "X_train": X_train, "y_train": y_train}
+    splits = {
+        "X_fit": X_fit,
+        "y_fit": y_fit,
+        "X_val": X_val,
+        "y_val": y_val,
+        "X_train": X_train,
+        "y_train": y_train,
+    }
     say("[2/5] comparing candidates on validation")
     candidates = compare_candidates(splits)
     # The reference app operates at recall 0.68: choose the booster that is most precise there on validation.
@@ -219,17 +251,24 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
     baseline = RandomForestClassifier(n_estimators=100, class_weight="balanced", random_state=SEED, n_jobs=2)
     baseline_pd = baseline.fit(X_train, y_train).predict_proba(X_test)[:, 1]
     baseline_metrics = classification_metrics(y_test, baseline_pd, threshold=0.5)
-    say(f"  test AUC {test_metrics['roc_auc']:.4f}, F1 {test_metrics['f1']:.4f}, Brier {test_metrics['brier']:.4f}, "
-        f"ECE {test_metrics['ece']:.4f} (reference approach: AUC {baseline_metrics['roc_auc']:.4f})")
+    say(
+        f"  test AUC {test_metrics['roc_auc']:.4f}, F1 {test_metrics['f1']:.4f}, Brier {test_metrics['brier']:.4f}, "
+        f"ECE {test_metrics['ece']:.4f} (reference approach: AUC {baseline_metrics['roc_auc']:.4f})"
+    )
 
     say("[5/5] exporting artifacts")
     out.mkdir(parents=True, exist_ok=True)
-    ensemble = export_ensemble(pipeline.named_steps["model"], columns=feature_columns(chosen.features),
-                               n_features=len(MODEL_FEATURES))
+    ensemble = export_ensemble(
+        pipeline.named_steps["model"],
+        columns=feature_columns(chosen.features),
+        n_features=len(MODEL_FEATURES),
+    )
     serving_pd = ensemble.predict_proba(engineer(X))
     parity = float(np.max(np.abs(serving_pd - pipeline.predict_proba(X)[:, 1])))
     if parity > 1e-9:
-        raise RuntimeError(f"serving ensemble differs from scikit-learn by {parity:.3g} (> 1e-9); not exported")
+        raise RuntimeError(
+            f"serving ensemble differs from scikit-learn by {parity:.3g} (> 1e-9); not exported"
+        )
     save_ensemble(ensemble, out / "serving.npz")
     joblib.dump(pipeline, out / "model.joblib")
     arrays = ensemble.to_arrays()
@@ -240,18 +279,32 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
         "name": "credit-default",
         "version": version_hash.hexdigest()[:12],
         "format": FORMAT,
-        "data": {"source": dataset.source, "table_sha256": dataset.table_sha256, "rows": int(len(y)),
-                 "default_rate": float(y.mean())},
-        "libraries": {"python": platform.python_version(), "numpy": np.__version__,
-                      "scikit-learn": sklearn.__version__, "joblib": joblib.__version__},
+        "data": {
+            "source": dataset.source,
+            "table_sha256": dataset.table_sha256,
+            "rows": len(y),
+            "default_rate": float(y.mean()),
+        },
+        "libraries": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__,
+            "joblib": joblib.__version__,
+        },
         "inputs": list(FEATURE_NAMES),
         "features": list(MODEL_FEATURES),
         "features_used": list(chosen.features),
         "engineered_features": list(ENGINEERED),
         "monotone_increasing": [n for n, m in zip(MODEL_FEATURES, MONOTONE, strict=True) if m == 1],
         "excluded_inputs": ["sex", "marriage"],
-        "model": {"estimator": chosen.description, "rounds": chosen.rounds, "calibration": "sigmoid (Platt), 5-fold",
-                  "trees": int(ensemble.roots.size), "nodes": int(ensemble.value.size), "depth": ensemble.depth},
+        "model": {
+            "estimator": chosen.description,
+            "rounds": chosen.rounds,
+            "calibration": "sigmoid (Platt), 5-fold",
+            "trees": int(ensemble.roots.size),
+            "nodes": int(ensemble.value.size),
+            "depth": ensemble.depth,
+        },
         "threshold": threshold,
         "threshold_policy": "maximum F1 for the default class on the validation split (15 % of all rows)",
         "selection_policy": "compliant booster with the highest validation precision at recall >= 0.68 "
@@ -272,13 +325,24 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
             "without_age_education_cv_auc": no_age_education.cv_auc_mean,
         },
         "candidates": [
-            {"name": c.name, "description": c.description, "compliant": c.compliant, "rounds": c.rounds,
-             "validation_auc": c.validation_auc,
-             "validation_precision_at_recall_0.68": c.validation_precision_at_recall, "cv_auc_mean": c.cv_auc_mean, "cv_auc_std": c.cv_auc_std}
+            {
+                "name": c.name,
+                "description": c.description,
+                "compliant": c.compliant,
+                "rounds": c.rounds,
+                "validation_auc": c.validation_auc,
+                "validation_precision_at_recall_0.68": c.validation_precision_at_recall,
+                "cv_auc_mean": c.cv_auc_mean,
+                "cv_auc_std": c.cv_auc_std,
+            }
             for c in [*candidates, no_age_education]
         ],
-        "split": {"test_size": TEST_SIZE, "validation_size_of_train": VALIDATION_SIZE, "random_state": SEED,
-                  "stratified": True},
+        "split": {
+            "test_size": TEST_SIZE,
+            "validation_size_of_train": VALIDATION_SIZE,
+            "random_state": SEED,
+            "stratified": True,
+        },
         "serving_files": list(SERVING_FILES),
     }
     frame_test = report.test_frame(X_test, y_test, pd_test)
@@ -287,7 +351,9 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
     manifest["grades_observed"] = report.grade_table(frame_test, GRADE_BANDS)
     (out / "MODEL_CARD.md").write_text(report.model_card(manifest))
     manifest["artifacts"] = {
-        path.name: file_sha256(path) for path in sorted(out.iterdir()) if path.is_file() and path.name != "model.json"
+        path.name: file_sha256(path)
+        for path in sorted(out.iterdir())
+        if path.is_file() and path.name != "model.json"
     }
     manifest["training_seconds"] = round(time.perf_counter() - started, 1)
     (out / "model.json").write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
@@ -296,11 +362,15 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, train and print the model card summary."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, help="CSV, .xls or UCI zip; omitted: download the UCI zip")
     parser.add_argument("--out", type=Path, default=Path("model"), help="artifact folder (default: model/)")
     parser.add_argument("--cache", type=Path, help="download cache folder")
-    parser.add_argument("--allow-other-data", action="store_true", help="train on data that differs from the pin")
+    parser.add_argument(
+        "--allow-other-data", action="store_true", help="train on data that differs from the pin"
+    )
     args = parser.parse_args(argv)
     try:
         dataset = load_dataset(args.data, cache_dir=args.cache, allow_other_data=args.allow_other_data)
