@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from botocore.exceptions import BotoCoreError, ClientError
+from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from functions.contract import (
@@ -81,7 +82,7 @@ PRESETS: Final[dict[str, dict[str, float | int]]] = {
 PRESET_LABELS: Final = {"typical": "Typical client", "high_risk": "High-risk client"}
 HISTORY_COLUMNS: Final = {"status": PAY_STATUS, "bill": BILLS, "paid": PAYMENTS}
 ADVICE: Final = {
-    403: " The API refused the key: set the API key in the sidebar, or resolve it from the stack.",
+    403: " Check the API key (sidebar, or resolve it from the stack) and that the URL is the stack's ApiUrl.",
     404: " No such route: the URL must be the API's base URL (a deployed stack's ends in /Prod).",
     429: " Too many requests: wait a moment and try again.",
     503: " No decision was made; try again later.",
@@ -121,7 +122,9 @@ class ParsedFile:
     positions: list[int]  # 0-based row of `table` for each valid applicant
     problems: list[RowProblem]
     id_column: str | None
-    target: np.ndarray | None  # 1 default, 0 no default, NaN unreadable; None without a target column
+    target: (
+        NDArray[np.float64] | None
+    )  # 1 default, 0 no default, NaN unreadable; None without a target column
 
 
 @dataclass
@@ -198,6 +201,12 @@ def fetch_manifest(url: str, api_key: str) -> dict[str, Any]:
     return dict(call_api(Endpoint(url, api_key), "GET", "/v1/model", timeout=SCORE_TIMEOUT))
 
 
+def refresh() -> None:
+    """Forget the cached health and manifest, so the next run asks the endpoint again."""
+    check_health.clear()
+    fetch_manifest.clear()
+
+
 def manifest_or_none(endpoint: Endpoint) -> dict[str, Any] | None:
     """Return the manifest, or None when the endpoint cannot give it (the caller shows less)."""
     try:
@@ -244,7 +253,7 @@ def coerce(value: Any, spec: FeatureSpec) -> Any:
 def history_table(applicant: Mapping[str, Any]) -> pd.DataFrame:
     """Lay out the six months of status, bill and payment as one table, newest month first."""
     columns = {column: [applicant.get(name) for name in names] for column, names in HISTORY_COLUMNS.items()}
-    table = pd.DataFrame(columns, index=pd.Index([f"{month} 2005" for month in MONTHS], name="Month"))
+    table = pd.DataFrame(columns, index=pd.Index(MONTHS, name="Month"))
     return table.astype({"status": "Int64", "bill": "float64", "paid": "float64"})
 
 
@@ -373,7 +382,7 @@ def results_table(parsed: ParsedFile, scored: ScoredFile) -> pd.DataFrame:
         if parsed.id_column is not None:
             line["ID"] = parsed.table[parsed.id_column].iloc[position]
         if prediction is None:
-            line.update(pd=None, grade=None, score=None, decision=None, top_reason=None)
+            line.update(pd=None, grade="", score=None, decision="", top_reason="")
         else:
             reasons = prediction["reasons"]
             line.update(
@@ -385,7 +394,7 @@ def results_table(parsed: ParsedFile, scored: ScoredFile) -> pd.DataFrame:
             )
         line["problem"] = "; ".join(problems.get(position + 1, []))
         lines.append(line)
-    return pd.DataFrame(lines)
+    return pd.DataFrame(lines).astype({"pd": "float64", "score": "Int64"})
 
 
 def scored_csv(parsed: ParsedFile, results: pd.DataFrame) -> bytes:
@@ -400,7 +409,7 @@ def scored_csv(parsed: ParsedFile, results: pd.DataFrame) -> bytes:
     return str(scored.to_csv(index=False)).encode()
 
 
-def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+def auc(labels: NDArray[Any], scores: NDArray[Any]) -> float | None:
     """Return the ROC AUC by the rank-sum (Mann-Whitney) formula, ties at mean rank; None for one class."""
     positives = labels == 1
     n_pos = int(positives.sum())
@@ -412,7 +421,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def confusion(labels: np.ndarray, predicted: np.ndarray) -> dict[str, int]:
+def confusion(labels: NDArray[Any], predicted: NDArray[Any]) -> dict[str, int]:
     """Count true and false negatives and positives."""
     actual, flagged = labels == 1, predicted.astype(bool)
     return {
@@ -440,54 +449,66 @@ def grade_bands(manifest: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 
 def gauge(probability: float, threshold: float, bands: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """Draw the PD as a bar over the grade bands, with the decision threshold as a dashed line."""
-    axis = alt.X("value:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None))
-    point = pd.DataFrame({"value": [probability], "label": [f"PD {probability:.1%}"]})
-    line = pd.DataFrame({"value": [threshold], "label": [f"threshold {threshold:.1%}"]})
+    x = alt.X("start:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None, grid=False))
+    # Heights are fractions of the chart; every layer hides its y axis (Vega-Lite fails on mixed axes).
+    y, y_text = (alt.Y(f"{name}:Q", scale=alt.Scale(domain=[0, 1]), axis=None) for name in ("low", "text"))
+    point = pd.DataFrame({"start": [0.0], "end": [probability], "low": [0.3], "high": [0.62]})
+    point["label"] = f"PD {probability:.1%}"
+    line = pd.DataFrame({"start": [threshold], "low": [0.0], "high": [1.0], "text": [0.1]})
+    line["label"] = f"threshold {threshold:.1%}"
     layers: list[alt.Chart] = []
     if bands:
-        zones = pd.DataFrame(bands).rename(columns={"start": "value"})
+        zones = pd.DataFrame(bands).assign(low=0.0, high=1.0)
+        letters = pd.DataFrame(
+            {"grade": zones["grade"], "start": (zones["start"] + zones["end"]) / 2, "text": 0.85}
+        )
         colour = alt.Color(
             "grade:N",
             scale=alt.Scale(domain=list(GRADE_COLOURS), range=list(GRADE_COLOURS.values())),
             legend=None,
         )
-        layers.append(
+        layers += [
             alt.Chart(zones)
-            .mark_rect(opacity=0.25)
-            .encode(x=axis, x2="end:Q", color=colour, tooltip=["grade", "label"])
-        )
-        zones["middle"] = (zones["value"] + zones["end"]) / 2
-        layers.append(
-            alt.Chart(zones)
-            .mark_text(dy=-22, fontWeight="bold")
-            .encode(x="middle:Q", text="grade:N", color=colour)
-        )
+            .mark_rect(opacity=0.3)
+            .encode(x=x, x2="end:Q", y=y, y2="high:Q", color=colour, tooltip=["grade", "label"]),
+            alt.Chart(letters)
+            .mark_text(fontWeight="bold")
+            .encode(x=x, y=y_text, text="grade:N", color=colour),
+        ]
     layers += [
-        alt.Chart(point).mark_bar(size=18, color="#1a237e").encode(x=axis, tooltip=["label"]),
-        alt.Chart(line).mark_rule(strokeDash=[5, 3], size=2, color="black").encode(x="value:Q"),
-        alt.Chart(line).mark_text(dy=20, align="left", dx=4).encode(x="value:Q", text="label:N"),
+        alt.Chart(point)
+        .mark_rect(color="#1a237e")
+        .encode(x=x, x2="end:Q", y=y, y2="high:Q", tooltip=["label"]),
+        alt.Chart(line).mark_rule(strokeDash=[5, 3], size=2, color="black").encode(x=x, y=y, y2="high:Q"),
+        alt.Chart(line).mark_text(align="left", dx=4).encode(x=x, y=y_text, text="label:N"),
     ]
-    return alt.LayerChart(layer=layers, height=90)
+    return alt.LayerChart(layer=layers, height=80)
 
 
 def reasons_chart(reasons: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
-    """Draw the reason codes as bars of the PD points each adds against the low-risk reference profile."""
+    """Draw the reason codes as bars of the PD points each adds, each reason written above its bar."""
     table = pd.DataFrame(
         {
+            "rank": range(len(reasons)),  # the API sends the largest impact first
             "reason": [r["text"] for r in reasons],
             "impact": [100 * r["impact"] for r in reasons],
             "code": [r["code"] for r in reasons],
         }
     )
     table["label"] = table["impact"].map(lambda v: f"+{v:.1f} pp")
-    y = alt.Y("reason:N", sort="-x", title=None, axis=alt.Axis(labelLimit=360))
-    bars = (
-        alt.Chart(table)
-        .mark_bar(color="#c62828")
-        .encode(x=alt.X("impact:Q", title="PD points added (pp)"), y=y, tooltip=["code", "reason", "label"])
+    y = alt.Y("rank:O", axis=None)
+    x = alt.X("impact:Q", title="PD points added against the low-risk reference profile")
+    bars = alt.Chart(table).mark_bar(size=12, yOffset=8, color="#c62828")
+    text = alt.Chart(table).mark_text(align="left", baseline="bottom", dy=-2)
+    value = alt.Chart(table).mark_text(align="left", dx=4, dy=8)
+    return alt.LayerChart(
+        layer=[
+            bars.encode(x=x, y=y, tooltip=["code", "reason", "label"]),
+            text.encode(x=alt.value(0), y=y, text="reason:N"),
+            value.encode(x="impact:Q", y=y, text="label:N"),
+        ],
+        height=alt.Step(46),
     )
-    text = alt.Chart(table).mark_text(align="left", dx=4).encode(x="impact:Q", y=y, text="label:N")
-    return alt.LayerChart(layer=[bars, text], height=alt.Step(36))
 
 
 def histogram(results: pd.DataFrame, threshold: float) -> alt.LayerChart:
@@ -537,40 +558,37 @@ def profile_input(spec: FeatureSpec) -> None:
         )
 
 
+def column_help(spec: FeatureSpec) -> str:
+    """Describe a six-month field for its whole column: the contract names the month, the table's rows do."""
+    return f"{spec.description.replace(f' in {MONTHS[0]} 2005', '')} Accepts {hint(spec)}."
+
+
 def history_config() -> dict[str, Any]:
-    """Configure the six-month table's columns from the contract (the month is the row, not the help)."""
+    """Configure the six-month table's columns with the contract's codes, limits and descriptions."""
     status, bill, paid = (FEATURE_BY_NAME[names[0]] for names in HISTORY_COLUMNS.values())
-
-    def help_text(spec: FeatureSpec) -> str:
-        return f"{spec.description.replace(f' in {MONTHS[0]} 2005', '')} Accepts {hint(spec)}."
-
+    amounts = {
+        column: st.column_config.NumberColumn(
+            label,
+            min_value=spec.minimum,
+            max_value=spec.maximum,
+            step=1,
+            format="localized",
+            required=True,
+            help=column_help(spec),
+        )
+        for column, label, spec in (("bill", "Bill (NT$)", bill), ("paid", "Paid (NT$)", paid))
+    }
     return {
-        "_index": st.column_config.TextColumn("Month", disabled=True),
+        "_index": st.column_config.TextColumn("Month", disabled=True, width="small", help="Months of 2005."),
         "status": st.column_config.SelectboxColumn(
             "Repayment status",
+            width="medium",
             options=list(PAY_STATUS_CODES),
             required=True,
-            help=help_text(status),
+            help=column_help(status),
             format_func=lambda code: f"{code} · {PAY_STATUS_CODES[int(code)]}",
         ),
-        "bill": st.column_config.NumberColumn(
-            "Bill (NT$)",
-            min_value=bill.minimum,
-            max_value=bill.maximum,
-            step=1,
-            format="localized",
-            required=True,
-            help=help_text(bill),
-        ),
-        "paid": st.column_config.NumberColumn(
-            "Paid (NT$)",
-            min_value=paid.minimum,
-            max_value=paid.maximum,
-            step=1,
-            format="localized",
-            required=True,
-            help=help_text(paid),
-        ),
+        **amounts,
     }
 
 
@@ -630,28 +648,28 @@ def show_problem(problem: ApiCallError, slots: Mapping[str, Any]) -> None:
 def show_prediction(prediction: Mapping[str, Any], manifest: Mapping[str, Any] | None) -> None:
     """Show PD against the threshold, grade, score, decision and the reasons' impact."""
     probability, threshold = prediction["probability_of_default"], prediction["threshold"]
-    bands = {band["grade"]: band["label"] for band in grade_bands(manifest)}
-    pd_column, grade_column = st.columns(2)
-    pd_column.metric(
+    grade = prediction["risk_grade"]
+    label = {band["grade"]: band["label"] for band in grade_bands(manifest)}.get(grade)
+    first, second = st.columns(2), st.columns(2)
+    first[0].metric(
         "Probability of default",
         f"{probability:.1%}",
         delta=f"{100 * (probability - threshold):+.1f} pp vs threshold",
         delta_color="inverse",
         help="Calibrated probability that the client defaults next month.",
     )
-    grade = prediction["risk_grade"]
-    grade_column.metric("Risk grade", grade, help=bands.get(grade) or "Grades A (lowest PD) to E.")
-    score_column, decision_column = st.columns(2)
-    score_column.metric(
+    first[1].metric("Risk grade", grade, delta=label, delta_color="off", delta_arrow="off", help="A to E.")
+    second[0].metric(
         "Score", prediction["score"], help="600 at 50:1 good:bad odds; 20 points double the odds."
     )
-    decision_column.metric(
-        "Decision",
-        decision_text(prediction["predicted_default"]).capitalize(),
-        help=f"A default is predicted at PD ≥ {threshold:.1%}.",
-    )
-    st.altair_chart(gauge(probability, threshold, grade_bands(manifest)), width="stretch")
-    st.markdown("**Why**: what raises this client's PD against a low-risk reference profile")
+    second[1].metric("Threshold", f"{threshold:.1%}", help="A default is predicted at a PD at or above it.")
+    decision = decision_text(prediction["predicted_default"]).capitalize()
+    if prediction["predicted_default"]:
+        st.warning(f"**{decision}**: the PD of {probability:.1%} reaches the threshold of {threshold:.1%}.")
+    else:
+        st.success(f"**{decision}**: the PD of {probability:.1%} is below the threshold of {threshold:.1%}.")
+    st.altair_chart(gauge(probability, threshold, grade_bands(manifest)), width="stretch", height=110)
+    st.markdown("**Why**: the factors that raise this client's PD")
     if prediction["reasons"]:
         st.altair_chart(reasons_chart(prediction["reasons"]), width="stretch")
     else:
@@ -664,13 +682,25 @@ def show_batch(parsed: ParsedFile, scored: ScoredFile) -> None:
     results = results_table(parsed, scored)
     if scored.stopped:
         st.error(f"Scoring stopped: {scored.stopped}")
-    failed = int((results["problem"] != "").sum())
+    failed = results[results["problem"] != ""]
     counts = st.columns(4)
     counts[0].metric("Rows scored", len(scored.predictions))
-    counts[1].metric("Rows with errors", failed)
+    counts[1].metric("Rows with errors", len(failed))
     if scored.predictions:
+        defaults = [prediction["predicted_default"] for prediction in scored.predictions.values()]
         counts[2].metric("Mean PD", f"{results['pd'].mean():.1%}")
-        counts[3].metric("Default predicted", f"{(results['decision'] == decision_text(True)).mean():.1%}")
+        counts[3].metric("Default predicted", f"{np.mean(defaults):.1%}")
+    if len(failed):
+        many = len(failed) > 1
+        st.warning(
+            f"{len(failed):,} row{'s were' if many else ' was'} not scored; the reason is listed here."
+        )
+        st.dataframe(
+            failed[[c for c in ("row", "ID", "problem") if c in failed.columns]],
+            hide_index=True,
+            width="stretch",
+            column_config={"row": "Row", "problem": st.column_config.TextColumn("Problem", width="large")},
+        )
     st.dataframe(
         results,
         hide_index=True,
@@ -725,6 +755,11 @@ def show_batch(parsed: ParsedFile, scored: ScoredFile) -> None:
     )
 
 
+def number(value: Any) -> str:
+    """Show a metric with three decimals, or a dash where there is none."""
+    return f"{value:.3f}" if isinstance(value, int | float) else "—"
+
+
 def show_manifest(manifest: Mapping[str, Any]) -> None:
     """Show the model's version, metrics beside the reference app's, threshold, grade bands and fairness."""
     metrics = manifest.get("metrics", {})
@@ -750,15 +785,15 @@ def show_manifest(manifest: Mapping[str, Any]) -> None:
     }
     comparison = pd.DataFrame(
         {
-            "This model (test split)": [test.get(k) for k in names],
-            "Reference app (published)": [reference.get(k) for k in names],
+            "This model (test split)": [number(test.get(k)) for k in names],
+            "Reference app (published)": [number(reference.get(k)) for k in names],
         },
         index=list(names.values()),
     )
     left, right = st.columns(2)
     with left:
         st.markdown("**Metrics** (at the threshold where one applies)")
-        st.dataframe(comparison.style.format("{:.3f}", na_rep="—"), width="stretch")
+        st.dataframe(comparison, width="stretch")
     with right:
         st.markdown("**Risk grades**")
         bands = pd.DataFrame(grade_bands(manifest))
@@ -834,7 +869,9 @@ def sidebar() -> tuple[Endpoint, dict[str, Any]]:
         st.success(f"Healthy · model {health.get('model_version', '?')} · audit {health.get('audit', '?')}")
     except ApiCallError as problem:
         st.error(str(problem))
-    st.button("Check again", key="recheck", on_click=check_health.clear)
+    st.button(
+        "Check again", key="recheck", on_click=refresh, help="Ask the endpoint again for health and model."
+    )
     return endpoint, health
 
 
@@ -842,10 +879,10 @@ def single_client_tab(endpoint: Endpoint) -> None:
     """Render the client form beside its result; score the client when the form is submitted."""
     form_column, result_column = st.columns([3, 2], gap="large")
     with form_column:
-        presets = st.columns([1, 1, 3])
-        for index, (name, label) in enumerate(PRESET_LABELS.items()):
-            presets[index].button(label, key=f"preset_{name}", on_click=load_preset, args=(name,))
-        presets[2].caption(f"Loaded: {PRESET_LABELS[st.session_state.preset].lower()}; edit any field.")
+        with st.container(horizontal=True, vertical_alignment="center"):
+            for name, label in PRESET_LABELS.items():
+                st.button(label, key=f"preset_{name}", on_click=load_preset, args=(name,))
+            st.caption(f"Loaded: {PRESET_LABELS[st.session_state.preset].lower()}; edit any field.")
         slots: dict[str, Any] = {}  # placeholders beside the fields, for the API's messages about them
         with st.form("client"):
             st.markdown("**Credit line and profile**")

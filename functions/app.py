@@ -21,7 +21,6 @@ from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from mangum import Mangum  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
-from starlette._utils import get_route_path  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
@@ -76,10 +75,10 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 DESCRIPTIONS: Final = {
     400: "The body is not valid JSON.",
-    413: f"The body is larger than the limit (MAX_BODY_BYTES, 1 MiB by default) or has more than {MAX_BATCH} "
-    "applicants.",
+    413: "The body is larger than the limit (MAX_BODY_BYTES, 1 MiB by default).",
     415: "The body is not sent as application/json.",
-    422: "An input is missing, unknown, of the wrong type or out of range; `fields` names each one.",
+    422: f"An input is missing, unknown, of the wrong type or out of range, or a batch is empty or holds more "
+    f"than {MAX_BATCH} applicants; `fields` names each one.",
     500: "A fault of the service (never caused by the input); quote the request_id.",
     503: "The model is unavailable (missing or tampered artifact) or the decision could not be audited; "
     "no decision is returned. Retry later.",
@@ -124,7 +123,7 @@ app = FastAPI(
     summary="Probability of default next month for a credit-card client, with reasons and an audit trail.",
     description=API_DESCRIPTION,
     root_path=get_settings().root_path,
-    strict_content_type=False,  # a body without Content-Type is read as JSON (see the module docstring)
+    strict_content_type=False,  # a body without Content-Type is read as JSON (see API_DESCRIPTION)
 )
 
 
@@ -286,8 +285,7 @@ async def on_http_error(request: Request, exc: HTTPException) -> Response:
 
 
 class RequestGuard:
-    """Give each request an id, the API Gateway stage prefix, a body cap and content-type check, a JSON
-    access log line and a metrics line; turn any unhandled exception into a 500 in the error schema."""
+    """Wrap each request: id, stage prefix, body cap, content type, log and metrics lines, 500 on a fault."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -395,8 +393,7 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 
 def apply_stage_prefix(scope: Scope, event: dict[str, Any]) -> None:
-    """Set `root_path` to the prefix the client saw before the app's path (a REST stage like /Prod, an HTTP
-    API stage, or a custom domain's base path), so /docs finds /Prod/openapi.json."""
+    """Set `root_path` to the prefix the client saw (a stage like /Prod, a custom domain's base path)."""
     context = event.get("requestContext") or {}
     path = scope["path"]
     prefix = ""
@@ -419,15 +416,18 @@ def route_paths() -> frozenset[str]:
     return frozenset(str(getattr(route, "path", "")) for route in app.routes)
 
 
-def route_of(path: str) -> str:
+def route_of(path: str, *, root: str = "") -> str:
     """Name a path for logs and metrics: the route it addresses, or `unmatched` (never the raw path)."""
+    path = path[len(root) :] if root and path.startswith(root) else path
     return path if path in route_paths() else "unmatched"
 
 
 def log_request(scope: Scope, *, status: int, latency_ms: float) -> None:
     """Write the access log line and the metrics line: route template, status, timing, counts, no values."""
     state = scope["state"]
-    route = getattr(scope.get("route"), "path", None) or route_of(get_route_path(scope))
+    route = getattr(scope.get("route"), "path", None) or route_of(
+        scope["path"], root=scope.get("root_path", "")
+    )
     pds: list[float] = state.get("pds", [])
     fields: dict[str, Any] = {
         "request_id": state["request_id"],

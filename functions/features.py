@@ -23,6 +23,16 @@ ENGINEERED: Final = (
     "months_late",  # months with a payment delay
 )
 MODEL_FEATURES: Final = RAW_INPUTS + ENGINEERED
+# The contract inputs each model feature is computed from (reason codes recompute only what they touch).
+INPUTS_OF: Final[dict[str, tuple[str, ...]]] = {
+    **{name: (name,) for name in RAW_INPUTS},
+    "utilisation_latest": ("bill_amt1", "limit_bal"),
+    "utilisation_mean": (*BILLS, "limit_bal"),
+    "payment_ratio_latest": ("pay_amt1", "bill_amt2"),
+    "payment_ratio_mean": (*PAYMENTS, *BILLS),
+    "max_delay": PAY_STATUS,
+    "months_late": PAY_STATUS,
+}
 # Non-decreasing in every feature built from the repayment status, so a later payment never lowers PD.
 MONOTONE: Final = tuple(
     1 if name in PAY_STATUS + ("max_delay", "months_late") else 0 for name in MODEL_FEATURES
@@ -40,7 +50,8 @@ def columns(raw: Matrix, names: tuple[str, ...]) -> Matrix:
 def safe_ratio(numerator: Matrix, denominator: Matrix, *, empty: float) -> Matrix:
     """Divide, capped to [0, RATIO_CAP]; where nothing is owed (denominator <= 0) return `empty`."""
     owed = denominator > 0
-    ratio = np.divide(numerator, denominator, out=np.full_like(numerator, empty), where=owed)
+    with np.errstate(over="ignore"):  # a tiny bill (1e-300) overflows to inf, which the clip caps
+        ratio = np.divide(numerator, denominator, out=np.full_like(numerator, empty), where=owed)
     return np.clip(ratio, 0.0, RATIO_CAP)
 
 

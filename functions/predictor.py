@@ -6,7 +6,7 @@ scikit-learn does; inputs are finite by contract, so the missing-value branch is
 leaf values; a sigmoid calibration (Platt scaling of that raw score) gives the probability of default.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -31,25 +31,74 @@ class TreeEnsemble:
     slope: float  # calibrated PD = 1 / (1 + exp(slope * raw + intercept))
     intercept: float
     n_features: int
+    _tree_depth: npt.NDArray[np.intp] = field(init=False, repr=False, compare=False)
+    _tree_features: tuple[frozenset[int], ...] = field(init=False, repr=False, compare=False)
 
-    def raw_score(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Return the ensemble's log-odds for each row of the model matrix."""
+    def __post_init__(self) -> None:
+        check_ensemble(self)
+        n_nodes = self.value.size
+        node_depth = np.full(n_nodes, -1, dtype=np.intp)
+        node_depth[self.roots] = 0
+        internal = self.children[:, 0] != np.arange(n_nodes)
+        for level in range(self.depth):
+            parents = np.flatnonzero(internal & (node_depth == level))
+            node_depth[self.children[parents].ravel()] = level + 1
+        if np.any(node_depth < 0):
+            raise ValueError(f"nodes unreachable within the declared depth {self.depth}")
+        has_trees = self.roots.size > 0
+        object.__setattr__(
+            self, "_tree_depth", np.maximum.reduceat(node_depth, self.roots) if has_trees else node_depth[:0]
+        )
+        tree_of_node = np.searchsorted(self.roots, np.arange(n_nodes), side="right") - 1
+        used: list[set[int]] = [set() for _ in range(self.roots.size)]
+        for tree, feature in zip(
+            tree_of_node[internal].tolist(), self.feature[internal].tolist(), strict=True
+        ):
+            used[tree].add(feature)
+        object.__setattr__(self, "_tree_features", tuple(frozenset(u) for u in used))
+
+    def trees_using(self, features: set[int]) -> npt.NDArray[np.intp]:
+        """Return the trees that split on any of these model-matrix columns."""
+        return np.array([t for t, used in enumerate(self._tree_features) if used & features], dtype=np.intp)
+
+    def leaf_values(
+        self, X: npt.NDArray[np.float64], trees: npt.NDArray[np.intp] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Return the leaf value each row reaches in each tree (all trees, or `trees`), shape (rows, trees)."""
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected {self.n_features} model features, got shape {X.shape}")
         if not np.isfinite(X).all():
             raise ValueError("model features must be finite")
+        trees = np.arange(self.roots.size) if trees is None else trees
+        # Trees deepest first; at each level only the trees still deeper than it are walked.
+        permutation = np.argsort(-self._tree_depth[trees], kind="stable")
+        order = trees[permutation]
+        depths = self._tree_depth[order]
         flat_x = np.ascontiguousarray(X, dtype=np.float64).ravel()
-        row_start = (np.arange(X.shape[0]) * X.shape[1])[:, None]
+        row_start = np.arange(X.shape[0]) * X.shape[1]
         flat_children = self.children.ravel()
-        node = np.broadcast_to(self.roots, (X.shape[0], self.roots.size))
-        for _ in range(self.depth):
-            go_right = flat_x[row_start + self.feature[node]] > self.threshold[node]
-            node = flat_children[2 * node + go_right]
-        return np.asarray(self.value[node].sum(axis=1) + self.baseline, dtype=np.float64)
+        node = np.repeat(self.roots[order][:, None], X.shape[0], axis=1)  # (trees, rows)
+        for level in range(int(depths[0]) if depths.size else 0):
+            walking = node[: int(np.count_nonzero(depths > level))]
+            go_right = np.take(flat_x, np.take(self.feature, walking) + row_start) > np.take(
+                self.threshold, walking
+            )
+            walking[...] = np.take(flat_children, 2 * walking + go_right)
+        values = np.empty((X.shape[0], trees.size))
+        values[:, permutation] = np.take(self.value, node).T
+        return values
+
+    def raw_score(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Return the ensemble's log-odds for each row of the model matrix."""
+        return np.asarray(self.leaf_values(X).sum(axis=1) + self.baseline, dtype=np.float64)
+
+    def calibrate(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Map log-odds to the calibrated probability of default."""
+        return np.asarray(1.0 / (1.0 + np.exp(self.slope * raw + self.intercept)))
 
     def predict_proba(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Return the calibrated probability of default for each row of the model matrix."""
-        return np.asarray(1.0 / (1.0 + np.exp(self.slope * self.raw_score(X) + self.intercept)))
+        return self.calibrate(self.raw_score(X))
 
     def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         """Return the arrays to store with `numpy.savez`."""
@@ -80,37 +129,38 @@ def load_ensemble(path: Path) -> TreeEnsemble:
             raise ValueError(f"{path.name}: missing arrays {missing}")
         arrays = {name: data[name] for name in ARRAYS}
     depth, baseline, slope, intercept, n_features = arrays["scalars"].tolist()
-    ensemble = TreeEnsemble(
-        feature=arrays["feature"].astype(np.intp),
-        threshold=arrays["threshold"].astype(np.float64),
-        children=arrays["children"].astype(np.intp).reshape(-1, 2),
-        value=arrays["value"].astype(np.float64),
-        roots=arrays["roots"].astype(np.intp),
-        depth=int(depth),
-        baseline=float(baseline),
-        slope=float(slope),
-        intercept=float(intercept),
-        n_features=int(n_features),
-    )
-    check_ensemble(ensemble, source=path.name)
-    return ensemble
+    try:
+        return TreeEnsemble(
+            feature=arrays["feature"].astype(np.intp),
+            threshold=arrays["threshold"].astype(np.float64),
+            children=arrays["children"].astype(np.intp).reshape(-1, 2),
+            value=arrays["value"].astype(np.float64),
+            roots=arrays["roots"].astype(np.intp),
+            depth=int(depth),
+            baseline=float(baseline),
+            slope=float(slope),
+            intercept=float(intercept),
+            n_features=int(n_features),
+        )
+    except ValueError as err:
+        raise ValueError(f"{path.name}: {err}") from err
 
 
-def check_ensemble(ensemble: TreeEnsemble, *, source: str) -> None:
+def check_ensemble(ensemble: TreeEnsemble) -> None:
     """Raise ValueError unless the node arrays form valid trees."""
     n_nodes = ensemble.value.size
     sizes = {len(getattr(ensemble, name)) for name in ("feature", "threshold", "children")}
     if sizes != {n_nodes} or ensemble.children.shape != (n_nodes, 2):
-        raise ValueError(f"{source}: node arrays differ in length")
+        raise ValueError("node arrays differ in length")
     for name in ("children", "roots"):
         index = getattr(ensemble, name)
         if index.size and (index.min() < 0 or index.max() >= n_nodes):
-            raise ValueError(f"{source}: {name} points outside the {n_nodes} nodes")
+            raise ValueError(f"{name} points outside the {n_nodes} nodes")
     if ensemble.feature.size and (
         ensemble.feature.min() < 0 or ensemble.feature.max() >= ensemble.n_features
     ):
-        raise ValueError(f"{source}: a split uses a feature outside the {ensemble.n_features} model features")
+        raise ValueError(f"a split uses a feature outside the {ensemble.n_features} model features")
     if not (np.isfinite(ensemble.value).all() and np.isfinite([ensemble.baseline, ensemble.slope]).all()):
-        raise ValueError(f"{source}: non-finite leaf values or calibration")
+        raise ValueError("non-finite leaf values or calibration")
     if ensemble.slope >= 0:
-        raise ValueError(f"{source}: calibration slope must be negative so PD rises with the raw score")
+        raise ValueError("calibration slope must be negative so PD rises with the raw score")

@@ -101,9 +101,12 @@ def call(
         headers["content-type"] = "application/json"
     if with_key:
         headers["x-api-key"] = endpoint.api_key
+    if not endpoint.url.startswith(("https://", "http://")):
+        raise SmokeError(f"{endpoint.url}: the API URL must be http(s)")
     request = urllib.request.Request(endpoint.url + path, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        # Scheme checked above: only http(s), never file:/ or a custom scheme.
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310
             status, payload = response.status, response.read()
     except urllib.error.HTTPError as err:
         status, payload = err.code, err.read()

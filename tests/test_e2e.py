@@ -1,23 +1,24 @@
 """The frontend in a real browser: Debian's Chromium driven by Playwright, against the real API and UI."""
 
+import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.conftest import ROOT, free_port, start_server, stop
 from tests.factories import HIGH_RISK, generate_rows, to_dataset_csv
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `playwright install` cannot download here
+# Debian's package by default (`playwright install` cannot download here); CHROMIUM_PATH picks another build.
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -62,7 +63,7 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser, ui: str) -> Iterator[Page]:
     """Open the app in a fresh page and wait until the sidebar reports the API healthy."""
     SHOTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1900})
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -74,25 +75,33 @@ def page(browser: Browser, ui: str) -> Iterator[Page]:
     assert errors == []
 
 
-def metric_value(page: Page, label: str) -> Any:
-    """Return the locator of the value of the st.metric with this label."""
-    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+def open_tab(page: Page, name: str) -> Locator:
+    """Click a tab and return its panel, so checks see only what that tab shows."""
+    page.get_by_role("tab", name=name).click()
+    return page.get_by_role("tabpanel", name=name)
+
+
+def metric_value(scope: Locator, label: str) -> Locator:
+    """Return the value of the st.metric whose label is exactly `label`."""
+    label_locator = scope.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return scope.get_by_test_id("stMetric").filter(has=label_locator).get_by_test_id("stMetricValue")
 
 
 def test_browser_fills_form_and_scores_client(page: Page, live_api: str) -> None:
-    page.get_by_role("button", name="High-risk client").click()
-    expect(page.get_by_text("Loaded: high-risk client")).to_be_visible(timeout=WAIT_MS)
-    age = page.get_by_role("spinbutton", name="Age (years)")
+    single = open_tab(page, "Single client")
+    single.get_by_role("button", name="High-risk client").click()
+    expect(single.get_by_text("Loaded: high-risk client")).to_be_visible(timeout=WAIT_MS)
+    age = single.get_by_role("spinbutton", name="Age (years)")
     age.fill("41")
     age.press("Tab")
-    page.get_by_role("button", name="Score client").click()
+    single.get_by_role("button", name="Score client").click()
     expected = httpx.post(f"{live_api}/v1/predict", json=dict(HIGH_RISK, age=41), timeout=10).json()
-    expect(metric_value(page, "Probability of default")).to_have_text(
+    expect(metric_value(single, "Probability of default")).to_have_text(
         f"{expected['probability_of_default']:.1%}", timeout=WAIT_MS
     )
-    expect(metric_value(page, "Risk grade")).to_have_text(expected["risk_grade"])
-    expect(metric_value(page, "Decision")).to_have_text("Default predicted")
-    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)  # the gauge and the reasons
+    expect(metric_value(single, "Risk grade")).to_have_text(expected["risk_grade"])
+    expect(single.get_by_test_id("stAlert")).to_contain_text("Default predicted: the PD of")
+    expect(single.get_by_test_id("stVegaLiteChart")).to_have_count(2)  # the gauge and the reasons
     page.screenshot(path=SHOTS / "single_client.png", full_page=True)
 
 
@@ -102,22 +111,38 @@ def test_browser_uploads_file_and_shows_results(page: Page, tmp_path: Path) -> N
     target = [int(t) for t in np.random.default_rng(11).integers(0, 2, 30)]
     upload = tmp_path / "clients.csv"
     upload.write_text(to_dataset_csv(rows, target=target))
-    page.get_by_role("tab", name="Batch file").click()
-    page.locator("input[type=file]").set_input_files(upload)
-    expect(page.get_by_text("30 rows · 29 valid · 1 invalid")).to_be_visible(timeout=WAIT_MS)
-    page.get_by_role("button", name="Score 29 rows").click()
-    expect(metric_value(page, "Rows scored")).to_have_text("29", timeout=WAIT_MS)
-    expect(metric_value(page, "Rows with errors")).to_have_text("1")
-    expect(metric_value(page, "AUC")).to_have_text(re.compile(r"^[01]\.\d{3}$"))
-    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
-    expect(page.get_by_test_id("stTable")).to_contain_text("actual: default")
-    expect(page.get_by_role("button", name="Download scored CSV")).to_be_visible()
+    batch = open_tab(page, "Batch file")
+    batch.locator("input[type=file]").set_input_files(upload)
+    expect(batch.get_by_text("30 rows · 29 valid · 1 invalid")).to_be_visible(timeout=WAIT_MS)
+    batch.get_by_role("button", name="Score 29 rows").click()
+    expect(metric_value(batch, "Rows scored")).to_have_text("29", timeout=WAIT_MS)
+    expect(metric_value(batch, "Rows with errors")).to_have_text("1")
+    expect(metric_value(batch, "AUC")).to_have_text(re.compile(r"^[01]\.\d{3}$"))
+    results = batch.get_by_test_id("stDataFrame").filter(has_text="Top reason")
+    expect(results).to_contain_text("PAY_0: Input should be less than or equal to 9")
+    expect(batch.get_by_test_id("stTable")).to_contain_text("actual: default")
+    expect(batch.get_by_test_id("stVegaLiteChart")).to_have_count(1)  # the PD histogram
+    expect(batch.get_by_role("button", name="Download scored CSV")).to_be_visible()
     page.screenshot(path=SHOTS / "batch_file.png", full_page=True)
 
 
 def test_browser_shows_model_page(page: Page) -> None:
-    page.get_by_role("tab", name="Model").click()
-    expect(metric_value(page, "Version")).to_be_visible(timeout=WAIT_MS)
-    expect(page.get_by_text("Reference app (published)")).to_be_visible()
-    expect(page.get_by_test_id("stImage").first).to_be_visible()
+    model = open_tab(page, "Model")
+    expect(metric_value(model, "Version")).to_be_visible(timeout=WAIT_MS)
+    expect(model.get_by_test_id("stDataFrame").first).to_contain_text("Reference app (published)")
+    expect(model.get_by_test_id("stImage").first).to_be_visible()
     page.screenshot(path=SHOTS / "model.png", full_page=True)
+
+
+def test_browser_reports_endpoint_down(page: Page) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    url = page.get_by_role("textbox", name="API URL")
+    url.fill(down)
+    url.press("Enter")
+    expect(page.get_by_test_id("stSidebar").get_by_text(f"Cannot reach {down}")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    single = open_tab(page, "Single client")
+    single.get_by_role("button", name="Score client").click()
+    expect(single.get_by_test_id("stAlert")).to_contain_text("Is the API running?", timeout=WAIT_MS)
+    page.screenshot(path=SHOTS / "endpoint_down.png", full_page=True)

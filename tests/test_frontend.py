@@ -40,6 +40,13 @@ def metrics_of(at: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in at.metric}
 
 
+def decision_of(at: AppTest) -> str:
+    """Return the decision the result's banner states in bold (a warning for default, else a success)."""
+    banners = [*at.main.warning, *at.main.success]
+    assert len(banners) == 1
+    return str(banners[0].value).split("**")[1]
+
+
 @pytest.fixture
 def page_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the page without stack arguments or an API key from the environment."""
@@ -294,13 +301,25 @@ UNAVAILABLE = {
 @pytest.mark.parametrize(
     ("status", "answer", "expected"),
     [
-        (403, {"message": "Forbidden"}, "Forbidden (HTTP 403). The API refused the key"),
+        (403, {"message": "Forbidden"}, "Forbidden (HTTP 403). Check the API key"),
         (503, UNAVAILABLE, "No model (HTTP 503, request id r1). No decision was made"),
         (502, None, "Bad Gateway (HTTP 502)."),
     ],
 )
 def test_to_problem_words_error_answers(status: int, answer: Any, expected: str) -> None:
     assert str(frontend.to_problem(status, answer, "Bad Gateway")).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("argv", "stack", "region"),
+    [
+        (["--stack-name", "credit-default", "--region", "eu-west-1"], "credit-default", "eu-west-1"),
+        (["tests/test_frontend.py", "-q"], "", ""),  # pytest's own argv, as AppTest leaves it
+    ],
+)
+def test_parse_args_reads_stack_and_ignores_the_rest(argv: list[str], stack: str, region: str) -> None:
+    args = frontend.parse_args(argv)
+    assert (args.stack_name, args.region) == (stack, region)
 
 
 # --- the page in AppTest against the real app --------------------------------------------------------------
@@ -322,17 +341,17 @@ def test_page_scores_preset_as_the_api_does(app: AppTest, live_api: str, preset:
     assert shown["Probability of default"] == f"{expected['probability_of_default']:.1%}"
     assert shown["Risk grade"] == expected["risk_grade"]
     assert shown["Score"] == str(expected["score"])
-    assert shown["Decision"] == frontend.decision_text(expected["predicted_default"]).capitalize()
+    assert decision_of(app) == frontend.decision_text(expected["predicted_default"]).capitalize()
     assert len(app.get("vega_lite_chart")) >= 1 + bool(expected["reasons"])  # gauge, reasons
 
 
 def test_page_shows_high_risk_as_default_and_typical_as_not(app: AppTest) -> None:
     app.button(key="preset_high_risk").click().run()
     app.button(key="score_client").click().run()
-    assert metrics_of(app)["Decision"] == "Default predicted"
+    assert decision_of(app) == "Default predicted"
     app.button(key="preset_typical").click().run()
     app.button(key="score_client").click().run()
-    assert metrics_of(app)["Decision"] == "No default predicted"
+    assert decision_of(app) == "No default predicted"
 
 
 def test_page_shows_422_beside_the_table(app: AppTest) -> None:
@@ -375,6 +394,10 @@ def test_page_scores_uploaded_file_with_row_errors_and_metrics(app: AppTest) -> 
     assert shown["Rows with errors"] == "1"
     assert float(shown["AUC"]) == pytest.approx(0.5, abs=0.5)
     results = next(frame.value for frame in app.dataframe if "top_reason" in frame.value.columns)
+    listed = next(
+        frame.value for frame in app.dataframe if list(frame.value.columns) == ["row", "ID", "problem"]
+    )
+    assert listed["row"].tolist() == [5]
     assert len(results) == 30
     assert results["problem"].iloc[4].startswith("PAY_0: ")
     assert results["pd"].isna().sum() == 1

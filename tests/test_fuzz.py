@@ -45,5 +45,6 @@ def test_fuzzing_ran_every_check_and_enough_cases() -> None:
         "positive_data_acceptance",
     } <= names
     assert set(CASES) == {"GET /v1/health", "GET /v1/model", "POST /v1/predict", "POST /v1/predict/batch"}
+    print(f"cases per operation: {dict(CASES)}")  # shown with -s; quoted in docs/reliability.md
     assert CASES["POST /v1/predict"] >= MAX_EXAMPLES
     assert CASES["POST /v1/predict/batch"] >= MAX_EXAMPLES

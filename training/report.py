@@ -41,14 +41,14 @@ def test_frame(X: NDArray[Any], y: NDArray[Any], pd_: NDArray[Any]) -> pd.DataFr
     return frame
 
 
-def _group_rates(frame: pd.DataFrame, threshold: float) -> dict[str, float]:
+def _group_rates(frame: pd.DataFrame, threshold: float) -> dict[str, float | None]:
     predicted = frame["pd"] >= threshold
     positives = frame["default"] == 1
     return {
         "n": len(frame),
         "selection_rate": float(predicted.mean()),
-        "tpr": float(predicted[positives].mean()) if positives.any() else float("nan"),
-        "fpr": float(predicted[~positives].mean()) if (~positives).any() else float("nan"),
+        "tpr": float(predicted[positives].mean()) if positives.any() else None,
+        "fpr": float(predicted[~positives].mean()) if (~positives).any() else None,
         "mean_pd": float(frame["pd"].mean()),
         "observed_default_rate": float(positives.mean()),
     }
@@ -170,8 +170,8 @@ def _save(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
-def _pct(value: float) -> str:
-    return "—" if value != value else f"{value:.1%}"  # NaN: no client of that class in the group
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"  # None: no client of that class in the group
 
 
 def model_card(manifest: dict[str, Any]) -> str:

@@ -356,7 +356,7 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
         if path.is_file() and path.name != "model.json"
     }
     manifest["training_seconds"] = round(time.perf_counter() - started, 1)
-    (out / "model.json").write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    (out / "model.json").write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     return manifest
 
 
