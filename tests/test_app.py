@@ -115,7 +115,8 @@ def test_predict_reasons_are_faithful(
     }
     lowered = client.post("/v1/predict", json=changed).json()
     assert lowered["probability_of_default"] == pytest.approx(
-        body["probability_of_default"] - top["impact"], abs=1e-12
+        body["probability_of_default"] - top["impact"],
+        abs=1e-10,  # impacts are reported to 10 decimals
     )
 
 
