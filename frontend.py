@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from functions.contract import (
     BILLS,
+    EXAMPLES,
     FEATURE_BY_NAME,
     FEATURE_NAMES,
     FEATURES,
@@ -62,23 +63,7 @@ PROFILE_LABELS: Final = {
 }
 TARGET_COLUMNS: Final = ("default.payment.next.month", "default payment next month", TARGET)
 GRADE_COLOURS: Final = {"A": "#2e7d32", "B": "#8bc34a", "C": "#fbc02d", "D": "#f57c00", "E": "#c62828"}
-PRESETS: Final[dict[str, dict[str, float | int]]] = {
-    "typical": {
-        "limit_bal": 200000, "sex": 2, "education": 2, "marriage": 1, "age": 35,
-        "pay_0": 0, "pay_2": 0, "pay_3": 0, "pay_4": 0, "pay_5": 0, "pay_6": 0,
-        "bill_amt1": 50000, "bill_amt2": 48000, "bill_amt3": 46000, "bill_amt4": 44000, "bill_amt5": 42000,
-        "bill_amt6": 40000,
-        "pay_amt1": 2000, "pay_amt2": 2000, "pay_amt3": 2000, "pay_amt4": 2000, "pay_amt5": 2000,
-        "pay_amt6": 2000,
-    },
-    "high_risk": {
-        "limit_bal": 20000, "sex": 2, "education": 3, "marriage": 1, "age": 23,
-        "pay_0": 3, "pay_2": 2, "pay_3": 2, "pay_4": 2, "pay_5": 0, "pay_6": 0,
-        "bill_amt1": 19500, "bill_amt2": 19000, "bill_amt3": 18500, "bill_amt4": 18000, "bill_amt5": 17000,
-        "bill_amt6": 16000,
-        "pay_amt1": 0, "pay_amt2": 0, "pay_amt3": 500, "pay_amt4": 0, "pay_amt5": 1000, "pay_amt6": 0,
-    },
-}  # fmt: skip
+PRESETS: Final[dict[str, dict[str, int]]] = EXAMPLES
 PRESET_LABELS: Final = {"typical": "Typical client", "high_risk": "High-risk client"}
 HISTORY_COLUMNS: Final = {"status": PAY_STATUS, "bill": BILLS, "paid": PAYMENTS}
 ADVICE: Final = {

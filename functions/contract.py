@@ -158,6 +158,26 @@ class Applicant(RequestModel):
     pay_amt6: Annotated[PaymentAmount, _paid(MONTHS[5])]
 
 
+# Example clients, valid under the contract: the frontend's presets, the smoke test's request, test fixtures.
+EXAMPLES: Final[dict[str, dict[str, int]]] = {
+    "typical": {
+        "limit_bal": 200000, "sex": 2, "education": 2, "marriage": 1, "age": 35,
+        "pay_0": 0, "pay_2": 0, "pay_3": 0, "pay_4": 0, "pay_5": 0, "pay_6": 0,
+        "bill_amt1": 50000, "bill_amt2": 48000, "bill_amt3": 46000, "bill_amt4": 44000, "bill_amt5": 42000,
+        "bill_amt6": 40000,
+        "pay_amt1": 2000, "pay_amt2": 2000, "pay_amt3": 2000, "pay_amt4": 2000, "pay_amt5": 2000,
+        "pay_amt6": 2000,
+    },
+    "high_risk": {
+        "limit_bal": 20000, "sex": 2, "education": 3, "marriage": 1, "age": 23,
+        "pay_0": 3, "pay_2": 2, "pay_3": 2, "pay_4": 2, "pay_5": 0, "pay_6": 0,
+        "bill_amt1": 19500, "bill_amt2": 19000, "bill_amt3": 18500, "bill_amt4": 18000, "bill_amt5": 17000,
+        "bill_amt6": 16000,
+        "pay_amt1": 0, "pay_amt2": 0, "pay_amt3": 500, "pay_amt4": 0, "pay_amt5": 1000, "pay_amt6": 0,
+    },
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """One input as the dataset, the API and the frontend see it."""

@@ -17,31 +17,9 @@ from typing import Any, Final
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-APPLICANT: Final[dict[str, float]] = {
-    "limit_bal": 200000,
-    "sex": 2,
-    "education": 2,
-    "marriage": 1,
-    "age": 35,
-    "pay_0": 0,
-    "pay_2": 0,
-    "pay_3": 0,
-    "pay_4": 0,
-    "pay_5": 0,
-    "pay_6": 0,
-    "bill_amt1": 50000,
-    "bill_amt2": 48000,
-    "bill_amt3": 46000,
-    "bill_amt4": 44000,
-    "bill_amt5": 42000,
-    "bill_amt6": 40000,
-    "pay_amt1": 2000,
-    "pay_amt2": 2000,
-    "pay_amt3": 2000,
-    "pay_amt4": 2000,
-    "pay_amt5": 2000,
-    "pay_amt6": 2000,
-}
+from functions.contract import EXAMPLES
+
+APPLICANT: Final = EXAMPLES["typical"]
 PREDICTION_FIELDS: Final = frozenset(
     {
         "probability_of_default",

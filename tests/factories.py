@@ -4,57 +4,10 @@ from typing import Any
 
 import numpy as np
 
-from functions.contract import BILLS, FEATURES, PAY_STATUS, PAYMENTS
+from functions.contract import BILLS, EXAMPLES, FEATURES, PAY_STATUS, PAYMENTS
 
-TYPICAL: dict[str, Any] = {
-    "limit_bal": 200000,
-    "sex": 2,
-    "education": 2,
-    "marriage": 1,
-    "age": 35,
-    "pay_0": 0,
-    "pay_2": 0,
-    "pay_3": 0,
-    "pay_4": 0,
-    "pay_5": 0,
-    "pay_6": 0,
-    "bill_amt1": 50000,
-    "bill_amt2": 48000,
-    "bill_amt3": 46000,
-    "bill_amt4": 44000,
-    "bill_amt5": 42000,
-    "bill_amt6": 40000,
-    "pay_amt1": 2000,
-    "pay_amt2": 2000,
-    "pay_amt3": 2000,
-    "pay_amt4": 2000,
-    "pay_amt5": 2000,
-    "pay_amt6": 2000,
-}
-HIGH_RISK: dict[str, Any] = {
-    **TYPICAL,
-    "limit_bal": 20000,
-    "age": 23,
-    "education": 3,
-    "pay_0": 3,
-    "pay_2": 2,
-    "pay_3": 2,
-    "pay_4": 2,
-    "pay_5": 0,
-    "pay_6": 0,
-    "bill_amt1": 19500,
-    "bill_amt2": 19000,
-    "bill_amt3": 18500,
-    "bill_amt4": 18000,
-    "bill_amt5": 17000,
-    "bill_amt6": 16000,
-    "pay_amt1": 0,
-    "pay_amt2": 0,
-    "pay_amt3": 500,
-    "pay_amt4": 0,
-    "pay_amt5": 1000,
-    "pay_amt6": 0,
-}
+TYPICAL: dict[str, Any] = EXAMPLES["typical"]
+HIGH_RISK: dict[str, Any] = EXAMPLES["high_risk"]
 
 
 def generate_rows(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
