@@ -166,8 +166,10 @@ def run(stack: Stack, mode: str, single: Path, batch: Path, calls: int) -> tuple
     """Run the runner in a fresh process; return seconds until its result line and the result."""
     args = [sys.executable, "-c", RUNNER, mode, stack.module, str(single), str(batch), str(calls)]
     started = time.perf_counter()
+    # The Lambda runtime sets AWS_LAMBDA_FUNCTION_NAME; with it our app scores a batch inline, as deployed.
+    env = {**stack.env, "AWS_LAMBDA_FUNCTION_NAME": "credit-default-benchmark"}
     process = subprocess.Popen(
-        args, cwd=ROOT, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     seen: deque[str] = deque(maxlen=30)  # stderr joins stdout, so neither pipe can fill up and block
     for line in process.stdout or ():

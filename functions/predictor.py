@@ -31,66 +31,82 @@ class TreeEnsemble:
     slope: float  # calibrated PD = 1 / (1 + exp(slope * raw + intercept))
     intercept: float
     n_features: int
-    _tree_depth: npt.NDArray[np.intp] = field(init=False, repr=False, compare=False)
-    _tree_features: tuple[frozenset[int], ...] = field(init=False, repr=False, compare=False)
+    # Trees deepest first, and how many of them are deeper than each level: a walk stops visiting a
+    # tree once its deepest leaf is reached (the mean depth is well below the maximum).
+    _order: npt.NDArray[np.intp] = field(init=False, repr=False, compare=False)
+    _active: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_ensemble(self)
         n_nodes = self.value.size
         node_depth = np.full(n_nodes, -1, dtype=np.intp)
         node_depth[self.roots] = 0
-        internal = self.children[:, 0] != np.arange(n_nodes)
         for level in range(self.depth):
-            parents = np.flatnonzero(internal & (node_depth == level))
+            parents = np.flatnonzero(self.is_split & (node_depth == level))
             node_depth[self.children[parents].ravel()] = level + 1
         if np.any(node_depth < 0):
             raise ValueError(f"nodes unreachable within the declared depth {self.depth}")
-        has_trees = self.roots.size > 0
+        tree_depth = np.maximum.reduceat(node_depth, self.roots) if self.roots.size else node_depth[:0]
+        object.__setattr__(self, "_order", np.argsort(-tree_depth, kind="stable"))
         object.__setattr__(
-            self, "_tree_depth", np.maximum.reduceat(node_depth, self.roots) if has_trees else node_depth[:0]
+            self, "_active", tuple(int(np.sum(tree_depth > level)) for level in range(self.depth))
         )
-        tree_of_node = np.searchsorted(self.roots, np.arange(n_nodes), side="right") - 1
-        used: list[set[int]] = [set() for _ in range(self.roots.size)]
-        for tree, feature in zip(
-            tree_of_node[internal].tolist(), self.feature[internal].tolist(), strict=True
-        ):
-            used[tree].add(feature)
-        object.__setattr__(self, "_tree_features", tuple(frozenset(u) for u in used))
 
-    def trees_using(self, features: set[int]) -> npt.NDArray[np.intp]:
-        """Return the trees that split on any of these model-matrix columns."""
-        return np.array([t for t, used in enumerate(self._tree_features) if used & features], dtype=np.intp)
+    @property
+    def is_split(self) -> npt.NDArray[np.bool_]:
+        """Return which nodes are splits (a leaf is its own child)."""
+        return np.asarray(self.children[:, 0] != np.arange(self.value.size))
 
-    def leaf_values(
-        self, X: npt.NDArray[np.float64], trees: npt.NDArray[np.intp] | None = None
-    ) -> npt.NDArray[np.float64]:
-        """Return the leaf value each row reaches in each tree (all trees, or `trees`), shape (rows, trees)."""
+    def _flat(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected {self.n_features} model features, got shape {X.shape}")
         if not np.isfinite(X).all():
             raise ValueError("model features must be finite")
-        trees = np.arange(self.roots.size) if trees is None else trees
-        # Trees deepest first; at each level only the trees still deeper than it are walked.
-        permutation = np.argsort(-self._tree_depth[trees], kind="stable")
-        order = trees[permutation]
-        depths = self._tree_depth[order]
-        flat_x = np.ascontiguousarray(X, dtype=np.float64).ravel()
+        return np.ascontiguousarray(X, dtype=np.float64).ravel()
+
+    def walk(
+        self, X: npt.NDArray[np.float64], *, tags: npt.NDArray[np.uint8] | None = None
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8]]:
+        """Return the leaf each row reaches in each tree and the OR of node `tags` along each path.
+
+        Both have shape (trees, rows) with the trees deepest first (the walk's own order, see `_order`).
+        """
+        flat_x = self._flat(X)
         row_start = np.arange(X.shape[0]) * X.shape[1]
         flat_children = self.children.ravel()
-        node = np.repeat(self.roots[order][:, None], X.shape[0], axis=1)  # (trees, rows)
-        for level in range(int(depths[0]) if depths.size else 0):
-            walking = node[: int(np.count_nonzero(depths > level))]
+        node = np.repeat(self.roots[self._order][:, None], X.shape[0], axis=1)
+        path = np.zeros(node.shape, dtype=np.uint8)
+        for active in self._active:
+            walking = node[:active]
+            if tags is not None:
+                path[:active] |= np.take(tags, walking)
             go_right = np.take(flat_x, np.take(self.feature, walking) + row_start) > np.take(
                 self.threshold, walking
             )
             walking[...] = np.take(flat_children, 2 * walking + go_right)
-        values = np.empty((X.shape[0], trees.size))
-        values[:, permutation] = np.take(self.value, node).T
-        return values
+        return node, path
+
+    def walk_pairs(
+        self, X: npt.NDArray[np.float64], slots: npt.NDArray[np.intp], rows: npt.NDArray[np.intp]
+    ) -> npt.NDArray[np.intp]:
+        """Return the leaf that row `rows[i]` reaches in the tree at walk position `slots[i]` (ascending)."""
+        flat_x = self._flat(X)
+        row_start = rows * X.shape[1]
+        flat_children = self.children.ravel()
+        node = self.roots[self._order[slots]]
+        for active in self._active:
+            walking = node[
+                : int(np.searchsorted(slots, active))
+            ]  # pairs whose tree is deeper than this level
+            go_right = np.take(flat_x, np.take(self.feature, walking) + row_start[: walking.size]) > np.take(
+                self.threshold, walking
+            )
+            walking[...] = np.take(flat_children, 2 * walking + go_right)
+        return node
 
     def raw_score(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Return the ensemble's log-odds for each row of the model matrix."""
-        return np.asarray(self.leaf_values(X).sum(axis=1) + self.baseline, dtype=np.float64)
+        return np.asarray(np.take(self.value, self.walk(X)[0]).sum(axis=0) + self.baseline, dtype=np.float64)
 
     def calibrate(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Map log-odds to the calibrated probability of default."""

@@ -161,19 +161,20 @@ class ScoringModel:
         return self.ensemble.predict_proba(engineer(raw))
 
     @cached_property
-    def group_trees(self) -> dict[str, npt.NDArray[np.intp]]:
-        """Return, per reason group, the trees whose splits read a feature computed from that group."""
-        trees = {}
-        for code, inputs in REASON_GROUPS.items():
-            touched = {i for i, name in enumerate(MODEL_FEATURES) if set(INPUTS_OF[name]) & set(inputs)}
-            trees[code] = self.ensemble.trees_using(touched)
-        return trees
+    def node_tags(self) -> npt.NDArray[np.uint8]:
+        """Tag each split node with a bit per reason group whose inputs its feature is computed from."""
+        tags = np.zeros(self.ensemble.value.size, dtype=np.uint8)
+        for bit, inputs in enumerate(REASON_GROUPS.values()):
+            touched = [i for i, name in enumerate(MODEL_FEATURES) if set(INPUTS_OF[name]) & set(inputs)]
+            reads = self.ensemble.is_split & np.isin(self.ensemble.feature, touched)
+            tags |= np.where(reads, np.uint8(1 << bit), np.uint8(0)).astype(np.uint8)
+        return tags
 
     def score(self, raw: Matrix, *, explain: bool = True) -> list[Decision]:
         """Score every row; with `explain`, measure each factor group's impact on PD.
 
         A group's impact is PD minus the PD with the group set to the reference profile. For larger
-        batches only the trees that read the group are walked again; the others keep their leaves.
+        batches only the (row, tree) paths that read the group are walked again; the rest keep their leaves.
         """
         groups = list(REASON_GROUPS) if explain else []
         reference = self.manifest["reference_profile"]
@@ -186,35 +187,37 @@ class ScoringModel:
         if raw.shape[0] <= SMALL_BATCH:  # few rows: one walk over every variant costs fewer numpy calls
             raws = self.ensemble.raw_score(engineer(np.vstack([raw, *variants]))).reshape(len(groups) + 1, -1)
         else:
-            leaves = self.ensemble.leaf_values(engineer(raw))
-            base = leaves.sum(axis=1) + self.ensemble.baseline
+            leaves, paths = self.ensemble.walk(engineer(raw), tags=self.node_tags)
+            values = np.take(self.ensemble.value, leaves)  # (trees, rows), trees in walk order
+            base = values.sum(axis=0) + self.ensemble.baseline
             stacked = [base]
-            for code, variant in zip(groups, variants, strict=True):
-                trees = self.group_trees[code]
-                changed = self.ensemble.leaf_values(engineer(variant), trees).sum(axis=1)
-                stacked.append(base - leaves[:, trees].sum(axis=1) + changed)
+            for bit, variant in enumerate(variants):
+                touched = np.flatnonzero(paths & np.uint8(1 << bit))  # by tree slot: deepest trees first
+                slots, rows = np.divmod(touched, raw.shape[0])
+                moved = self.ensemble.walk_pairs(engineer(variant), slots, rows)
+                change = np.take(self.ensemble.value, moved) - np.take(values, touched)
+                stacked.append(base + np.bincount(rows, weights=change, minlength=raw.shape[0]))
             raws = np.vstack(stacked)
         pds = self.ensemble.calibrate(raws)
+        impacts = np.round(pds[0] - pds[1:], IMPACT_DECIMALS)  # (groups, rows)
+        ranked = np.argsort(-impacts, axis=0, kind="stable")[:MAX_REASONS].T.tolist()  # ties: group order
+        impact_rows = impacts.T.tolist()
+        scaling, bands = self.manifest["score_scaling"], self.manifest["grade_bands"]
         decisions = []
-        for i, row in enumerate(raw.tolist()):
-            values = dict(zip(FEATURE_NAMES, row, strict=True))
-            pd = float(pds[0, i])
-            impacts = sorted(
-                ((round(pd - float(pds[g + 1, i]), IMPACT_DECIMALS), code) for g, code in enumerate(groups)),
-                reverse=True,
-            )
+        for pd, top, row_impacts, row in zip(pds[0].tolist(), ranked, impact_rows, raw.tolist(), strict=True):
+            inputs = dict(zip(FEATURE_NAMES, row, strict=True))
             reasons = tuple(
-                Reason(code=code, text=describe(code, values), impact=impact)
-                for impact, code in impacts[:MAX_REASONS]
-                if impact > 0
+                Reason(code=groups[g], text=describe(groups[g], inputs), impact=row_impacts[g])
+                for g in top
+                if row_impacts[g] > 0
             )
             decisions.append(
                 Decision(
                     probability_of_default=pd,
                     predicted_default=decide(pd, threshold=self.threshold),
                     threshold=self.threshold,
-                    score=to_score(pd, scaling=self.manifest["score_scaling"]),
-                    risk_grade=to_grade(pd, bands=self.manifest["grade_bands"]),
+                    score=to_score(pd, scaling=scaling),
+                    risk_grade=to_grade(pd, bands=bands),
                     reasons=reasons,
                 )
             )

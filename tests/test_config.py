@@ -48,3 +48,11 @@ def test_settings_are_cached_until_cleared(configure: Callable[..., None]) -> No
     configure(MAX_BODY_BYTES="2048")
     assert get_settings() is get_settings()
     assert get_settings().max_body_bytes == 2048
+
+
+@pytest.mark.parametrize(("function_name", "in_thread"), [(None, True), ("credit-default-Fn", False)])
+def test_batches_are_scored_inline_only_under_lambda(
+    configure: Callable[..., None], function_name: str | None, in_thread: bool
+) -> None:
+    configure(AWS_LAMBDA_FUNCTION_NAME=function_name)
+    assert get_settings().score_in_thread is in_thread

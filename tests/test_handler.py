@@ -193,3 +193,16 @@ def test_handler_refuses_to_score_with_missing_artifact(
         error = body_of(response)["error"]
         assert error["code"] == "model_unavailable"
         assert "serving.npz" in error["message"]
+
+
+def test_handler_scores_a_batch_inline_under_lambda(configure: Callable[..., None]) -> None:
+    """Under Lambda (AWS_LAMBDA_FUNCTION_NAME set) a batch is scored without a worker thread, identically."""
+    event = load_event("rest-predict-batch")
+    in_thread = body_of(handler(event, None))
+    configure(AWS_LAMBDA_FUNCTION_NAME="credit-default-scoring")
+    inline = body_of(handler(event, None))
+    for answer in (in_thread, inline):
+        for prediction in answer["predictions"]:
+            prediction.pop("request_id")
+        answer.pop("request_id")
+    assert inline == in_thread

@@ -160,3 +160,9 @@ def test_shipped_manifest_lists_every_artifact_hash() -> None:
     assert set(manifest["artifacts"]) == files
     assert math.isclose(sum(1 for _ in manifest["reference_profile"]), len(FEATURE_NAMES))
     assert np.all(np.array([manifest["reference_profile"][n] for n in ("pay_0", "pay_2")]) == -1)
+
+
+def test_batch_and_single_rows_give_identical_decisions(model: ScoringModel) -> None:
+    """A batch re-walks only the paths a factor touches; a single row walks every variant: same answers."""
+    raw = to_matrix(generate_rows(60, seed=9))
+    assert model.score(raw) == [model.score(raw[i : i + 1])[0] for i in range(len(raw))]
