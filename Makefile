@@ -74,9 +74,9 @@ deploy: build ## deploy the stack with SAM (needs Docker and AWS credentials)
 	$(TOOLS)/bin/sam deploy
 
 bench: install ## run the benchmarks (serving, task root, load); results go to docs/
-	$(BIN)/python -m benchmarks.serving
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.serving
 	$(BIN)/python -m benchmarks.taskroot
-	$(BIN)/python -m benchmarks.load
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.load
 
 clean: ## remove caches and build output (keeps the venvs and model/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build artifacts screenshots

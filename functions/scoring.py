@@ -228,6 +228,39 @@ def _major_minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
+    """Name the first field that serving needs and the manifest lacks or has in the wrong shape."""
+    for key, kind in (
+        ("version", str),
+        ("libraries", dict),
+        ("artifacts", dict),
+        ("score_scaling", dict),
+        ("grade_bands", list),
+        ("reference_profile", dict),
+    ):
+        if not isinstance(manifest.get(key), kind):
+            return f"`{key}` is missing or not a {kind.__name__}"
+    threshold = manifest.get("threshold")
+    if not (_number(threshold) and 0 < threshold < 1):  # type: ignore[operator]
+        return "`threshold` is missing or not a number between 0 and 1"
+    if not all(_number(manifest["score_scaling"].get(k)) for k in SCORE_SCALING):
+        return f"`score_scaling` needs the numbers {', '.join(SCORE_SCALING)}"
+    bands = manifest["grade_bands"]
+    if not bands or not all(
+        isinstance(b, dict) and isinstance(b.get("grade"), str) and _number(b.get("max_pd")) for b in bands
+    ):
+        return "`grade_bands` needs a list of {grade, max_pd}"
+    if [b["max_pd"] for b in bands] != sorted(b["max_pd"] for b in bands) or bands[-1]["max_pd"] <= 1:
+        return "`grade_bands` must rise and end above PD 1"
+    if not all(_number(manifest["reference_profile"].get(name)) for name in FEATURE_NAMES):
+        return "`reference_profile` needs a number for every input"
+    return None
+
+
 def load_model(model_dir: Path) -> ScoringModel:
     """Read the manifest, verify every serving file's sha256 and compatibility, then load the ensemble."""
     manifest_path = model_dir / "model.json"
@@ -241,18 +274,21 @@ def load_model(model_dir: Path) -> ScoringModel:
         ) from err
     if not isinstance(manifest, dict):
         raise ModelUnavailable(f"{manifest_path.name}: the manifest is not a JSON object; run `make train`")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise ModelUnavailable(f"{manifest_path.name}: {problem}; run `make train`")
     if manifest.get("format") != FORMAT:
         raise ModelUnavailable(
             f"{manifest_path.name}: format {manifest.get('format')!r}, this code serves {FORMAT!r}"
         )
-    built_with = str(manifest.get("libraries", {}).get("numpy", "?"))
+    built_with = str(manifest["libraries"].get("numpy", "?"))
     if _major_minor(built_with) != _major_minor(np.__version__):
         raise ModelUnavailable(
             f"{manifest_path.name}: built with numpy {built_with}, serving numpy {np.__version__}; retrain or repin"
         )
     if manifest.get("inputs") != list(FEATURE_NAMES) or manifest.get("features") != list(MODEL_FEATURES):
         raise ModelUnavailable(f"{manifest_path.name}: inputs or features differ from this code's contract")
-    hashes = manifest.get("artifacts", {})
+    hashes = manifest["artifacts"]
     for name in SERVING_FILES:
         path = model_dir / name
         if not path.is_file():

@@ -140,6 +140,12 @@ def _flip_byte(path: Path) -> None:
         (lambda d: _edit_manifest(d, format="other/9"), r"format 'other/9'"),
         (lambda d: _edit_manifest(d, artifacts={}), r"no sha256 in the manifest"),
         (lambda d: _edit_manifest(d, inputs=["x"]), r"differ from this code's contract"),
+        (lambda d: _edit_manifest(d, reference_profile=None), r"`reference_profile` is missing"),
+        (lambda d: _edit_manifest(d, reference_profile={"age": 30}), r"`reference_profile` needs a number"),
+        (lambda d: _edit_manifest(d, libraries="numpy"), r"`libraries` is missing or not a dict"),
+        (lambda d: _edit_manifest(d, threshold=True), r"`threshold` is missing or not a number"),
+        (lambda d: _edit_manifest(d, score_scaling={"anchor_score": 600}), r"`score_scaling` needs"),
+        (lambda d: _edit_manifest(d, grade_bands=[{"grade": "A", "max_pd": 0.5}]), r"must rise and end above"),
     ],
 )
 def test_load_model_refuses_damaged_artifacts(model_copy: Path, damage: object, message: str) -> None:

@@ -206,8 +206,9 @@ def model_card(manifest: dict[str, Any]) -> str:
         "",
         f"AGE and EDUCATION are used. Dropping them costs {m['validation_auc'] - m['without_age_education_validation_auc']:.4f}"
         f" validation AUC ({m['validation_auc']:.4f} vs {m['without_age_education_validation_auc']:.4f}) and"
-        f" {m['cv_auc_mean'] - m['without_age_education_cv_auc']:.4f} CV AUC. Where the law forbids age-based",
-        "decisions, retrain without them (the `..._without_age_education` row of the candidates table).",
+        f" {m['cv_auc_mean'] - m['without_age_education_cv_auc']:.4f} CV AUC (the `..._without_age_education` row",
+        "below). Where the law forbids age-based decisions, drop them from the shipped booster's features in",
+        "`training/train.py` (`BOOSTERS`) and retrain; note that the reason codes can then no longer cite them.",
         "",
         f"Decision threshold: PD ≥ {manifest['threshold']:.4f} ({manifest['threshold_policy']}).",
         f"Score: {manifest['score_scaling']['anchor_score']} points at {manifest['score_scaling']['anchor_odds']:g}:1"
