@@ -221,6 +221,7 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it 0700; the Lambda image's runtime user must read model/
     try:
         manifest = write_artifacts(dataset, staging)
         if out.exists():
