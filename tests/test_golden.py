@@ -15,59 +15,59 @@ from fastapi.testclient import TestClient
 from functions.app import app
 from functions.contract import FEATURE_NAMES
 
-MODEL_VERSION = "83bb45575f7d"
+MODEL_VERSION = "3feff54c9b29"
 EXPECTED: dict[int, dict[str, Any]] = {
     1: {
-        "probability_of_default": 0.7210189626371469,
+        "probability_of_default": 0.7210189635050812,
         "score": 460,
         "risk_grade": "E",
         "predicted_default": True,
         "reasons": ["latest_status", "utilisation", "status_history", "credit_limit"],
     },
     2: {
-        "probability_of_default": 0.2968320812615262,
+        "probability_of_default": 0.296832081570953,
         "score": 512,
         "risk_grade": "C",
         "predicted_default": True,
         "reasons": ["status_history", "utilisation", "payments", "credit_limit"],
     },
     5: {
-        "probability_of_default": 0.09581246314589813,
+        "probability_of_default": 0.09581246308714868,
         "score": 552,
         "risk_grade": "A",
         "predicted_default": False,
         "reasons": ["credit_limit", "age", "utilisation", "status_history"],
     },
     14: {
-        "probability_of_default": 0.49883717662234284,
+        "probability_of_default": 0.49883717732816973,
         "score": 487,
         "risk_grade": "D",
         "predicted_default": True,
         "reasons": ["status_history", "latest_status", "credit_limit", "payments"],
     },
     15: {
-        "probability_of_default": 0.04163739095272131,
+        "probability_of_default": 0.04163739087004741,
         "score": 578,
         "risk_grade": "A",
         "predicted_default": False,
         "reasons": [],
     },
     22: {
-        "probability_of_default": 0.2487774679348622,
+        "probability_of_default": 0.24877746814101306,
         "score": 519,
         "risk_grade": "C",
         "predicted_default": False,
         "reasons": ["payments", "utilisation", "credit_limit", "age"],
     },
     23: {
-        "probability_of_default": 0.7427844574639004,
+        "probability_of_default": 0.7427844583214179,
         "score": 457,
         "risk_grade": "E",
         "predicted_default": True,
         "reasons": ["latest_status", "status_history", "credit_limit", "utilisation"],
     },
     24: {
-        "probability_of_default": 0.10405568778232152,
+        "probability_of_default": 0.10405568773246163,
         "score": 549,
         "risk_grade": "B",
         "predicted_default": False,

@@ -32,6 +32,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from threadpoolctl import threadpool_limits
 
 from functions.contract import FEATURE_NAMES, PAY_STATUS
 from functions.features import ENGINEERED, MODEL_FEATURES, MONOTONE, RAW_INPUTS, engineer
@@ -223,7 +224,10 @@ def train(dataset: Dataset, out: Path) -> dict[str, Any]:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp makes it 0700; the Lambda image's runtime user must read model/
     try:
-        manifest = write_artifacts(dataset, staging)
+        # One thread everywhere: OpenMP histogram sums in the booster differ in the last bits with the
+        # thread count, and the same data and seed must give the same manifest on any machine.
+        with threadpool_limits(limits=1):
+            manifest = write_artifacts(dataset, staging)
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
             out.rename(retired / out.name)
