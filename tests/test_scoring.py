@@ -145,7 +145,10 @@ def _flip_byte(path: Path) -> None:
         (lambda d: _edit_manifest(d, libraries="numpy"), r"`libraries` is missing or not a dict"),
         (lambda d: _edit_manifest(d, threshold=True), r"`threshold` is missing or not a number"),
         (lambda d: _edit_manifest(d, score_scaling={"anchor_score": 600}), r"`score_scaling` needs"),
-        (lambda d: _edit_manifest(d, grade_bands=[{"grade": "A", "max_pd": 0.5}]), r"must rise and end above"),
+        (
+            lambda d: _edit_manifest(d, grade_bands=[{"grade": "A", "max_pd": 0.5}]),
+            r"must rise and end above",
+        ),
     ],
 )
 def test_load_model_refuses_damaged_artifacts(model_copy: Path, damage: object, message: str) -> None:
