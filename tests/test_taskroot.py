@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import stop
 from tests.test_template import load_template
 
 pytestmark = pytest.mark.slow
@@ -364,12 +365,7 @@ def test_awslambdaric_resolves_the_cmd_handler(task_root: Path, tmp_path: Path) 
         try:
             replied = server.replied.wait(timeout=120)
         finally:
-            client.terminate()
-            try:
-                client.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                client.kill()
-                client.wait()
+            stop(client)
             server.stopping.set()
             server.shutdown()
             server.server_close()
