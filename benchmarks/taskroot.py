@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from functions.scoring import SERVING_FILES
+from tests.test_taskroot import PLATFORM_FLAGS, dependencies_dir
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 DOC: Final = ROOT / "docs" / "benchmarks.md"
 HEADING: Final = "## Lambda task root"
-PLATFORM: Final = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--only-binary=:all:")
 SHARED: Final = ("fastapi", "mangum", "pydantic", "aws-lambda-powertools", "boto3")
 
 
@@ -41,22 +43,9 @@ def pins() -> dict[str, str]:
 
 
 def install(target: Path, requirements: list[str]) -> None:
-    """Install requirements for the Lambda platform into target."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            *PLATFORM,
-            *requirements,
-        ],
-        check=True,
-    )
+    """Install requirements for the Lambda platform into target, with the flags the task-root test uses."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"]
+    subprocess.run([*pip, str(target), *PLATFORM_FLAGS, *requirements], check=True)
 
 
 def megabytes(folder: Path) -> float:
@@ -74,14 +63,14 @@ def largest(folder: Path, *, count: int = 4) -> str:
 
 
 def measure() -> dict[str, tuple[float, str]]:
-    """Build both task roots in a temporary folder and return their sizes and largest parts."""
+    """Measure our task root (the test's cached build) and a reference one built now; return sizes and largest parts."""
     ours = pins()
+    say("our task root: the dependencies tests/test_taskroot.py builds (cached under build/)")
+    ours_root = dependencies_dir()
+    code = megabytes(ROOT / "functions")
+    model = sum((ROOT / "model" / name).stat().st_size for name in ("model.json", *SERVING_FILES)) / 1e6
     with tempfile.TemporaryDirectory() as scratch:
-        ours_root, reference_root = Path(scratch) / "ours", Path(scratch) / "reference"
-        say("building our task root from functions/requirements.txt")
-        install(ours_root, ["-r", str(ROOT / "functions" / "requirements.txt")])
-        code = megabytes(ROOT / "functions")
-        model = sum((ROOT / "model" / name).stat().st_size for name in ("model.json", "serving.npz")) / 1e6
+        reference_root = Path(scratch) / "reference"
         say("building the reference-style task root")
         install(
             reference_root,
