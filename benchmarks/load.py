@@ -26,8 +26,8 @@ from typing import Final
 import numpy as np
 
 from benchmarks.serving import build_reference, environment, say
-from tests.conftest import free_port, start_server, stop
-from tests.factories import generate_rows
+from scripts.local import free_port, start_server, stop
+from training.synthetic import generate_rows
 
 MAX_REQUESTS: Final = 500_000  # a hard bound on one phase, whatever the machine's speed
 COMMAND: Final = ".venv/bin/python -m benchmarks.load"

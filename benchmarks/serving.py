@@ -35,7 +35,7 @@ from typing import Any, Final
 import numpy as np
 
 from functions.contract import FEATURE_NAMES, MAX_BATCH
-from tests.factories import generate_rows
+from training.synthetic import generate_rows
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 DOC: Final = ROOT / "docs" / "benchmarks.md"

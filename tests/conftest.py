@@ -2,11 +2,7 @@
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.factories import HIGH_RISK, TYPICAL
+from scripts.local import free_port, start_server, stop
+from training.synthetic import HIGH_RISK, TYPICAL
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -43,57 +40,6 @@ def real_data_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training.data import default_cache_dir, download_uci
 
     return download_uci(default_cache_dir())
-
-
-def free_port() -> int:
-    """Return a TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
-    """Poll `url` until it answers (any HTTP status) or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-def start_server(args: list[str], url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start a server process from the project root and wait until `url` answers."""
-    process = subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(url, process=process)
-    except Exception:
-        stop(process)
-        raise
-    return process
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a process this test started, by its PID."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="session")

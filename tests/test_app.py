@@ -18,7 +18,7 @@ from functions.config import MODEL_DIR
 from functions.contract import FEATURE_BY_NAME, FEATURE_NAMES, MAX_BATCH
 from functions.errors import ErrorResponse
 from functions.scoring import REASON_GROUPS, ScoringModel, load_model, to_matrix
-from tests.factories import TYPICAL, generate_rows
+from training.synthetic import TYPICAL, generate_rows
 
 CANARY_AMOUNT = 123457.25  # a value no real client has, to find it in logs
 CANARY_TEXT = "canary-7f3a9c"
@@ -526,7 +526,7 @@ def test_serving_path_imports_no_heavy_libraries() -> None:
     code = (
         "import sys, functions.app\n"
         "from fastapi.testclient import TestClient\n"
-        "from tests.factories import TYPICAL\n"
+        "from training.synthetic import TYPICAL\n"
         "TestClient(functions.app.app).post('/v1/predict', json=TYPICAL)\n"
         "heavy = {'sklearn', 'pandas', 'scipy', 'joblib', 'boto3', 'botocore.session'}\n"
         "print(sorted(heavy & set(sys.modules)))"

@@ -21,8 +21,8 @@ from functions import audit
 from functions.app import app
 from functions.contract import Applicant
 from functions.scoring import Decision, Reason
-from tests.conftest import free_port, start_server, stop
-from tests.factories import HIGH_RISK, TYPICAL, generate_rows
+from scripts.local import free_port, start_server, stop
+from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE = "credit-default-audit"
 HASH_KEY = "k" * 40

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from functions.app import app
 from functions.contract import FEATURES, FeatureSpec
-from tests.factories import TYPICAL
+from training.synthetic import TYPICAL
 
 
 def edges(spec: FeatureSpec) -> list[float | int]:

@@ -13,7 +13,6 @@ import pytest
 import xlwt
 
 from functions.contract import FEATURE_NAMES, FEATURES, TARGET
-from tests.factories import generate_rows, to_dataset_csv
 from training.data import (
     UCI_CODES,
     DataError,
@@ -24,6 +23,7 @@ from training.data import (
     read_raw,
     table_sha256,
 )
+from training.synthetic import generate_rows, to_dataset_csv
 
 ROWS = generate_rows(40, seed=7)
 TARGETS = [i % 3 == 0 for i in range(40)]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from tests.conftest import ROOT, free_port, start_server, stop
-from tests.factories import HIGH_RISK, generate_rows, to_dataset_csv
+from scripts.local import ROOT, free_port, start_server, stop
+from training.synthetic import HIGH_RISK, generate_rows, to_dataset_csv
 
 pytestmark = pytest.mark.e2e
 

@@ -28,8 +28,9 @@ from functions import audit
 from functions.app import app, handler
 from functions.config import MODEL_DIR, get_settings
 from functions.telemetry import logger
-from tests.conftest import ROOT, load_event
-from tests.factories import HIGH_RISK, TYPICAL, generate_rows
+from scripts.local import ROOT
+from tests.conftest import load_event
+from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE: Final = "credit-default-audit"
 HASH_KEY: Final = "k" * 40

@@ -6,7 +6,7 @@ import pytest
 from functions.contract import BILLS, FEATURE_NAMES, PAYMENTS
 from functions.features import MODEL_FEATURES, MONOTONE, engineer, safe_ratio
 from functions.scoring import to_matrix
-from tests.factories import TYPICAL, generate_rows
+from training.synthetic import TYPICAL, generate_rows
 
 
 def test_engineer_is_finite_for_generated_clients() -> None:

@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 import frontend
 from functions.contract import FEATURE_BY_NAME, FEATURES, MAX_BATCH, Applicant
-from tests.conftest import free_port
-from tests.factories import HIGH_RISK, TYPICAL, generate_rows, to_dataset_csv
+from scripts.local import free_port
+from training.synthetic import HIGH_RISK, TYPICAL, generate_rows, to_dataset_csv
 
 PAGE = "../frontend.py"  # AppTest.from_file resolves it against this file
 TIMEOUT = 30  # seconds per AppTest run: scoring goes through a real HTTP server

@@ -17,7 +17,7 @@ from functions.config import MODEL_DIR
 from functions.errors import ErrorResponse
 from functions.telemetry import logger
 from tests.conftest import load_event
-from tests.factories import HIGH_RISK, TYPICAL
+from training.synthetic import HIGH_RISK, TYPICAL
 
 REST_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"  # requestContext.requestId of the REST events
 

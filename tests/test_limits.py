@@ -25,7 +25,7 @@ from functions.config import MIB
 from functions.contract import FEATURES, MAX_BATCH, MAX_KEYS
 from functions.errors import ErrorResponse
 from tests.conftest import load_event
-from tests.factories import TYPICAL
+from training.synthetic import TYPICAL
 
 JSON: Final = {"content-type": "application/json"}
 MEMORY_BOUND: Final = 64 * MIB  # Python allocations while answering one hostile body

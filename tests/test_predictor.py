@@ -10,8 +10,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from functions.features import MODEL_FEATURES, MONOTONE, engineer
 from functions.predictor import TreeEnsemble, load_ensemble, save_ensemble
 from functions.scoring import to_matrix
-from tests.factories import generate_rows
 from training.export import export_ensemble
+from training.synthetic import generate_rows
 
 
 @pytest.fixture(scope="module")

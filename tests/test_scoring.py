@@ -23,7 +23,7 @@ from functions.scoring import (
     to_matrix,
     to_score,
 )
-from tests.factories import HIGH_RISK, TYPICAL, generate_rows
+from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 

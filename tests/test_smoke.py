@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from scripts import smoke
-from tests.conftest import ROOT, free_port
+from scripts.local import ROOT, free_port
 
 REGION = "us-east-1"
 STACK = "credit-default-smoke"

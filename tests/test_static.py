@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from tests.conftest import ROOT
+from scripts.local import ROOT
 
 BANDIT: Final = Path(sys.executable).with_name("bandit")
 SCANNED: Final = ("functions", "training", "scripts", "benchmarks", "frontend.py")

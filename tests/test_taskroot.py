@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import stop
+from scripts.local import stop
 from tests.test_template import load_template
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Rows generated from the feature contract: no dataset rows are ever committed or copied into tests."""
+"""Client rows generated from the feature contract, for tests and benchmarks: no dataset rows are ever committed."""
 
 from typing import Any
 
