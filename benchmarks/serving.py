@@ -211,7 +211,7 @@ def scoring_time_ms() -> float:
     times = []
     for _ in range(5):
         started = time.perf_counter()
-        model.score(raw)
+        model.assess(raw)
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
 

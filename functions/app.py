@@ -6,9 +6,7 @@ import os
 for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_pool, "1")
 
-import json  # noqa: E402 (the thread pools must be pinned before numpy is imported)
-import logging  # noqa: E402
-import math  # noqa: E402
+import logging  # noqa: E402 (the thread pools must be pinned before numpy is imported)
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -45,7 +43,8 @@ from functions.errors import (  # noqa: E402
     error_response,
     to_field_errors,
 )
-from functions.scoring import Decision, ModelUnavailable, ScoringModel, load_model, to_matrix  # noqa: E402
+from functions.manifest import ModelUnavailable  # noqa: E402
+from functions.scoring import Decision, ScoringModel, load_model, to_matrix  # noqa: E402
 from functions.telemetry import bind_lambda_context, emit_metrics, logger  # noqa: E402
 
 JSON_TYPE: Final = "application/json"
@@ -141,13 +140,13 @@ async def health(model: ModelDep) -> Health:
 @app.get("/v1/model", response_model=dict[str, Any], responses=STATUS_ERRORS)
 async def model_card(model: ModelDep) -> Response:
     """Return the manifest: version, metrics, features, threshold, grade bands, data hash, libraries."""
-    return Response(json.dumps(finite(model.manifest), separators=(",", ":")), media_type=JSON_TYPE)
+    return Response(model.manifest.compact_json(), media_type=JSON_TYPE)
 
 
 @app.post("/v1/predict", response_model=Prediction, responses=SCORING_ERRORS)
 async def predict(applicant: Applicant, model: ModelDep, rid: RequestId, request: Request) -> Response:
     """Score one applicant: PD, decision, score, risk grade and the reasons that raise the PD."""
-    decisions = model.score(to_matrix([vars(applicant)]))
+    decisions = model.assess(to_matrix([vars(applicant)]))
     await audit_decisions(decisions, [applicant], model=model, rid=rid, batch=False)
     observe(request, decisions)
     return json_response(
@@ -161,7 +160,7 @@ async def predict_batch(body: BatchRequest, model: ModelDep, rid: RequestId, req
     matrix = to_matrix([vars(applicant) for applicant in body.applicants])
     # Under uvicorn a full batch (~0.1 s) goes to a worker thread so that it does not stall other requests.
     in_thread = get_settings().score_in_thread
-    decisions = await run_in_threadpool(model.score, matrix) if in_thread else model.score(matrix)
+    decisions = await run_in_threadpool(model.assess, matrix) if in_thread else model.assess(matrix)
     await audit_decisions(decisions, body.applicants, model=model, rid=rid, batch=True)
     observe(request, decisions)
     predictions = [to_prediction(d, model_version=model.version, rid=rid) for d in decisions]
@@ -219,17 +218,6 @@ def observe(request: Request, decisions: Sequence[Decision]) -> None:
     """Hand the decisions' PDs to the request's metrics line."""
     request.state.pds = [d.probability_of_default for d in decisions]
     request.state.predicted_defaults = sum(d.predicted_default for d in decisions)
-
-
-def finite(value: Any) -> Any:
-    """Replace NaN and infinities (e.g. an undefined fairness rate in the manifest) by null, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [finite(item) for item in value]
-    return value
 
 
 @app.exception_handler(ApiError)

@@ -35,7 +35,9 @@ class ModelUnavailable(RuntimeError):
 class Record(BaseModel):
     """A frozen part of the manifest: unknown keys are refused, aliases are the JSON names."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False, strict=True
+    )
 
 
 class DataSource(Record):
@@ -61,11 +63,11 @@ class ModelSummary(Record):
 class ScoreScaling(Record):
     """Scorecard points from PD: `anchor_score` points at `anchor_odds`:1 good:bad odds, clipped to [min, max]."""
 
-    anchor_score: int = 600
-    anchor_odds: float = 50.0
-    points_to_double_odds: int = 20
-    min: int = 300
-    max: int = 900
+    anchor_score: int
+    anchor_odds: float
+    points_to_double_odds: int
+    min: int
+    max: int
 
     def points(self, probability_of_default: float) -> int:
         """Return the scorecard points (integer in [min, max]) of a PD in [0, 1] (Siddiqi 2006, ch. 6)."""
@@ -84,7 +86,9 @@ class GradeBand(Record):
 
 
 # The scoring policy training writes into every manifest; serving reads it back from the manifest.
-SCORE_SCALING: Final = ScoreScaling()
+SCORE_SCALING: Final = ScoreScaling(
+    anchor_score=600, anchor_odds=50.0, points_to_double_odds=20, min=300, max=900
+)
 GRADE_BANDS: Final = (
     GradeBand(grade="A", max_pd=0.10, label="low risk"),
     GradeBand(grade="B", max_pd=0.20, label="moderate risk"),
@@ -258,6 +262,8 @@ def parse_manifest(text: str, *, name: str = MANIFEST_FILE) -> Manifest:
         return Manifest.model_validate_json(text)
     except ValidationError as err:
         first = err.errors()[0]
+        if first["type"] == "json_invalid":
+            raise ModelUnavailable(f"{name}: unreadable manifest ({first['msg']}); run `make train`") from err
         where = ".".join(str(part) for part in first["loc"]) or "the manifest"
         raise ModelUnavailable(f"{name}: `{where}`: {first['msg']}; run `make train`") from err
 

@@ -6,6 +6,7 @@ scikit-learn does; inputs are finite by contract, so the missing-value branch is
 leaf values; a sigmoid calibration (Platt scaling of that raw score) gives the probability of default.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -103,6 +104,30 @@ class TreeEnsemble:
             )
             walking[...] = np.take(flat_children, 2 * walking + go_right)
         return node
+
+    def rewalk(
+        self,
+        X: npt.NDArray[np.float64],
+        variants: Sequence[npt.NDArray[np.float64]],
+        *,
+        tags: npt.NDArray[np.uint8],
+    ) -> npt.NDArray[np.float64]:
+        """Return the log-odds of X's rows and of each variant's rows, shape (1 + variants, rows).
+
+        Variant k may differ from X only in features read by nodes whose `tags` carry bit k; only the
+        (tree, row) paths that pass such a node are walked again, the others keep X's leaf.
+        """
+        leaves, paths = self.walk(X, tags=tags)
+        values = np.take(self.value, leaves)  # (trees, rows), trees in walk order
+        base = values.sum(axis=0) + self.baseline
+        stacked = [base]
+        for bit, variant in enumerate(variants):
+            touched = np.flatnonzero(paths & np.uint8(1 << bit))  # by tree slot: deepest trees first
+            slots, rows = np.divmod(touched, X.shape[0])
+            moved = self.walk_pairs(variant, slots, rows)
+            change = np.take(self.value, moved) - np.take(values, touched)
+            stacked.append(base + np.bincount(rows, weights=change, minlength=X.shape[0]))
+        return np.vstack(stacked)
 
     def raw_score(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Return the ensemble's log-odds for each row of the model matrix."""

@@ -17,7 +17,8 @@ from functions.app import app
 from functions.config import MODEL_DIR
 from functions.contract import FEATURE_BY_NAME, FEATURE_NAMES, MAX_BATCH
 from functions.errors import ErrorResponse
-from functions.scoring import REASON_GROUPS, ScoringModel, load_model, to_matrix
+from functions.reasons import REASON_GROUPS
+from functions.scoring import ScoringModel, load_model, to_matrix
 from training.synthetic import TYPICAL, generate_rows
 
 CANARY_AMOUNT = 123457.25  # a value no real client has, to find it in logs
@@ -95,7 +96,7 @@ def test_predict_returns_decision(
 def test_predict_matches_scoring_model(client: TestClient, model: ScoringModel) -> None:
     rows = generate_rows(20, seed=3)
     for row in rows:
-        expected = model.score(to_matrix([row]))[0]
+        expected = model.assess(to_matrix([row]))[0]
         body = client.post("/v1/predict", json=row).json()
         assert body["probability_of_default"] == expected.probability_of_default
         assert body["score"] == expected.score
@@ -107,7 +108,7 @@ def test_predict_reasons_are_faithful(
 ) -> None:
     body = client.post("/v1/predict", json=risky_applicant).json()
     top = body["reasons"][0]
-    reference = model.manifest["reference_profile"]
+    reference = model.manifest.reference_profile
     swapped = {name: reference[name] for name in REASON_GROUPS[top["code"]]}
     changed = {
         **risky_applicant,
@@ -408,7 +409,7 @@ def test_unexpected_fault_gets_500_without_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom inside the model")
 
-    monkeypatch.setattr(ScoringModel, "score", broken)
+    monkeypatch.setattr(ScoringModel, "assess", broken)
     response = client.post("/v1/predict", json=TYPICAL)
     assert response.status_code == 500
     error = error_of(response)

@@ -20,7 +20,8 @@ from moto.server import ThreadedMotoServer
 from functions import audit
 from functions.app import app
 from functions.contract import Applicant
-from functions.scoring import Decision, Reason
+from functions.reasons import Reason
+from functions.scoring import Decision
 from scripts.local import free_port, start_server, stop
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 

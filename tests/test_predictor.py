@@ -111,3 +111,21 @@ def test_tree_layout_of_scikit_learn_is_what_export_reads(
     assert {"value", "feature_idx", "num_threshold", "left", "right", "is_leaf", "depth"} <= set(
         nodes.dtype.names
     )
+
+
+@pytest.mark.parametrize("bit", range(3))
+def test_rewalk_equals_a_full_walk_of_each_variant(
+    fitted: tuple[CalibratedClassifierCV, np.ndarray], bit: int
+) -> None:
+    """Re-walking only tagged paths gives the same log-odds as walking the changed rows from the roots."""
+    model, X = fitted
+    ensemble = export(model)
+    column = [MODEL_FEATURES.index(name) for name in ("max_delay", "payment_ratio_latest", "limit_bal")][bit]
+    tags = np.where(ensemble.is_split & (ensemble.feature == column), np.uint8(1 << bit), np.uint8(0))
+    variant = X[:200].copy()
+    variant[:, column] = np.median(X[:, column])
+    variants = [X[:200]] * bit + [variant]  # earlier bits: unchanged copies, never re-walked
+    stacked = ensemble.rewalk(X[:200], variants, tags=tags.astype(np.uint8))
+    assert stacked.shape == (bit + 2, 200)
+    np.testing.assert_allclose(stacked[0], ensemble.raw_score(X[:200]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(stacked[-1], ensemble.raw_score(variant), rtol=0, atol=1e-12)

@@ -9,20 +9,9 @@ import numpy as np
 import pytest
 
 from functions.contract import FEATURE_NAMES
-from functions.scoring import (
-    GRADE_BANDS,
-    MAX_REASONS,
-    REASON_GROUPS,
-    SCORE_SCALING,
-    ModelUnavailable,
-    ScoringModel,
-    decide,
-    describe,
-    load_model,
-    to_grade,
-    to_matrix,
-    to_score,
-)
+from functions.manifest import GRADE_BANDS, SCORE_SCALING, ModelUnavailable
+from functions.reasons import MAX_REASONS, REASON_GROUPS
+from functions.scoring import ScoringModel, decide, load_model, to_matrix
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
@@ -41,26 +30,26 @@ def model_copy(tmp_path: Path) -> Path:
 
 
 def test_score_anchor_and_points_to_double_odds() -> None:
-    assert to_score(1 / 51) == SCORE_SCALING["anchor_score"]  # 50:1 good:bad odds
+    assert SCORE_SCALING.points(1 / 51) == SCORE_SCALING.anchor_score  # 50:1 good:bad odds
     odds_100 = 1 / 101
-    assert to_score(odds_100) == SCORE_SCALING["anchor_score"] + SCORE_SCALING["points_to_double_odds"]
+    assert SCORE_SCALING.points(odds_100) == SCORE_SCALING.anchor_score + SCORE_SCALING.points_to_double_odds
 
 
-@pytest.mark.parametrize("pd", [0.0, 1e-300, 1.0])
-def test_score_is_clipped_and_finite_at_extremes(pd: float) -> None:
-    assert SCORE_SCALING["min"] <= to_score(pd) <= SCORE_SCALING["max"]
+@pytest.mark.parametrize("probability", [0.0, 1e-300, 1.0])
+def test_score_is_clipped_and_finite_at_extremes(probability: float) -> None:
+    assert SCORE_SCALING.min <= SCORE_SCALING.points(probability) <= SCORE_SCALING.max
 
 
 @pytest.mark.parametrize(
-    ("pd", "grade"),
+    ("probability", "grade"),
     [(0.0, "A"), (0.0999, "A"), (0.10, "B"), (0.34, "C"), (0.5, "D"), (0.55, "E"), (1.0, "E")],
 )
-def test_grade_bands(pd: float, grade: str) -> None:
-    assert to_grade(pd) == grade
+def test_grade_bands(model: ScoringModel, probability: float, grade: str) -> None:
+    assert model.manifest.grade(probability).grade == grade
 
 
 def test_grades_cover_zero_to_one_in_order() -> None:
-    bounds = [band["max_pd"] for band in GRADE_BANDS]
+    bounds = [band.max_pd for band in GRADE_BANDS]
     assert bounds == sorted(bounds) and bounds[-1] > 1.0
 
 
@@ -69,10 +58,10 @@ def test_decide_at_threshold() -> None:
 
 
 def test_scores_are_probabilities_and_decisions_agree(model: ScoringModel) -> None:
-    for decision in model.score(to_matrix(generate_rows(200, seed=5))):
+    for decision in model.assess(to_matrix(generate_rows(200, seed=5))):
         assert 0.0 <= decision.probability_of_default <= 1.0
         assert decision.predicted_default == (decision.probability_of_default >= model.threshold)
-        assert decision.risk_grade == to_grade(decision.probability_of_default)
+        assert decision.risk_grade == model.manifest.grade(decision.probability_of_default).grade
         assert len(decision.reasons) <= MAX_REASONS
         assert all(reason.impact > 0 for reason in decision.reasons)
         impacts = [reason.impact for reason in decision.reasons]
@@ -80,36 +69,14 @@ def test_scores_are_probabilities_and_decisions_agree(model: ScoringModel) -> No
 
 
 def test_high_risk_client_scores_worse_than_typical(model: ScoringModel) -> None:
-    typical, risky = model.score(to_matrix([TYPICAL, HIGH_RISK]))
+    typical, risky = model.assess(to_matrix([TYPICAL, HIGH_RISK]))
     assert risky.probability_of_default > typical.probability_of_default
     assert risky.score < typical.score
     assert risky.predicted_default and risky.reasons[0].code in REASON_GROUPS
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_reasons_are_faithful(model: ScoringModel, seed: int) -> None:
-    """Setting each stated factor to the reference profile lowers PD by exactly the stated impact."""
-    raw = to_matrix(generate_rows(20, seed=seed) + [HIGH_RISK])
-    reference = model.manifest["reference_profile"]
-    for row, decision in zip(raw, model.score(raw), strict=True):
-        for reason in decision.reasons:
-            changed = row.copy()
-            for name in REASON_GROUPS[reason.code]:
-                changed[FEATURE_NAMES.index(name)] = reference[name]
-            lowered = float(model.probabilities(changed[None, :])[0])
-            assert decision.probability_of_default - lowered == pytest.approx(reason.impact, abs=1e-10)
-
-
-def test_reason_texts_quote_the_client(model: ScoringModel) -> None:
-    row = {**HIGH_RISK, "bill_amt1": 19400, "limit_bal": 20000}
-    assert describe("latest_status", row) == "3 months late on the latest payment (September)"
-    assert describe("utilisation", row) == "bill at 97% of the credit limit"
-    assert describe("status_history", row).startswith("late in 3 of the 5 months")
-    assert describe("credit_limit", row) == "credit limit of NT$20,000"
-
-
 def test_explain_false_skips_reasons(model: ScoringModel) -> None:
-    (decision,) = model.score(to_matrix([HIGH_RISK]), explain=False)
+    (decision,) = model.assess(to_matrix([HIGH_RISK]), explain=False)
     assert decision.reasons == ()
 
 
@@ -140,13 +107,16 @@ def _flip_byte(path: Path) -> None:
         (lambda d: _edit_manifest(d, format="other/9"), r"format 'other/9'"),
         (lambda d: _edit_manifest(d, artifacts={}), r"no sha256 in the manifest"),
         (lambda d: _edit_manifest(d, inputs=["x"]), r"differ from this code's contract"),
-        (lambda d: _edit_manifest(d, reference_profile=None), r"`reference_profile` is missing"),
-        (lambda d: _edit_manifest(d, reference_profile={"age": 30}), r"`reference_profile` needs a number"),
-        (lambda d: _edit_manifest(d, libraries="numpy"), r"`libraries` is missing or not a dict"),
-        (lambda d: _edit_manifest(d, threshold=True), r"`threshold` is missing or not a number"),
-        (lambda d: _edit_manifest(d, score_scaling={"anchor_score": 600}), r"`score_scaling` needs"),
         (
-            lambda d: _edit_manifest(d, grade_bands=[{"grade": "A", "max_pd": 0.5}]),
+            lambda d: _edit_manifest(d, reference_profile=None),
+            r"`reference_profile`: Input should be an object",
+        ),
+        (lambda d: _edit_manifest(d, reference_profile={"age": 30}), r"`reference_profile` needs a number"),
+        (lambda d: _edit_manifest(d, libraries="numpy"), r"`libraries`: Input should be an object"),
+        (lambda d: _edit_manifest(d, threshold=True), r"`threshold`: Input should be a valid number"),
+        (lambda d: _edit_manifest(d, score_scaling={"anchor_score": 600}), r"`score_scaling.anchor_odds`"),
+        (
+            lambda d: _edit_manifest(d, grade_bands=[{"grade": "A", "max_pd": 0.5, "label": "all"}]),
             r"must rise and end above",
         ),
     ],
@@ -174,4 +144,4 @@ def test_shipped_manifest_lists_every_artifact_hash() -> None:
 def test_batch_and_single_rows_give_identical_decisions(model: ScoringModel) -> None:
     """A batch re-walks only the paths a factor touches; a single row walks every variant: same answers."""
     raw = to_matrix(generate_rows(60, seed=9))
-    assert model.score(raw) == [model.score(raw[i : i + 1])[0] for i in range(len(raw))]
+    assert model.assess(raw) == [model.assess(raw[i : i + 1])[0] for i in range(len(raw))]

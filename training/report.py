@@ -14,7 +14,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from functions.contract import EDUCATION_CODES, FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES
-from functions.scoring import to_score
+from functions.manifest import ScoreScaling
 from training.metrics import REFERENCE_APP
 
 PLOTS: Final = (
@@ -93,7 +93,7 @@ def grade_table(frame: pd.DataFrame, bands: list[dict[str, Any]]) -> list[dict[s
 
 
 def write_plots(
-    out: Path, y: NDArray[Any], pd_: NDArray[Any], *, threshold: float, score_scaling: dict[str, Any]
+    out: Path, y: NDArray[Any], pd_: NDArray[Any], *, threshold: float, score_scaling: ScoreScaling
 ) -> None:
     """Write ROC, precision-recall, calibration, score distribution and confusion-matrix PNGs."""
     plt.rcParams.update({"figure.figsize": (5.5, 4.2), "figure.dpi": 100, "svg.hashsalt": "fixed"})
@@ -136,7 +136,7 @@ def write_plots(
     ax.legend()
     _save(fig, out / "calibration.png")
 
-    scores = np.array([to_score(float(p), scaling=score_scaling) for p in pd_])
+    scores = np.array([score_scaling.points(float(p)) for p in pd_])
     fig, ax = plt.subplots()
     bins = np.arange(scores.min(), scores.max() + 10, 10).tolist()
     ax.hist(scores[y == 0], bins=bins, alpha=0.6, label="no default")

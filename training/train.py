@@ -36,8 +36,8 @@ from threadpoolctl import threadpool_limits
 
 from functions.contract import FEATURE_NAMES, PAY_STATUS
 from functions.features import ENGINEERED, MODEL_FEATURES, MONOTONE, RAW_INPUTS, engineer
+from functions.manifest import GRADE_BANDS, SCORE_SCALING, SERVING_FILES
 from functions.predictor import FORMAT, save_ensemble
-from functions.scoring import GRADE_BANDS, SCORE_SCALING, SERVING_FILES
 from training import report
 from training.data import DataError, Dataset, data_report, load_dataset
 from training.export import export_ensemble
@@ -339,8 +339,8 @@ def write_artifacts(dataset: Dataset, out: Path) -> dict[str, Any]:
         "threshold_policy": "maximum F1 for the default class on the validation split (15 % of all rows)",
         "selection_policy": "compliant booster with the highest validation precision at recall >= 0.68 "
         "(the reference app's operating point)",
-        "score_scaling": SCORE_SCALING,
-        "grade_bands": GRADE_BANDS,
+        "score_scaling": SCORE_SCALING.model_dump(),
+        "grade_bands": [band.model_dump() for band in GRADE_BANDS],
         "reference_profile": reference_profile(X_train, y_train),
         "metrics": {
             "test": test_metrics,
@@ -378,7 +378,7 @@ def write_artifacts(dataset: Dataset, out: Path) -> dict[str, Any]:
     frame_test = report.test_frame(X_test, y_test, pd_test)
     report.write_plots(out, y_test, pd_test, threshold=threshold, score_scaling=SCORE_SCALING)
     manifest["fairness"] = report.fairness_table(frame_test, threshold=threshold)
-    manifest["grades_observed"] = report.grade_table(frame_test, GRADE_BANDS)
+    manifest["grades_observed"] = report.grade_table(frame_test, manifest["grade_bands"])
     (out / "MODEL_CARD.md").write_text(report.model_card(manifest))
     manifest["artifacts"] = {
         path.name: file_sha256(path)
