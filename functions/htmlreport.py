@@ -116,7 +116,7 @@ def outcomes_report(outcomes: Outcomes) -> str:
                 f"{r.clients:,}",
                 f"{r.defaults:,}",
                 f"{r.default_rate:.2%}",
-                "-" if r.odds is None else f"{r.odds:.1f}",
+                "-" if r.odds is None else f"{r.odds:.2f}",
                 f"{r.captured:.1%}",
             )
             for r in o.gains

@@ -19,13 +19,14 @@ from functions import manifest as manifest_module
 from functions import scoring
 from functions.backtest import Outcomes, back_test
 from functions.clientfile import ClientFileError, read_clients
+from functions.config import MODEL_DIR
 from functions.drift import Drift, moved_bins, population_drift
 from functions.htmlreport import drift_report, outcomes_report
 from functions.manifest import Manifest, ScoreScaling, read_manifest
 
 Vector = npt.NDArray[np.float64]
 
-DEFAULT_MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model"
+DEFAULT_MODEL_DIR: Final = MODEL_DIR
 DRIFT_REPORT: Final = "drift.html"
 OUTCOMES_REPORT: Final = "outcomes.html"
 
@@ -96,7 +97,7 @@ def outcomes_table(outcomes: Outcomes) -> str:
         )
     lines += ["", f"{'score band':<12}{'clients':>8}{'defaults':>9}{'rate':>8}{'odds':>8}{'captured':>10}"]
     for r in o.gains:
-        odds = "-" if r.odds is None else f"{r.odds:.1f}"
+        odds = "-" if r.odds is None else f"{r.odds:.2f}"
         lines.append(
             f"{r.band:<12}{r.clients:>8,}{r.defaults:>9,}{r.default_rate:>8.3f}{odds:>8}{r.captured:>10.1%}"
         )
