@@ -67,9 +67,11 @@ def bin_index(values: Vector, reference: ReferenceBins) -> npt.NDArray[np.intp]:
 
 
 def bin_shares(values: Vector, reference: ReferenceBins) -> Vector:
-    """Return the share of the values in each reference bin (sums to 1); raises ValueError when empty."""
+    """Return the share of the values in each reference bin (sums to 1); raises ValueError if empty or not finite."""
     if len(values) == 0:
         raise ValueError(f"`{reference.name}`: no rows to bin")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"`{reference.name}`: missing or infinite values cannot be binned")
     counts = np.bincount(bin_index(values, reference), minlength=len(reference.shares))
     shares: Vector = counts / counts.sum()
     return shares

@@ -34,26 +34,34 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, classes: Seq
     return f"<table><tr>{head}</tr>{''.join(lines)}</table>"
 
 
-def bars(drift: Drift) -> str:
-    """Draw one input's reference (grey) and current (blue) bin shares as an inline SVG bar chart."""
-    top = max(max(b.expected, b.actual) for b in drift.bins) or 1.0
+def paired_bars(name: str, labels: Sequence[str], left: Sequence[float], right: Sequence[float]) -> str:
+    """Draw two values per label (grey, then blue), scaled to the largest, as an inline SVG bar chart."""
+    top = max(*left, *right, 0.0) or 1.0
     step = 3 * BAR_WIDTH
     parts = []
-    for i, shift in enumerate(drift.bins):
-        for j, (share, colour) in enumerate(((shift.expected, "#999"), (shift.actual, "#36c"))):
-            height = CHART_HEIGHT * share / top
+    for i, label in enumerate(labels):
+        for j, (value, colour) in enumerate(((left[i], "#999"), (right[i], "#36c"))):
+            height = CHART_HEIGHT * value / top
             x = i * step + j * BAR_WIDTH
             parts.append(
                 f'<rect x="{x}" y="{CHART_HEIGHT - height:.1f}" width="{BAR_WIDTH - 1}" height="{height:.1f}" '
-                f'fill="{colour}"><title>{escape(shift.label)}: {share:.1%}</title></rect>'
+                f'fill="{colour}"><title>{escape(label)}: {value:.1%}</title></rect>'
             )
-        parts.append(
-            f'<text x="{i * step}" y="{CHART_HEIGHT + 12}" font-size="9">{escape(shift.label[:9])}</text>'
-        )
-    width = step * len(drift.bins)
+        parts.append(f'<text x="{i * step}" y="{CHART_HEIGHT + 12}" font-size="9">{escape(label[:9])}</text>')
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{CHART_HEIGHT + 16}" role="img" '
-        f'aria-label="bin shares of {escape(drift.name)}">{"".join(parts)}</svg>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{step * len(labels)}" height="{CHART_HEIGHT + 16}" '
+        f'role="img" aria-label="{escape(name)}">{"".join(parts)}</svg>'
+    )
+
+
+def bars(drift: Drift) -> str:
+    """Draw one input's reference (grey) and current (blue) bin shares as an inline SVG bar chart."""
+    labels = [b.label for b in drift.bins]
+    return paired_bars(
+        f"bin shares of {drift.name}",
+        labels,
+        [b.expected for b in drift.bins],
+        [b.actual for b in drift.bins],
     )
 
 
@@ -122,5 +130,18 @@ def outcomes_report(outcomes: Outcomes) -> str:
             for r in o.gains
         ],
     )
-    body = f"<p>{o.rows:,} clients, {o.defaults:,} defaults.</p>{summary}<h2>Grades</h2>{grades}<h2>Gains</h2>{gains}"
+    chart = paired_bars(
+        "mean PD and observed default rate per grade",
+        [g.grade for g in o.grades],
+        [g.predicted for g in o.grades],
+        [g.observed for g in o.grades],
+    )
+    legend = (
+        "<p>Grey: mean PD; blue: observed default rate. Green: mean PD inside the Jeffreys 95 % interval of the "
+        "observed rate; amber: outside it but inside the 99.9 % interval; red: outside the 99.9 % interval.</p>"
+    )
+    body = (
+        f"<p>{o.rows:,} clients, {o.defaults:,} defaults.</p>{summary}<h2>Grades</h2>{legend}{chart}{grades}"
+        f"<h2>Gains</h2>{gains}"
+    )
     return page("Outcomes", body)

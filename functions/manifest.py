@@ -345,5 +345,11 @@ class ReferenceDistributions(Record):
     inputs: tuple[ReferenceBins, ...]
     score: ReferenceBins
 
+    @model_validator(mode="after")
+    def _one_per_input(self) -> "ReferenceDistributions":
+        if tuple(bins.name for bins in self.inputs) != FEATURE_NAMES or self.score.name != "score":
+            raise ValueError("reference bins must cover the contract's inputs in order, then `score`")
+        return self
+
 
 Manifest.model_rebuild()

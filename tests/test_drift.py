@@ -25,7 +25,7 @@ from functions.drift import (
     reference_bins,
     verdict,
 )
-from functions.manifest import ReferenceBins, parse_manifest
+from functions.manifest import ReferenceBins, ReferenceDistributions, parse_manifest
 from functions.scoring import to_matrix
 from training.synthetic import generate_rows
 
@@ -137,10 +137,12 @@ def test_missing_codes_go_to_the_other_bin() -> None:
     assert bin_labels(reference) == ("1", "2", "other")
 
 
-def test_bin_shares_refuse_no_rows() -> None:
+def test_bin_shares_refuse_no_rows_and_missing_values() -> None:
     reference = ReferenceBins(name="x", kind="continuous", edges=(1.0,), shares=(0.5, 0.5))
     with pytest.raises(ValueError, match="no rows"):
         bin_shares(np.array([]), reference)
+    with pytest.raises(ValueError, match="missing or infinite"):
+        bin_shares(np.array([0.5, np.nan]), reference)
 
 
 @pytest.mark.parametrize(
@@ -231,3 +233,12 @@ def test_manifest_round_trips_with_a_reference_and_omits_none(
     assert again == with_reference
     assert again.to_json() == with_reference.to_json()
     assert '"reference"' in with_reference.compact_json()
+
+
+def test_reference_must_cover_the_inputs_in_order(generated: tuple[Array, Array]) -> None:
+    reference = build_reference(*generated)
+    fields = reference.model_dump()
+    with pytest.raises(ValidationError, match="contract's inputs in order"):
+        ReferenceDistributions.model_validate({**fields, "inputs": fields["inputs"][::-1]})
+    with pytest.raises(ValidationError, match="contract's inputs in order"):
+        ReferenceDistributions.model_validate({**fields, "score": {**fields["score"], "name": "points"}})

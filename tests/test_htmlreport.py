@@ -3,7 +3,7 @@
 import re
 
 from functions.drift import BinShift, Drift
-from functions.htmlreport import CHART_HEIGHT, bars, drift_report, page
+from functions.htmlreport import CHART_HEIGHT, bars, drift_report, page, paired_bars
 
 SHIFTED = Drift(
     name="pay_0",
@@ -34,3 +34,8 @@ def test_drift_report_details_only_inputs_that_moved() -> None:
 
 def test_page_escapes_its_title() -> None:
     assert "<title>a &lt;b&gt;</title>" in page("a <b>", "")
+
+
+def test_paired_bars_handle_all_zero_values() -> None:
+    svg = paired_bars("grades", ["A"], [0.0], [0.0])
+    assert re.findall(r'height="([\d.]+)" fill', svg) == ["0.0", "0.0"]

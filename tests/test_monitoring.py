@@ -103,7 +103,8 @@ def test_outcomes_json_table_and_report(
     code, out, _ = _run(capsys, "outcomes", current, "--model", model, "--report", str(tmp_path))
     assert code == 0
     assert "AUC" in out and "Gini" in out and "captured" in out
-    assert "<h2>Grades</h2>" in (tmp_path / "outcomes.html").read_text()
+    html = (tmp_path / "outcomes.html").read_text()
+    assert "<h2>Grades</h2>" in html and "<svg" in html and "<script" not in html
 
 
 def test_commands_refuse_unusable_input_with_exit_code_2(
