@@ -197,3 +197,14 @@ def test_outcomes_on_the_test_split_reproduce_the_manifest(
     assert value["auc_interval"][0] < expected.roc_auc < value["auc_interval"][1]
     assert value["brier_interval"][0] < expected.brier < value["brier_interval"][1]
     assert value["rows"] == len(real_splits["y_test"])
+
+
+def test_monitoring_imports_nothing_the_lambda_image_lacks() -> None:
+    code = (
+        "import sys, functions.monitoring, functions.stats, functions.clientfile; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'pandas', 'scipy', 'training'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
