@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -216,6 +216,7 @@ class Manifest(Record):
     grades_observed: tuple[GradeOutcome, ...]
     artifacts: dict[str, str]
     training_seconds: float
+    reference: "ReferenceDistributions | None" = None  # omitted from the JSON when None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Manifest":
@@ -231,13 +232,18 @@ class Manifest(Record):
         """Return the band whose PD range holds this PD in [0, 1]."""
         return next(band for band in self.grade_bands if probability_of_default < band.max_pd)
 
+    def _fields(self) -> dict[str, object]:
+        return self.model_dump(
+            mode="json", by_alias=True, exclude={"reference"} if self.reference is None else None
+        )
+
     def to_json(self) -> str:
         """Serialise with the JSON names, indented, as `model/model.json` holds it."""
-        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2) + "\n"
+        return json.dumps(self._fields(), indent=2) + "\n"
 
     def compact_json(self) -> str:
         """Serialise with the JSON names and no whitespace (the API's `/v1/model` answer)."""
-        return json.dumps(self.model_dump(mode="json", by_alias=True), separators=(",", ":"))
+        return json.dumps(self._fields(), separators=(",", ":"))
 
 
 def sha256_file(path: Path) -> str:
@@ -308,3 +314,48 @@ def verify_artifacts(manifest: Manifest, model_dir: Path, *, names: tuple[str, .
             raise ModelUnavailable(
                 f"{name}: sha256 {actual[:12]}... does not match the manifest ({manifest.artifacts[name][:12]}...)"
             )
+
+
+class ReferenceBins(Record):
+    """One input's (or the score's) reference bins frozen at training, with the training share in each.
+
+    Continuous: `edges` are the ascending interior cut points (deduplicated deciles); bin i holds
+    edges[i-1] < x <= edges[i], the first and last bins are open. Coded: `categories` are the contract's
+    codes, one bin each, plus a last bin for any other value (a missing code). `shares` sum to 1.
+    """
+
+    name: str
+    kind: Literal["continuous", "categorical"]
+    edges: tuple[float, ...] = ()
+    categories: tuple[int, ...] = ()
+    shares: tuple[Probability, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ReferenceBins":
+        bins = len(self.edges) + 1 if self.kind == "continuous" else len(self.categories) + 1
+        if len(self.shares) != bins or list(self.edges) != sorted(set(self.edges)):
+            raise ValueError(f"`{self.name}`: {len(self.shares)} shares for {bins} bins, or edges not rising")
+        if abs(sum(self.shares) - 1) > 1e-6:
+            raise ValueError(f"`{self.name}`: shares sum to {sum(self.shares):.6f}, not 1")
+        return self
+
+
+class ReferenceDistributions(Record):
+    """The training population's bins per model input and for the score (points), for PSI (issue 12).
+
+    The test split's per-grade default rates are `Manifest.grades_observed`.
+    """
+
+    rows: int = Field(gt=0)
+    floor: float = Field(gt=0, lt=0.01)  # share used for an empty bin in PSI
+    inputs: tuple[ReferenceBins, ...]
+    score: ReferenceBins
+
+    @model_validator(mode="after")
+    def _one_per_input(self) -> "ReferenceDistributions":
+        if tuple(bins.name for bins in self.inputs) != FEATURE_NAMES or self.score.name != "score":
+            raise ValueError("reference bins must cover the contract's inputs in order, then `score`")
+        return self
+
+
+Manifest.model_rebuild()

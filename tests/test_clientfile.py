@@ -1,0 +1,112 @@
+"""The csv-module client reader: every dataset layout, and bad rows named by row, column and problem."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from functions.clientfile import ClientFileError, parse_clients, read_clients
+from functions.contract import FEATURES
+from functions.scoring import to_matrix
+from training.synthetic import generate_rows, to_dataset_csv
+
+ROWS = generate_rows(30, seed=4)
+TARGET = [i % 2 for i in range(30)]
+UCI_CODES_ROW = "," + ",".join(f"X{k}" for k in range(1, 24)) + ",Y\n"
+
+
+@pytest.mark.parametrize(
+    ("with_id", "target"), [(True, TARGET), (False, TARGET), (True, None), (False, None)]
+)
+def test_kaggle_layout_with_or_without_id_and_target(with_id: bool, target: list[int] | None) -> None:
+    clients = parse_clients(to_dataset_csv(ROWS, target=target, with_id=with_id), name="f.csv")
+    np.testing.assert_array_equal(clients.raw, to_matrix(ROWS))
+    if target is None:
+        assert clients.target is None
+    else:
+        assert clients.target is not None
+        assert clients.target.tolist() == TARGET
+
+
+def test_uci_layout_with_its_code_row() -> None:
+    text = UCI_CODES_ROW + to_dataset_csv(ROWS, target=TARGET).replace('"', "")
+    clients = parse_clients(text, name="uci.csv", need_target=True)
+    np.testing.assert_array_equal(clients.raw, to_matrix(ROWS))
+
+
+def test_lower_case_names_pay_1_alias_and_a_bom(tmp_path: Path) -> None:
+    text = to_dataset_csv(ROWS).replace("PAY_0", "PAY_1").lower()
+    path = tmp_path / "clients.csv"
+    path.write_text("\ufeff" + text + "\n\n", encoding="utf-8")  # trailing blank lines are not clients
+    np.testing.assert_array_equal(read_clients(path).raw, to_matrix(ROWS))
+
+
+def test_missing_optional_codes_read_as_zero() -> None:
+    header, first, *_ = to_dataset_csv(ROWS[:1], with_id=False).splitlines()
+    cells = first.split(",")
+    sex = [spec.name for spec in FEATURES].index("sex")
+    cells[sex] = ""
+    clients = parse_clients(f"{header}\n{','.join(cells)}\n", name="f.csv")
+    assert clients.raw[0, sex] == 0.0
+
+
+def _with_cell(column: str, value: str, *, row: int = 0) -> str:
+    lines = to_dataset_csv(ROWS, target=TARGET).splitlines()
+    header = [c.strip('"') for c in lines[0].split(",")]
+    cells = lines[row + 1].split(",")
+    cells[header.index(column)] = value
+    lines[row + 1] = ",".join(cells)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("PAY_0", "12", "row 4, column PAY_0: Input should be less than or equal to 9"),
+        ("LIMIT_BAL", "abc", "row 4, column LIMIT_BAL: Input should be a valid number"),
+        ("AGE", "", "row 4, column AGE: Field required"),
+        ("EDUCATION", "2.5", "row 4, column EDUCATION"),
+        ("default.payment.next.month", "2", "row 4, column default.payment.next.month: default flag 2"),
+    ],
+)
+def test_bad_rows_are_named_not_dropped(column: str, value: str, message: str) -> None:
+    with pytest.raises(ClientFileError, match="1 problem") as caught:
+        parse_clients(_with_cell(column, value, row=2), name="f.csv")
+    assert message in str(caught.value)
+
+
+def test_every_bad_row_is_counted_and_the_first_ten_shown() -> None:
+    lines = to_dataset_csv(ROWS).splitlines()
+    for row in range(1, 13):
+        lines[row] = lines[row].replace(f"{row},", f"{row},-5", 1)  # ID then LIMIT_BAL: negative limits
+    with pytest.raises(ClientFileError, match=r"f.csv: 12 problem\(s\)") as caught:
+        parse_clients("\n".join(lines), name="f.csv")
+    message = str(caught.value)
+    assert message.count("column LIMIT_BAL") == 10
+    assert "row 2, column LIMIT_BAL" in message
+    assert message.endswith("... and 2 more")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file"),
+        ('"ID","LIMIT_BAL"\n1,2000\n', "missing column"),
+        (to_dataset_csv(ROWS).splitlines()[0] + "\n", "no client rows"),
+    ],
+)
+def test_unusable_files_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ClientFileError, match=message):
+        parse_clients(text, name="f.csv")
+
+
+def test_outcomes_need_the_default_flag() -> None:
+    with pytest.raises(ClientFileError, match="no default flag"):
+        parse_clients(to_dataset_csv(ROWS), name="f.csv", need_target=True)
+
+
+def test_unreadable_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ClientFileError, match=r"binary\.csv: cannot be read"):
+        read_clients(path)
