@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.contract import FEATURE_BY_NAME, FEATURE_NAMES
-from functions.manifest import ReferenceBins, ReferenceDistributions
+from functions.records import ReferenceBins, ReferenceDistributions
 
 Vector = npt.NDArray[np.float64]
 

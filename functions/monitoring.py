@@ -15,14 +15,13 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from functions import manifest as manifest_module
 from functions import scoring
 from functions.backtest import Outcomes, back_test
 from functions.clientfile import ClientFileError, read_clients
 from functions.config import MODEL_DIR
 from functions.drift import Drift, moved_bins, population_drift
 from functions.htmlreport import drift_report, outcomes_report
-from functions.manifest import Manifest, ScoreScaling, read_manifest
+from functions.manifest import Manifest, ModelUnavailable, ScoreScaling
 
 Vector = npt.NDArray[np.float64]
 
@@ -45,10 +44,10 @@ def points_of(probabilities: Vector, scaling: ScoreScaling) -> Vector:
 def score_rows(raw: Vector, model_dir: Path) -> tuple[Manifest, Vector, Vector]:
     """Score rows x 23 raw inputs with the verified model: return its manifest, PDs and points."""
     try:
-        manifest = read_manifest(model_dir)
         model = scoring.load_model(model_dir)
-    except (manifest_module.ModelUnavailable, scoring.ModelUnavailable) as err:
+    except ModelUnavailable as err:
         raise MonitoringError(str(err)) from err
+    manifest = model.manifest
     probabilities = np.asarray(model.probabilities(raw), dtype=np.float64)
     return manifest, probabilities, points_of(probabilities, manifest.score_scaling)
 

@@ -25,7 +25,8 @@ from functions.drift import (
     reference_bins,
     verdict,
 )
-from functions.manifest import ReferenceBins, ReferenceDistributions, parse_manifest
+from functions.manifest import parse_manifest
+from functions.records import ReferenceBins, ReferenceDistributions
 from functions.scoring import to_matrix
 from training.synthetic import generate_rows
 
