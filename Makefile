@@ -10,14 +10,17 @@ CREDIT_DATA ?= $(wildcard ../shared/data/default_of_credit_card_clients.csv)
 API_HOST := 127.0.0.1
 API_PORT ?= 8000
 UI_PORT ?= 8501
+BENCH_OUT := build/bench
+SERVING_ARGS ?=
+LOAD_ARGS ?=
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help install tools lint format test train api ui run build deploy bench clean
+.PHONY: help install tools lint format test train api ui run build deploy bench bench-docs clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements-dev.txt functions/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +61,8 @@ api: install ## serve the API with uvicorn on 127.0.0.1:8000 using the shipped m
 
 ui: install ## serve the Streamlit frontend on 127.0.0.1:8501 (CREDIT_API_URL picks the endpoint)
 	$(BIN)/streamlit run frontend.py --server.address $(API_HOST) --server.port $(UI_PORT) \
-		--server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
+		--server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer \
+		--server.fileWatcherType none
 
 run: install ## start the API and the UI together; Ctrl-C stops both
 	@echo "API: http://$(API_HOST):$(API_PORT)/docs   UI: http://$(API_HOST):$(UI_PORT)"
@@ -73,10 +77,17 @@ build: tools ## build the Lambda image with SAM (needs Docker)
 deploy: build ## deploy the stack with SAM (needs Docker and AWS credentials)
 	$(TOOLS)/bin/sam deploy
 
-bench: install ## run the benchmarks (serving, task root, load); results go to docs/
-	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.serving
-	$(BIN)/python -m benchmarks.taskroot
-	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.load
+bench: install ## run the benchmarks (serving, task root, load); figures to build/bench/, the tree stays clean
+	@mkdir -p $(BENCH_OUT)
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.serving --out $(BENCH_OUT)/serving.json $(SERVING_ARGS)
+	set -o pipefail; $(BIN)/python -m benchmarks.taskroot --no-write | tee $(BENCH_OUT)/taskroot.txt
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.load --out $(BENCH_OUT)/load.json $(LOAD_ARGS)
+
+bench-docs: install ## run the benchmarks and rewrite docs/benchmarks.md with their figures (commit it on purpose)
+	@mkdir -p $(BENCH_OUT)
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.serving --out $(BENCH_OUT)/serving.json --write-docs
+	set -o pipefail; $(BIN)/python -m benchmarks.taskroot | tee $(BENCH_OUT)/taskroot.txt
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.load --out $(BENCH_OUT)/load.json --write-docs
 
 clean: ## remove caches and build output (keeps the venvs and model/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build artifacts screenshots

@@ -1,13 +1,16 @@
 """Load on loopback: this API and the reference-style stack under uvicorn, side by side in one run.
 
 python -m benchmarks.load [--users 20] [--seconds 60] [--bursts 5] [--burst-size 400] [--gap 3]
+                          [--out build/bench/load.json] [--write-docs]
 
 Each stack is served by one uvicorn worker on a free 127.0.0.1 port (the reference stack is the one
-`benchmarks.serving` builds: a joblib RandomForest with a DataFrame per request). Then, one stack after
-the other: `--users` concurrent users POST /v1/predict back to back for `--seconds`, then `--bursts`
-bursts of `--burst-size` requests from the same users separated by `--gap` idle seconds. Every phase is
-bounded in requests and time. A request counts as an error unless it gets 200 with a PD. Servers are
-stopped by PID. Prints p50/p95/p99 latency and requests/s per phase and stack as a Markdown table.
+`benchmarks/stacks.py` builds: a joblib RandomForest with a DataFrame per request) and must score one
+client through `ui.client` before the load starts. Then, one stack after the other: `--users` concurrent
+users POST /v1/predict back to back for `--seconds`, then `--bursts` bursts of `--burst-size` requests
+from the same users separated by `--gap` idle seconds. Every phase is bounded in requests and time. A
+request counts as an error unless it gets 200 with a PD. Servers are stopped by PID. Prints p50/p95/p99
+latency and requests/s per phase and stack as a Markdown table; writes the figures to `--out`
+(git-ignored) and, with `--write-docs`, the Load section of docs/benchmarks.md.
 """
 
 import argparse
@@ -21,13 +24,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
-from benchmarks.serving import build_reference, environment, say
+from benchmarks.results import DOC, RESULTS_DIR, say, shown, write_results, write_section
+from benchmarks.stacks import build_reference, environment
 from scripts.local import free_port, start_server, stop
-from training.synthetic import generate_rows
+from training.synthetic import TYPICAL, generate_rows
+from ui.client import ApiClient, Endpoint
+
+HEADING: Final = "## Load on loopback"
 
 MAX_REQUESTS: Final = 500_000  # a hard bound on one phase, whatever the machine's speed
 COMMAND: Final = ".venv/bin/python -m benchmarks.load"
@@ -44,13 +51,27 @@ class Phase:
     seconds: float
     latencies_ms: list[float]
 
-    def row(self) -> str:
-        """Render the phase as a Markdown table row."""
+    def figures(self) -> dict[str, Any]:
+        """Summarise the phase: requests, errors, requests/s and p50/p95/p99 latency (ms)."""
         p50, p95, p99 = np.percentile(self.latencies_ms, [50, 95, 99]) if self.latencies_ms else (0, 0, 0)
         rate = self.requests / self.seconds if self.seconds else 0.0
+        return {
+            "stack": self.stack,
+            "phase": self.phase,
+            "requests": self.requests,
+            "errors": self.errors,
+            "requests_per_s": rate,
+            "p50_ms": float(p50),
+            "p95_ms": float(p95),
+            "p99_ms": float(p99),
+        }
+
+    def row(self) -> str:
+        """Render the phase as a Markdown table row."""
+        f = self.figures()
         return (
-            f"| {self.stack} | {self.phase} | {self.requests:,} | {self.errors} | {rate:,.0f} | "
-            f"{p50:.1f} | {p95:.1f} | {p99:.1f} |"
+            f"| {self.stack} | {self.phase} | {self.requests:,} | {self.errors} | {f['requests_per_s']:,.0f} | "
+            f"{f['p50_ms']:.1f} | {f['p95_ms']:.1f} | {f['p99_ms']:.1f} |"
         )
 
 
@@ -150,9 +171,16 @@ def serve(module: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], st
     return start_server(args, f"{url}/openapi.json", env=env), url
 
 
-def summary(phases: list[Phase]) -> str:
-    """Total the bursts per stack and render every phase as a Markdown table."""
-    rows = []
+def check_answers(url: str, stack: str) -> None:
+    """Score one client through ui.client before loading a stack; raises ApiError or RuntimeError."""
+    answer = ApiClient(Endpoint(url)).call("POST", "/v1/predict", body=TYPICAL, timeout=30.0)
+    if not 0 <= answer.get("probability_of_default", -1) <= 1:
+        raise RuntimeError(f"{stack} answered /v1/predict without a PD: {answer!r}")
+
+
+def totals(phases: list[Phase]) -> list[Phase]:
+    """Keep the steady phase of each stack and total its bursts into one 'all bursts' phase."""
+    kept = []
     for stack in dict.fromkeys(p.stack for p in phases):
         own = [p for p in phases if p.stack == stack]
         bursts = [p for p in own if p.phase.startswith("burst")]
@@ -164,21 +192,18 @@ def summary(phases: list[Phase]) -> str:
             sum(p.seconds for p in bursts),
             [ms for p in bursts for ms in p.latencies_ms],
         )
-        rows += [p.row() for p in own if not p.phase.startswith("burst")] + [total.row()]
+        kept += [p for p in own if not p.phase.startswith("burst")] + [total]
+    return kept
+
+
+def summary(phases: list[Phase]) -> str:
+    """Render the phases (steady and all bursts per stack) as a Markdown table."""
     header = "| stack | phase | requests | errors | requests/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|---|"
-    return "\n".join([header, *rows])
+    return "\n".join([header, *(p.row() for p in phases)])
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Build the reference stack, serve both, load each in turn and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--bursts", type=int, default=5)
-    parser.add_argument("--burst-size", type=int, default=400)
-    parser.add_argument("--gap", type=float, default=3.0)
-    args = parser.parse_args(argv)
-    load = os.getloadavg()[0]
+def load_stacks(args: argparse.Namespace) -> tuple[list[Phase], str]:
+    """Build the reference stack, serve each stack in turn and load it; return the phases and the note."""
     phases: list[Phase] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         note = build_reference(Path(tmp))
@@ -194,22 +219,53 @@ def main(argv: list[str] | None = None) -> None:
             process, url = serve(module, env)
             try:
                 say(f"{name}: {module} on {url} (pid {process.pid})")
+                check_answers(url, name)
                 phases += asyncio.run(drive(url, name, args))
             finally:
                 stop(process)
-    table = summary(phases)
+    return phases, note
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve and load both stacks, print the table, write the figures (and the doc if asked)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--bursts", type=int, default=5)
+    parser.add_argument("--burst-size", type=int, default=400)
+    parser.add_argument("--gap", type=float, default=3.0)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "load.json", help="figures (JSON)")
+    parser.add_argument("--write-docs", action="store_true", help=f"also rewrite {HEADING} in {shown(DOC)}")
+    args = parser.parse_args(argv)
+    load = os.getloadavg()[0]
+    phases, note = load_stacks(args)
+    kept = totals(phases)
     errors = sum(p.errors for p in phases)
     steady = {p.stack: p for p in phases if p.phase == "steady"}
     ratio = (steady["this API"].requests / steady["this API"].seconds) / (
         steady["reference"].requests / steady["reference"].seconds
     )
-    say(
+    setup = (
         f"`{COMMAND}` ({args.users} users, {args.seconds:.0f} s steady, {args.bursts} bursts of "
         f"{args.burst_size} with {args.gap:.0f} s gaps; one uvicorn worker each; {os.cpu_count()} CPUs, "
-        f"load {load:.1f} at start; reference: {note})\n\n{table}\n\n"
-        f"Errors: {errors}. Steady requests/s: {ratio:.1f} x the reference.",
-        result=True,
+        f"load {load:.1f} at start; reference: {note})"
     )
+    section = (
+        f"{setup}\n\n{summary(kept)}\n\nErrors: {errors}. Steady requests/s: {ratio:.1f} x the reference."
+    )
+    say(section, result=True)
+    record = {
+        "setup": setup,
+        "load_average": load,
+        "errors": errors,
+        "steady_ratio": ratio,
+        "phases": [p.figures() for p in phases],
+        "all_bursts": [p.figures() for p in kept if p.phase == "all bursts"],
+    }
+    say(f"wrote {shown(write_results(args.out.stem, record, folder=args.out.parent))}")
+    if args.write_docs:
+        write_section(HEADING, f"{HEADING}\n\n{section}\n")
+        say(f"wrote {shown(DOC)}")
     if errors:
         raise SystemExit(1)
 

@@ -1,12 +1,12 @@
-"""Measure this handler against a reference-style stack it builds, side by side; write docs/benchmarks.md.
+"""Measure this handler against a reference-style stack it builds, side by side.
 
-python -m benchmarks.serving [--cold-runs 10] [--calls 2000] [--no-write]
+python -m benchmarks.serving [--cold-runs 10] [--calls 2000] [--out build/bench/serving.json] [--write-docs]
 
-The reference stack (benchmarks/reference_app.py): a scikit-learn RandomForest (100 trees,
-class_weight="balanced") that this script fits on the real data when CREDIT_DATA is set, else on rows
-generated from the contract, and saves with joblib into a temporary folder; the app loads it with joblib
-and builds a pandas DataFrame per request, behind the same FastAPI/Mangum handler shape with the same
-request models. Both stacks answer the same REST v1 API Gateway event.
+Figures go to `--out` (git-ignored); `--write-docs` also rewrites the Serving section of docs/benchmarks.md.
+
+The reference stack (benchmarks/reference_app.py) serves the RandomForest of benchmarks/reference_model.py
+with a pandas DataFrame per request, behind the same FastAPI/Mangum handler shape and request models.
+Both stacks answer the same REST v1 API Gateway event, in-process through their handler (no HTTP).
 
 - cold start: fresh Python process -> import handler -> load (and for ours verify) the model -> first
   /v1/predict response through the handler; wall time seen by the parent, median of --cold-runs.
@@ -27,18 +27,18 @@ import sys
 import tempfile
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
-from functions.contract import FEATURE_NAMES, MAX_BATCH
+from benchmarks.results import DOC, RESULTS_DIR, ROOT, cpu_name, say, shown, write_results, write_section
+from benchmarks.stacks import build_reference, environment
+from functions.contract import MAX_BATCH
 from training.synthetic import generate_rows
 
-ROOT: Final = Path(__file__).resolve().parent.parent
-DOC: Final = ROOT / "docs" / "benchmarks.md"
 HEADING: Final = "## Serving"
 COMMAND: Final = (
     "CREDIT_DATA=../shared/data/default_of_credit_card_clients.csv .venv/bin/python -m benchmarks.serving"
@@ -100,42 +100,6 @@ class Figures:
     rss_mb: float
 
 
-def say(text: str, *, result: bool = False) -> None:
-    """Print progress to stderr, or the result to stdout."""
-    print(text, file=sys.stdout if result else sys.stderr, flush=True)
-
-
-def training_data() -> tuple[np.ndarray, np.ndarray, str]:
-    """Return X, y and a description: the real data if CREDIT_DATA is set, else generated rows."""
-    given = os.environ.get("CREDIT_DATA", "")
-    if given:
-        from training.data import load_dataset
-
-        dataset = load_dataset(Path(given))
-        return dataset.X, dataset.y, f"the real data ({len(dataset.y):,} rows, {dataset.source})"
-    rows = generate_rows(30_000, seed=0)
-    X = np.array([[float(row[name]) for name in FEATURE_NAMES] for row in rows])
-    late = X[:, FEATURE_NAMES.index("pay_0")] >= 2
-    y = (late | (np.random.default_rng(0).random(len(rows)) < 0.15)).astype(np.int64)
-    return X, y, f"{len(rows):,} rows generated from the contract (CREDIT_DATA unset)"
-
-
-def build_reference(folder: Path) -> str:
-    """Fit the reference RandomForest and save it with joblib into `folder`."""
-    import joblib
-    import pandas as pd
-    from sklearn.ensemble import RandomForestClassifier
-
-    X, y, source = training_data()
-    say(f"fitting the reference RandomForest on {source}")
-    forest = RandomForestClassifier(n_estimators=100, class_weight="balanced", random_state=0, n_jobs=-1)
-    forest.fit(pd.DataFrame(X, columns=list(FEATURE_NAMES)), y)
-    forest.set_params(n_jobs=None)  # served as the reference app would: default single job
-    joblib.dump(forest, folder / "model.joblib")
-    size = (folder / "model.joblib").stat().st_size / 1e6
-    return f"{source}; model.joblib {size:.0f} MB"
-
-
 def write_events(folder: Path) -> tuple[Path, Path]:
     """Write the REST v1 single event (as generated) and a batch event with 1,000 generated applicants."""
     single = folder / "single.json"
@@ -147,19 +111,6 @@ def write_events(folder: Path) -> tuple[Path, Path]:
     batch = folder / "batch.json"
     batch.write_text(json.dumps(batch_event))
     return single, batch
-
-
-def environment(**extra: str) -> dict[str, str]:
-    """Return a clean environment for a stack's process."""
-    return {
-        **extra,
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "HOME": os.environ.get("HOME") or tempfile.gettempdir(),  # a child process needs some home
-    }
 
 
 def run(stack: Stack, mode: str, single: Path, batch: Path, calls: int) -> tuple[float, dict[str, Any]]:
@@ -221,30 +172,15 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def report(
-    ours: Figures,
-    ref: Figures,
-    *,
-    reference_note: str,
-    scoring_ms: float,
-    load: float,
-    calls: int,
-    cold_runs: int,
-) -> str:
-    """Render the serving section of docs/benchmarks.md."""
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown CPU",
-    )
+def rows(
+    ours: Figures, ref: Figures, *, scoring_ms: float, calls: int, cold_runs: int
+) -> list[tuple[str, ...]]:
+    """Tabulate both stacks' figures against the targets: measure, ours, reference, target, verdict."""
     cold_ratio = ours.cold_median_s / ref.cold_median_s
     warm_speedup = ref.warm_p50_ms / ours.warm_p50_ms
-    rows = [
+    return [
         (
-            "Cold start, median of " + str(cold_runs) + " (s)",
+            f"Cold start, median of {cold_runs} (s)",
             f"{ours.cold_median_s:.3f}",
             f"{ref.cold_median_s:.3f}",
             f"<= 0.7 s and <= 0.35 x reference ({cold_ratio:.2f} x)",
@@ -272,7 +208,7 @@ def report(
             verdict(ours.batch_median_ms <= 150),
         ),
         (
-            "... of which `ScoringModel.score` with reasons, in-process (ms)",
+            "... of which `ScoringModel.assess` with reasons, in-process (ms)",
             f"{scoring_ms:.1f}",
             "-",
             "-",
@@ -280,12 +216,26 @@ def report(
         ),
         ("Peak RSS after the first response (MB)", f"{ours.rss_mb:.0f}", f"{ref.rss_mb:.0f}", "-", "-"),
     ]
-    table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
+
+
+def report(
+    ours: Figures,
+    ref: Figures,
+    *,
+    reference_note: str,
+    scoring_ms: float,
+    load: float,
+    calls: int,
+    cold_runs: int,
+) -> str:
+    """Render the serving section of docs/benchmarks.md."""
+    measured = rows(ours, ref, scoring_ms=scoring_ms, calls=calls, cold_runs=cold_runs)
+    table = "\n".join(f"| {' | '.join(row)} |" for row in measured)
     colds = ", ".join(f"{s:.3f}" for s in ours.cold_runs_s)
     ref_colds = ", ".join(f"{s:.3f}" for s in ref.cold_runs_s)
     return f"""{HEADING}
 
-Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu} ({os.cpu_count()} CPUs, load average {load:.1f} at the
+Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_name()} ({os.cpu_count()} CPUs, load average {load:.1f} at the
 start), Python {platform.python_version()}, with
 
 ```
@@ -305,25 +255,13 @@ Cold starts (s), this API: {colds}; reference: {ref_colds}.
 """
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace the serving section of the benchmarks document, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end >= 0 else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Build the reference stack, measure both, print the section and write it to docs/benchmarks.md."""
+    """Build the reference stack, measure both, print the section; write the figures (and the doc if asked)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--cold-runs", type=int, default=10)
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--no-write", action="store_true", help="print the results without writing the doc")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "serving.json", help="figures (JSON)")
+    parser.add_argument("--write-docs", action="store_true", help=f"also rewrite {HEADING} in {shown(DOC)}")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]  # other work on the machine skews every figure; the doc says how busy it was
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
@@ -338,9 +276,18 @@ def main(argv: list[str] | None = None) -> None:
     scoring_ms = scoring_time_ms()
     section = report(*figures, reference_note=reference_note, scoring_ms=scoring_ms, load=load, **kwargs)
     say(section, result=True)
-    if not args.no_write:
-        write_section(section)
-        say(f"wrote {DOC.relative_to(ROOT)}")
+    record = {
+        "load_average": load,
+        "reference": reference_note,
+        "scoring_ms": scoring_ms,
+        **kwargs,
+        "this_api": asdict(figures[0]),
+        "reference_stack": asdict(figures[1]),
+    }
+    say(f"wrote {shown(write_results(args.out.stem, record, folder=args.out.parent))}")
+    if args.write_docs:
+        write_section(HEADING, section)
+        say(f"wrote {shown(DOC)}")
 
 
 if __name__ == "__main__":

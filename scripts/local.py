@@ -21,12 +21,14 @@ def free_port() -> int:
 
 def wait_for(url: str, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
     """Poll `url` until it answers (any HTTP status); raises RuntimeError or TimeoutError otherwise."""
+    if not url.startswith(("http://127.0.0.1:", "http://localhost:")):
+        raise ValueError(f"{url}: only loopback http URLs are polled")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
         try:
-            urllib.request.urlopen(url, timeout=1)
+            urllib.request.urlopen(url, timeout=1)  # nosec B310 (loopback http only, checked above)
             return
         except urllib.error.HTTPError:
             return

@@ -5,19 +5,13 @@ python -m scripts.smoke --url https://ID.execute-api.REGION.amazonaws.com/Prod -
 """
 
 import argparse
-import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 from functions.contract import EXAMPLES
+from ui.client import Answer, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
 
 APPLICANT: Final = EXAMPLES["typical"]
 PREDICTION_FIELDS: Final = frozenset(
@@ -38,62 +32,14 @@ class SmokeError(Exception):
     """A check that failed, with a message saying what was wrong."""
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the API is and the key for its scoring routes."""
-
-    url: str
-    api_key: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One HTTP answer: status code and decoded JSON body (None when the body is not JSON)."""
-
-    status: int
-    body: Any
-
-
-def resolve_endpoint(stack_name: str, *, region: str | None) -> Endpoint:
-    """Read ApiUrl and ApiKeyId from the stack's outputs and fetch the key's value."""
-    session = boto3.session.Session(region_name=region)
-    stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    outputs = {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
-    missing = sorted({"ApiUrl", "ApiKeyId"} - outputs.keys())
-    if missing:
-        raise SmokeError(
-            f"stack {stack_name} has no output {', '.join(missing)}; was it deployed from template.yaml?"
-        )
-    key = session.client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)
-    return Endpoint(url=outputs["ApiUrl"].rstrip("/"), api_key=key["value"])
-
-
 def call(
     endpoint: Endpoint, method: str, path: str, *, body: Any = None, with_key: bool = True, timeout: float
 ) -> Answer:
-    """Send one request and return its status and JSON body; HTTP errors are answers, not exceptions."""
-    headers = {"accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["content-type"] = "application/json"
-    if with_key:
-        headers["x-api-key"] = endpoint.api_key
-    if not endpoint.url.startswith(("https://", "http://")):
-        raise SmokeError(f"{endpoint.url}: the API URL must be http(s)")
-    request = urllib.request.Request(endpoint.url + path, data=data, headers=headers, method=method)
+    """Send one request and return its status and JSON body; HTTP errors are answers, no answer fails."""
     try:
-        # Scheme checked above: only http(s), never file:/ or a custom scheme.
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310
-            status, payload = response.status, response.read()
-    except urllib.error.HTTPError as err:
-        status, payload = err.code, err.read()
-    except (urllib.error.URLError, TimeoutError) as err:
+        return ApiClient(endpoint).send(method, path, body=body, timeout=timeout, with_key=with_key)
+    except ApiError as err:
         raise SmokeError(f"{method} {path}: no answer ({err})") from err
-    try:
-        return Answer(status, json.loads(payload))
-    except ValueError:
-        return Answer(status, None)
 
 
 def expect(condition: bool, message: str) -> None:
@@ -221,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         try:
             endpoint = resolve_endpoint(args.stack_name, region=args.region)
-        except (SmokeError, BotoCoreError, ClientError) as err:
+        except StackError as err:
             report(False, "stack", f"{args.stack_name}: {err}")
             return 1
         report(True, "stack", f"{args.stack_name} -> {endpoint.url}")

@@ -121,3 +121,42 @@ def aws_credentials(configure: Callable[..., None]) -> None:
         AWS_PROFILE=None,
         AWS_ENDPOINT_URL=None,
     )
+
+
+# --- AWS answered by moto, without the app's settings (ui/ and scripts/ tests) ------------------------------
+@pytest.fixture
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake AWS credentials and region (us-east-1), with every AWS call of the test answered by moto."""
+    from moto import mock_aws
+
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def api_stack(fake_aws: None) -> Callable[..., str]:
+    """Create, in moto, an API key and a plain stack whose outputs name the API URL and the key's id.
+
+    moto cannot deploy template.yaml (SAM transform), so a stack with the same Outputs stands in for it.
+    Call `api_stack(name, url=..., outputs=("ApiUrl", "ApiKeyId"), key_value=...)`; it returns the key's value.
+    """
+    import boto3
+
+    def create(
+        name: str, *, url: str, outputs: tuple[str, ...] = ("ApiUrl", "ApiKeyId"), key_value: str = "k" * 40
+    ) -> str:
+        key = boto3.client("apigateway").create_api_key(name=f"{name}-key", enabled=True, value=key_value)
+        values = {"ApiUrl": url, "ApiKeyId": key["id"]}
+        template = {
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {output: {"Value": values[output]} for output in outputs},
+        }
+        boto3.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+        return str(key["value"])
+
+    return create

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from scripts import smoke
 from scripts.local import ROOT, free_port
@@ -129,18 +128,6 @@ def url_of(server: StandInApi) -> str:
     return f"http://127.0.0.1:{server.server_port}"
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake AWS credentials and moto for every AWS call of the test."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield
-
-
 def create_stack(api_url: str) -> None:
     """Create the stand-in stack whose outputs point at `api_url` and at a real (moto) API key."""
     key = boto3.client("apigateway", region_name=REGION).create_api_key(
@@ -168,7 +155,7 @@ def test_smoke_passes_against_the_real_app(live_api: str, capsys: pytest.Capture
 
 
 def test_smoke_reads_the_stack_outputs_with_boto3(
-    aws: None, live_api: str, capsys: pytest.CaptureFixture[str]
+    fake_aws: None, live_api: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     create_stack(live_api)
     assert smoke.main(["--stack-name", STACK, "--region", REGION, "--wait", "5"]) == 0
@@ -176,7 +163,7 @@ def test_smoke_reads_the_stack_outputs_with_boto3(
 
 
 def test_smoke_sends_the_stacks_key_value(
-    aws: None, stand_in: StandIn, capsys: pytest.CaptureFixture[str]
+    fake_aws: None, stand_in: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = stand_in()
     create_stack(url_of(server) + "/")
@@ -185,7 +172,9 @@ def test_smoke_sends_the_stacks_key_value(
     assert server.keys_seen == [KEY_VALUE, None]  # the scored call with the key, the refusal check without
 
 
-def test_smoke_fails_when_the_stack_lacks_an_output(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_smoke_fails_when_the_stack_lacks_an_output(
+    fake_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     boto3.client("cloudformation", region_name=REGION).create_stack(
         StackName=STACK,
         TemplateBody=json.dumps({**STACK_TEMPLATE, "Outputs": {"ApiUrl": {"Value": {"Ref": "ApiUrl"}}}}),
@@ -198,7 +187,9 @@ def test_smoke_fails_when_the_stack_lacks_an_output(aws: None, capsys: pytest.Ca
     assert "FAIL stack" in lines(capsys)[0]
 
 
-def test_smoke_fails_when_the_stack_does_not_exist(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_smoke_fails_when_the_stack_does_not_exist(
+    fake_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert smoke.main(["--stack-name", "no-such-stack", "--region", REGION]) == 1
     assert lines(capsys)[0].startswith("FAIL stack: no-such-stack")
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 from scripts.local import ROOT
 
 BANDIT: Final = Path(sys.executable).with_name("bandit")
-SCANNED: Final = ("functions", "training", "scripts", "benchmarks", "frontend.py")
+SCANNED: Final = ("functions", "training", "scripts", "benchmarks", "ui", "frontend.py")
 NOSEC: Final = re.compile(r"#\s*nosec\b(?P<rest>.*)$")
 
 

@@ -1,0 +1,54 @@
+"""benchmarks/results.py and the load benchmark's tables: figures go to build/bench/, the doc only when asked."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import results
+from benchmarks.load import Phase, summary, totals
+
+DOC = "# Benchmarks\n\nIntro.\n\n## Serving\n\nold serving\n\n## Lambda task root\n\nsizes\n"
+
+
+def test_results_go_to_a_git_ignored_folder() -> None:
+    assert results.RESULTS_DIR.relative_to(results.ROOT).parts[0] == "build"
+    assert "build/" in (results.ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_write_results_records_figures_with_the_machine(tmp_path: Path) -> None:
+    path = results.write_results("load", {"errors": 0}, folder=tmp_path / "bench")
+    record = json.loads(path.read_text())
+    assert path == tmp_path / "bench" / "load.json"
+    assert (record["benchmark"], record["errors"]) == ("load", 0)
+    assert {"measured_utc", "python", "cpu"} <= record.keys()
+
+
+@pytest.mark.parametrize(
+    ("heading", "expected"),
+    [
+        ("## Serving", DOC.replace("## Serving\n\nold serving\n", "## Serving\n\nnew\n")),
+        ("## Load on loopback", DOC + "\n## Load on loopback\n\nnew\n"),
+    ],
+    ids=["replaces-its-section", "appends-a-new-one"],
+)
+def test_write_section_changes_only_its_section(tmp_path: Path, heading: str, expected: str) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(DOC)
+    results.write_section(heading, f"{heading}\n\nnew\n", doc)
+    assert doc.read_text() == expected
+
+
+def test_load_totals_its_bursts_per_stack() -> None:
+    phases = [
+        Phase("this API", "steady", 10, 0, 1.0, [1.0] * 10),
+        Phase("this API", "burst 1", 4, 1, 0.5, [2.0] * 4),
+        Phase("this API", "burst 2", 6, 0, 0.5, [4.0] * 6),
+    ]
+    kept = totals(phases)
+    assert [(p.phase, p.requests, p.errors, p.seconds) for p in kept] == [
+        ("steady", 10, 0, 1.0),
+        ("all bursts", 10, 1, 1.0),
+    ]
+    assert kept[1].figures()["requests_per_s"] == 10.0
+    assert summary(kept).splitlines()[3] == "| this API | all bursts | 10 | 1 | 10 | 4.0 | 4.0 | 4.0 |"

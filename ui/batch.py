@@ -1,0 +1,279 @@
+"""Batch files: read an uploaded CSV of clients, score its valid rows in chunks, and summarise the results.
+
+Pure functions: the API client is passed in (anything with `predict_batch`), so tests need no server.
+"""
+
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, TypeVar
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from pydantic import ValidationError
+
+from functions.contract import FEATURES, MAX_BATCH, TARGET, Applicant, FeatureSpec, Prediction
+from functions.errors import FieldError, to_field_errors
+from ui.client import ApiError
+
+TARGET_COLUMNS: Final = ("default.payment.next.month", "default payment next month", TARGET)
+T = TypeVar("T")
+Positioned = tuple[int, dict[str, Any]]  # (0-based row of the file, applicant as the API takes it)
+
+
+class BatchScorer(Protocol):
+    """What batch scoring needs of the API client (`ui.client.ApiClient` has it)."""
+
+    def predict_batch(self, applicants: Sequence[dict[str, Any]], /) -> list[Prediction]:
+        """Score 1 to MAX_BATCH applicants in input order; raises ApiError."""
+        ...
+
+
+class UnreadableFileError(ValueError):
+    """An upload that cannot be read as clients at all (not CSV, contract columns missing, no rows)."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row of an uploaded file was not scored."""
+
+    row: int  # 1-based data row of the file (the header is row 0)
+    column: str
+    message: str
+
+
+@dataclass
+class ParsedFile:
+    """An uploaded CSV: its cells as text, the rows valid under the contract, and the invalid ones."""
+
+    table: pd.DataFrame
+    applicants: list[dict[str, Any]]  # valid rows, as the API takes them
+    positions: list[int]  # 0-based row of `table` for each valid applicant
+    problems: list[RowProblem]
+    id_column: str | None
+    target: NDArray[np.float64] | None  # 1 default, 0 no default, NaN unreadable; None without the column
+
+
+@dataclass
+class ScoredFile:
+    """The API's predictions for an uploaded file, the rows it could not score, and why it stopped early."""
+
+    predictions: dict[int, Prediction] = field(default_factory=dict)  # row position -> prediction
+    problems: list[RowProblem] = field(default_factory=list)
+    stopped: str | None = None
+
+
+def coerce(value: Any, spec: FeatureSpec) -> Any:
+    """Give a cell the type the contract expects: blanks become None, text that is no number stays text."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            value = float(value)
+        except ValueError:
+            return value  # the contract rejects it with a message naming the column
+    if isinstance(value, bool):
+        return value  # the contract refuses booleans as numbers
+    if value is None or pd.isna(value):
+        return None
+    number = float(value)
+    return int(number) if spec.kind != "amount" and number.is_integer() else number
+
+
+def describe(error: FieldError, *, label: str) -> str:
+    """Say what is wrong with one input and what it accepts."""
+    accepts = f" (accepts {error.hint})" if error.hint else ""
+    return f"{label}: {error.message}{accepts}"
+
+
+def decision_text(predicted_default: bool) -> str:
+    """Word the API's decision for a credit analyst."""
+    return "default predicted" if predicted_default else "no default predicted"
+
+
+def _read_table(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
+    try:
+        table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except ValueError as err:  # pandas' parser, empty-data and decoding errors are all ValueErrors
+        raise UnreadableFileError(f"This is not a readable CSV file ({err}).") from err
+    columns = {str(name).strip().strip('"').lower(): str(name) for name in table.columns}
+    missing = [spec.column for spec in FEATURES if spec.required and spec.name not in columns]
+    if missing:
+        raise UnreadableFileError(
+            f"The file has no column {', '.join(missing)}. Expected the dataset's header (ID, LIMIT_BAL, "
+            "SEX, ..., PAY_AMT6, optionally default.payment.next.month) or the API's lower-case names."
+        )
+    if table.empty:
+        raise UnreadableFileError("The file has a header but no rows.")
+    return table, columns
+
+
+def read_clients(data: bytes) -> ParsedFile:
+    """Read a CSV in the dataset's layout (or the contract's names) and check each row; raises
+    UnreadableFileError when the file is not CSV, lacks a required column or has no rows."""
+    table, columns = _read_table(data)
+    parsed = ParsedFile(table, [], [], [], columns.get("id"), None)
+    present = [spec for spec in FEATURES if spec.name in columns]
+    for position, record in enumerate(table.to_dict("records")):
+        values = {spec.name: coerce(record[columns[spec.name]], spec) for spec in present}
+        try:
+            applicant = Applicant.model_validate(
+                {name: value for name, value in values.items() if value is not None}
+            )
+        except ValidationError as err:
+            for error in to_field_errors(err.errors(), max_batch=MAX_BATCH):
+                column = columns.get(error.field, error.field)
+                parsed.problems.append(RowProblem(position + 1, column, describe(error, label=column)))
+            continue
+        parsed.applicants.append(applicant.model_dump())
+        parsed.positions.append(position)
+    target_column = next((columns[name] for name in TARGET_COLUMNS if name in columns), None)
+    if target_column is not None:
+        labels = pd.to_numeric(table[target_column], errors="coerce").to_numpy(dtype=float)
+        parsed.target = np.where(np.isin(labels, (0.0, 1.0)), labels, np.nan)
+    return parsed
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Yield consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _scored(client: BatchScorer, part: Sequence[Positioned]) -> dict[int, Prediction]:
+    answers = client.predict_batch([applicant for _, applicant in part])
+    return dict(zip([position for position, _ in part], answers, strict=True))
+
+
+def score_chunk(
+    client: BatchScorer, part: Sequence[Positioned]
+) -> tuple[dict[int, Prediction], list[RowProblem]]:
+    """Score one chunk of (row position, applicant); report rows the API refuses (422), resend the rest."""
+    try:
+        return _scored(client, part), []
+    except ApiError as problem:
+        refused = {error.index for error in problem.fields if error.index is not None}
+        if problem.status != 422 or not refused:
+            raise
+        problems = []
+        for error in problem.fields:
+            if error.index is not None:
+                column = error.field.rsplit(".", 1)[-1].upper()
+                problems.append(RowProblem(part[error.index][0] + 1, column, describe(error, label=column)))
+    rest = [item for index, item in enumerate(part) if index not in refused]
+    return (_scored(client, rest) if rest else {}), problems
+
+
+def score_rows(
+    client: BatchScorer, parsed: ParsedFile, *, on_progress: Callable[[int, int], object]
+) -> ScoredFile:
+    """Score the valid rows in chunks of at most MAX_BATCH; stop at the first failure that is not a 422."""
+    scored = ScoredFile()
+    rows = list(zip(parsed.positions, parsed.applicants, strict=True))
+    done = 0
+    for part in chunks(rows, MAX_BATCH):
+        try:
+            predictions, problems = score_chunk(client, part)
+        except ApiError as problem:
+            scored.stopped = str(problem)
+            scored.problems += [RowProblem(p + 1, "", "not scored: the API failed") for p, _ in rows[done:]]
+            break
+        scored.predictions.update(predictions)
+        scored.problems += problems
+        done += len(part)
+        on_progress(done, len(rows))
+    return scored
+
+
+def results_table(parsed: ParsedFile, scored: ScoredFile) -> pd.DataFrame:
+    """One line per uploaded row: PD, grade, score, decision and top reason, or why it was not scored."""
+    problems: dict[int, list[str]] = {}
+    for problem in [*parsed.problems, *scored.problems]:
+        problems.setdefault(problem.row, []).append(problem.message)
+    lines = []
+    for position in range(len(parsed.table)):
+        prediction = scored.predictions.get(position)
+        line: dict[str, Any] = {"row": position + 1}
+        if parsed.id_column is not None:
+            line["ID"] = parsed.table[parsed.id_column].iloc[position]
+        if prediction is None:
+            line.update(pd=None, grade="", score=None, decision="", top_reason="")
+        else:
+            line.update(
+                pd=prediction.probability_of_default,
+                grade=prediction.risk_grade,
+                score=prediction.score,
+                decision=decision_text(prediction.predicted_default),
+                top_reason=prediction.reasons[0].text if prediction.reasons else "",
+            )
+        line["problem"] = "; ".join(problems.get(position + 1, []))
+        lines.append(line)
+    return pd.DataFrame(lines).astype({"pd": "float64", "score": "Int64"})
+
+
+def scored_csv(parsed: ParsedFile, results: pd.DataFrame) -> bytes:
+    """Return the uploaded file with the prediction columns appended, as CSV bytes."""
+    scored = parsed.table.copy()
+    scored["probability_of_default"] = results["pd"].to_numpy()
+    scored["risk_grade"] = results["grade"].to_numpy()
+    scored["score"] = results["score"].astype("Int64").to_numpy()
+    scored["predicted_default"] = results["decision"].map({decision_text(True): 1, decision_text(False): 0})
+    scored["top_reason"] = results["top_reason"].to_numpy()
+    scored["problem"] = results["problem"].to_numpy()
+    return str(scored.to_csv(index=False)).encode()
+
+
+def auc(labels: NDArray[Any], scores: NDArray[Any]) -> float | None:
+    """Return the ROC AUC by the rank-sum (Mann-Whitney) formula, ties at mean rank; None for one class."""
+    positives = labels == 1
+    n_pos = int(positives.sum())
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse]  # 1-based mean rank of each tie group
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def confusion(labels: NDArray[Any], predicted: NDArray[Any]) -> dict[str, int]:
+    """Count true and false negatives and positives of 0/1 labels against boolean decisions."""
+    actual, flagged = labels == 1, predicted.astype(bool)
+    return {
+        "tn": int((~actual & ~flagged).sum()),
+        "fp": int((~actual & flagged).sum()),
+        "fn": int((actual & ~flagged).sum()),
+        "tp": int((actual & flagged).sum()),
+    }
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    """The scored rows against the file's own target: AUC, precision, recall and the confusion counts."""
+
+    rows: int  # scored rows whose target is 0 or 1
+    auc: float | None  # None unless both classes are present
+    precision: float | None  # None when nothing was flagged
+    recall: float | None  # None when no row defaulted
+    counts: dict[str, int]  # tn, fp, fn, tp
+
+
+def target_summary(parsed: ParsedFile, scored: ScoredFile) -> TargetSummary | None:
+    """Compare the scored rows' PD and decisions with the file's target; None without a target column."""
+    if parsed.target is None or not scored.predictions:
+        return None
+    positions = np.array(sorted(scored.predictions))
+    labels = parsed.target[positions]
+    known = ~np.isnan(labels)
+    pds = np.array([scored.predictions[p].probability_of_default for p in positions])
+    flagged = np.array([scored.predictions[p].predicted_default for p in positions])
+    counts = confusion(labels[known], flagged[known])
+    tp, fp, fn = counts["tp"], counts["fp"], counts["fn"]
+    return TargetSummary(
+        rows=int(known.sum()),
+        auc=auc(labels[known], pds[known]),
+        precision=tp / (tp + fp) if tp + fp else None,
+        recall=tp / (tp + fn) if tp + fn else None,
+        counts=counts,
+    )

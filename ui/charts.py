@@ -1,0 +1,117 @@
+"""Altair charts of the page: the PD gauge over the grade bands, the reason codes, the batch's PD histogram."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import altair as alt
+import pandas as pd
+
+from functions.contract import ReasonCode
+from functions.manifest import Manifest
+
+GRADE_COLOURS: Final = {"A": "#2e7d32", "B": "#8bc34a", "C": "#fbc02d", "D": "#f57c00", "E": "#c62828"}
+
+
+@dataclass(frozen=True)
+class Band:
+    """A risk grade as a PD interval [start, end) in [0, 1]."""
+
+    grade: str
+    label: str
+    start: float
+    end: float
+
+
+def grade_bands(manifest: Manifest | None) -> list[Band]:
+    """Return the manifest's grade bands as PD intervals [start, end) (none without a manifest)."""
+    bands, start = [], 0.0
+    for band in manifest.grade_bands if manifest else ():
+        end = min(band.max_pd, 1.0)
+        bands.append(Band(band.grade, band.label, start, end))
+        start = end
+    return bands
+
+
+def gauge(probability: float, threshold: float, bands: Sequence[Band]) -> alt.LayerChart:
+    """Draw the PD in [0, 1] as a bar over the grade bands, with the decision threshold as a dashed line."""
+    x = alt.X("start:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None, grid=False))
+    # Heights are fractions of the chart; every layer hides its y axis (Vega-Lite fails on mixed axes).
+    y, y_text = (alt.Y(f"{name}:Q", scale=alt.Scale(domain=[0, 1]), axis=None) for name in ("low", "text"))
+    point = pd.DataFrame({"start": [0.0], "end": [probability], "low": [0.3], "high": [0.62]})
+    point["label"] = f"PD {probability:.1%}"
+    line = pd.DataFrame({"start": [threshold], "low": [0.0], "high": [1.0], "text": [0.1]})
+    line["label"] = f"threshold {threshold:.1%}"
+    layers: list[alt.Chart] = []
+    if bands:
+        zones = pd.DataFrame([vars(band) for band in bands]).assign(low=0.0, high=1.0)
+        letters = pd.DataFrame(
+            {"grade": zones["grade"], "start": (zones["start"] + zones["end"]) / 2, "text": 0.85}
+        )
+        colour = alt.Color(
+            "grade:N",
+            scale=alt.Scale(domain=list(GRADE_COLOURS), range=list(GRADE_COLOURS.values())),
+            legend=None,
+        )
+        layers += [
+            alt.Chart(zones)
+            .mark_rect(opacity=0.3)
+            .encode(x=x, x2="end:Q", y=y, y2="high:Q", color=colour, tooltip=["grade", "label"]),
+            alt.Chart(letters)
+            .mark_text(fontWeight="bold")
+            .encode(x=x, y=y_text, text="grade:N", color=colour),
+        ]
+    layers += [
+        alt.Chart(point)
+        .mark_rect(color="#1a237e")
+        .encode(x=x, x2="end:Q", y=y, y2="high:Q", tooltip=["label"]),
+        alt.Chart(line).mark_rule(strokeDash=[5, 3], size=2, color="black").encode(x=x, y=y, y2="high:Q"),
+        alt.Chart(line).mark_text(align="left", dx=4).encode(x=x, y=y_text, text="label:N"),
+    ]
+    return alt.LayerChart(layer=layers, height=80)
+
+
+def reasons_chart(reasons: Sequence[ReasonCode]) -> alt.LayerChart:
+    """Draw the reason codes as bars of the PD points each adds, each reason written above its bar."""
+    table = pd.DataFrame(
+        {
+            "rank": range(len(reasons)),  # the API sends the largest impact first
+            "reason": [r.text for r in reasons],
+            "impact": [100 * r.impact for r in reasons],
+            "code": [r.code for r in reasons],
+        }
+    )
+    table["label"] = table["impact"].map(lambda v: f"+{v:.1f} pp")
+    y = alt.Y("rank:O", axis=None)
+    x = alt.X("impact:Q", title="PD points added against the low-risk reference profile")
+    bars = alt.Chart(table).mark_bar(size=12, yOffset=8, color="#c62828")
+    text = alt.Chart(table).mark_text(align="left", baseline="bottom", dy=-2)
+    value = alt.Chart(table).mark_text(align="left", dx=4, dy=8)
+    return alt.LayerChart(
+        layer=[
+            bars.encode(x=x, y=y, tooltip=["code", "reason", "label"]),
+            text.encode(x=alt.value(0), y=y, text="reason:N"),
+            value.encode(x="impact:Q", y=y, text="label:N"),
+        ],
+        height=alt.Step(46),
+    )
+
+
+def histogram(results: pd.DataFrame, threshold: float) -> alt.LayerChart:
+    """Draw the distribution of the scored rows' PD (column `pd`), coloured by decision, with the threshold."""
+    scored = results.dropna(subset=["pd"])
+    bars = (
+        alt.Chart(scored)
+        .mark_bar()
+        .encode(
+            x=alt.X("pd:Q", bin=alt.Bin(extent=[0, 1], step=0.05), axis=alt.Axis(format="%"), title="PD"),
+            y=alt.Y("count():Q", title="Clients"),
+            color=alt.Color("decision:N", title="Decision", scale=alt.Scale(range=["#c62828", "#2e7d32"])),
+        )
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"threshold": [threshold]}))
+        .mark_rule(strokeDash=[5, 3], size=2)
+        .encode(x="threshold:Q")
+    )
+    return alt.LayerChart(layer=[bars, rule], height=260)
