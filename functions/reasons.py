@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.contract import BILLS, EDUCATION_CODES, FEATURE_NAMES, PAY_STATUS, PAY_STATUS_CODES, PAYMENTS
-from functions.features import INPUTS_OF, MODEL_FEATURES, engineer
+from functions.features import INPUTS_OF, MODEL_FEATURES, RATIO_CAP, engineer
 from functions.predictor import TreeEnsemble
 
 Matrix = npt.NDArray[np.float64]
@@ -29,6 +29,10 @@ REASON_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "education": ("education",),
 }
 MAX_REASONS: Final = 4
+# A reason must move PD by at least this much (0.1 percentage point, the precision impacts are shown at):
+# smaller effects are rounding noise to a credit officer and are never listed.
+MIN_IMPACT: Final = 0.001
+UTILISATION_SHOWN_UP_TO: Final = 10.0  # above ten times the limit the text says "more than 10 times"
 SMALL_BATCH: Final = 16  # up to this many rows, reasons are measured by one walk over all variants
 IMPACT_DECIMALS: Final = 10  # impacts agree across batch sizes only to rounding; report them to 1e-10
 _INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -79,19 +83,28 @@ def measure(
     return probabilities[0], impacts
 
 
-def top_reasons(impacts: list[float], inputs: Mapping[str, float]) -> tuple[Reason, ...]:
-    """Return up to MAX_REASONS reasons with a positive impact, largest first (ties: group order)."""
+def top_reasons(
+    impacts: list[float], inputs: Mapping[str, float], features: Mapping[str, float]
+) -> tuple[Reason, ...]:
+    """Return up to MAX_REASONS reasons whose impact is at least MIN_IMPACT, largest first (ties: group order).
+
+    `inputs` are the client's 23 contract inputs, `features` the model features built from them.
+    """
     codes = list(REASON_GROUPS)
     ranked = sorted(range(len(codes)), key=lambda g: -impacts[g])[:MAX_REASONS]
     return tuple(
-        Reason(code=codes[g], text=describe(codes[g], inputs), impact=impacts[g])
+        Reason(code=codes[g], text=describe(codes[g], inputs, features), impact=impacts[g])
         for g in ranked
-        if impacts[g] > 0
+        if impacts[g] >= MIN_IMPACT
     )
 
 
-def describe(code: str, value: Mapping[str, float]) -> str:
-    """Phrase a factor group of one client's inputs in words a credit officer can quote; ValueError if unknown."""
+def describe(code: str, value: Mapping[str, float], features: Mapping[str, float]) -> str:
+    """Phrase a factor group in words a credit officer can quote, from the values the model saw.
+
+    Ratios come from the model `features` (floored limit, capped payment ratio), never recomputed from the raw
+    inputs, so every figure is finite and true to the model. Raises ValueError for an unknown code.
+    """
     if code == "latest_status":
         status = int(value["pay_0"])
         if status > 0:
@@ -100,16 +113,21 @@ def describe(code: str, value: Mapping[str, float]) -> str:
     if code == "status_history":
         return _history(value)
     if code == "utilisation":
-        return f"bill at {value['bill_amt1'] / value['limit_bal']:.0%} of the credit limit"
+        return _utilisation(features["utilisation_latest"])
     if code == "payments":
-        return _payments(value)
+        return _payments(value, features["payment_ratio_latest"])
     if code == "credit_limit":
-        return f"credit limit of NT${value['limit_bal']:,.0f}"
+        return f"credit limit of {money(value['limit_bal'])}"
     if code == "age":
         return f"age {value['age']:.0f}"
     if code == "education":
         return f"education: {EDUCATION_CODES[int(value['education'])]}"
     raise ValueError(f"unknown reason code {code!r}")
+
+
+def money(amount: float) -> str:
+    """Format an amount in NT$: whole dollars with thousands separators, cents only when below NT$1."""
+    return f"NT${amount:,.2f}" if 0 < abs(amount) < 1 else f"NT${amount:,.0f}"
 
 
 def _history(value: Mapping[str, float]) -> str:
@@ -121,11 +139,19 @@ def _history(value: Mapping[str, float]) -> str:
     return f"revolving credit (minimum paid) in {revolving} of the 5 months before September"
 
 
-def _payments(value: Mapping[str, float]) -> str:
-    paid = sum(value[name] for name in PAYMENTS)
-    if paid == 0:
+def _utilisation(ratio: float) -> str:
+    if ratio > UTILISATION_SHOWN_UP_TO:
+        return f"bill more than {UTILISATION_SHOWN_UP_TO:.0f} times the credit limit"
+    if ratio < 0:
+        return "bill in credit (below zero)"
+    return f"bill at {ratio:.0%} of the credit limit"
+
+
+def _payments(value: Mapping[str, float], ratio: float) -> str:
+    if sum(value[name] for name in PAYMENTS) == 0:
         return "no payment in the last 6 months"
-    owed = value["bill_amt2"]
-    if owed <= 0:
-        return f"paid NT${value['pay_amt1']:,.0f} last month with no bill due"
-    return f"paid {value['pay_amt1'] / owed:.0%} of the previous bill last month"
+    if value["bill_amt2"] <= 0:
+        return f"paid {money(value['pay_amt1'])} last month with no bill due"
+    if ratio >= RATIO_CAP:
+        return f"paid at least {RATIO_CAP:.0%} of the previous bill last month"
+    return f"paid {ratio:.0%} of the previous bill last month"

@@ -13,7 +13,7 @@ from functions.contract import FEATURE_NAMES
 from functions.features import MODEL_FEATURES, engineer
 from functions.manifest import Manifest, ModelUnavailable, read_manifest
 from functions.predictor import TreeEnsemble, load_ensemble
-from functions.reasons import Reason, group_tags, measure, top_reasons
+from functions.reasons import MIN_IMPACT, Reason, group_tags, measure, top_reasons
 
 Matrix = npt.NDArray[np.float64]
 
@@ -70,18 +70,18 @@ class ScoringModel:
 
     def assess(self, raw: Matrix, *, explain: bool = True) -> list[Decision]:
         """Assess each row of raw inputs (rows x 23): PD, decision, points, grade and, with `explain`, reasons."""
+        rows = raw.shape[0]
+        impact_rows: list[list[float]] = [[] for _ in range(rows)]
         if explain:
             reference = self.manifest.reference_profile
             probabilities, impacts = measure(self.ensemble, raw, reference=reference, tags=self.node_tags)
-            impact_rows = impacts.T.tolist()
+            impact_rows, features = impacts.T.tolist(), engineer(raw).tolist()
         else:
-            probabilities, impact_rows = self.probabilities(raw), [[] for _ in range(raw.shape[0])]
+            probabilities = self.probabilities(raw)
         scaling, threshold = self.manifest.score_scaling, self.threshold
         decisions = []
-        for probability, row_impacts, row in zip(
-            probabilities.tolist(), impact_rows, raw.tolist(), strict=True
-        ):
-            reasons = top_reasons(row_impacts, dict(zip(FEATURE_NAMES, row, strict=True))) if explain else ()
+        for i, probability in enumerate(probabilities.tolist()):
+            reasons = _reasons(raw[i].tolist(), features[i], impact_rows[i]) if explain else ()
             decisions.append(
                 Decision(
                     probability_of_default=probability,
@@ -93,6 +93,17 @@ class ScoringModel:
                 )
             )
         return decisions
+
+
+def _reasons(inputs: list[float], features: list[float], impacts: list[float]) -> tuple[Reason, ...]:
+    """Word one client's reasons from its 23 raw inputs, its model features and each group's impact."""
+    if max(impacts, default=0.0) < MIN_IMPACT:
+        return ()
+    return top_reasons(
+        impacts,
+        dict(zip(FEATURE_NAMES, inputs, strict=True)),
+        dict(zip(MODEL_FEATURES, features, strict=True)),
+    )
 
 
 def load_model(model_dir: Path) -> ScoringModel:
