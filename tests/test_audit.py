@@ -18,7 +18,6 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from functions import audit
-from functions.app import app
 from functions.contract import Applicant
 from functions.reasons import Reason
 from functions.scoring import Decision
@@ -55,12 +54,6 @@ def audited(aws_credentials: None, configure: Callable[..., None]) -> Iterator[A
         create_table(client)
         configure(AUDIT_TABLE=TABLE, AUDIT_HASH_KEY=HASH_KEY)
         yield client
-
-
-@pytest.fixture
-def client() -> TestClient:
-    """A TestClient on the app."""
-    return TestClient(app)
 
 
 def items(dynamodb: Any) -> list[dict[str, Any]]:
@@ -321,7 +314,17 @@ def test_uvicorn_app_audits_to_moto_server_end_to_end(aws_credentials: None, mot
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
-    args = [sys.executable, "-m", "uvicorn", "functions.app:app", "--host", "127.0.0.1", "--port", str(port)]
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "functions.app:get_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     process = start_server(args, f"{url}/v1/health", env=env)
     try:
         request = urllib.request.Request(
