@@ -3,7 +3,9 @@
 The guard is the outermost layer of the app (inside CORS): it gives each request an id and a typed
 record, restores the stage prefix API Gateway strips, refuses bodies that are too large or not JSON,
 answers 500 in the error schema on a fault, and logs one line and one metrics record per request.
-Checks of the body's content (such as repeated JSON keys) belong in `screen`, after the body is read.
+Checks of the body's content (such as repeated JSON keys) belong in `screen`, after the body is read;
+repairs of the Lambda event itself (headers Mangum cannot parse, non-HTTP events) belong in front of the
+Mangum adapter, which `functions.app.handler` calls.
 """
 
 import time

@@ -7,12 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from functions.app import adapter, get_app, load_serving_model
@@ -49,42 +49,37 @@ def real_data_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return download_uci(default_cache_dir())
 
 
-@pytest.fixture(scope="session")
-def live_api() -> Iterator[str]:
-    """Serve the app with uvicorn (as `make api` does) on a free 127.0.0.1 port; yield its base URL."""
+@contextmanager
+def uvicorn_api(env: dict[str, str]) -> Iterator[str]:
+    """Serve the app with uvicorn, as `make api` does, on a free 127.0.0.1 port; yield its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start_server(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "functions.app:get_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        f"{url}/v1/health",
-        env={"OMP_NUM_THREADS": "1"},
-    )
-    yield url
-    stop(process)
+    app = "functions.app:get_app"
+    args = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    process = start_server([*args, "--log-level", "warning"], f"{url}/v1/health", env=env)
+    try:
+        yield url
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def live_api() -> Iterator[str]:
+    """A uvicorn server of the app for the whole session; yield its base URL."""
+    with uvicorn_api({"OMP_NUM_THREADS": "1"}) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def serve_api() -> Callable[[dict[str, str]], AbstractContextManager[str]]:
+    """Start a uvicorn server of the app with extra environment: `with serve_api(env) as url: ...`."""
+    return uvicorn_api
 
 
 @pytest.fixture(scope="module")
-def app() -> FastAPI:
-    """The app as uvicorn and the Lambda handler serve it (built from the current settings)."""
-    return get_app()
-
-
-@pytest.fixture(scope="module")
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client() -> Iterator[TestClient]:
     """A TestClient on the app, kept open for the module (one event loop thread, not one per request)."""
-    with TestClient(app) as opened:
+    with TestClient(get_app()) as opened:
         yield opened
 
 
