@@ -57,7 +57,7 @@ train: install ## train on DATA (or the downloaded UCI zip) and rewrite model/
 	$(BIN)/python -m training.train $(if $(DATA),--data $(DATA)) --out model
 
 api: install ## serve the API with uvicorn on 127.0.0.1:8000 using the shipped model
-	$(BIN)/uvicorn functions.app:app --host $(API_HOST) --port $(API_PORT) --no-access-log
+	$(BIN)/uvicorn functions.app:get_app --factory --host $(API_HOST) --port $(API_PORT) --no-access-log
 
 ui: install ## serve the Streamlit frontend on 127.0.0.1:8501 (CREDIT_API_URL picks the endpoint)
 	$(BIN)/streamlit run frontend.py --server.address $(API_HOST) --server.port $(UI_PORT) \

@@ -1,4 +1,4 @@
-"""The one error schema of every 4xx and 5xx answer, and the translation of validation errors into it.
+"""The one error schema of every 4xx and 5xx answer, its handlers, and the translation of validation errors.
 
 No error ever carries the submitted values, a traceback or an exception's text from inside the app.
 """
@@ -6,10 +6,14 @@ No error ever carries the submitted values, a traceback or an exception's text f
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from functions.contract import FEATURE_BY_NAME, FeatureSpec
+from functions.contract import FEATURE_BY_NAME, MAX_BATCH, FeatureSpec
+from functions.record import record_of
 
 ErrorCode = Literal[
     "malformed_json",
@@ -147,3 +151,75 @@ def to_field_errors(errors: Iterable[Mapping[str, Any]], *, max_batch: int) -> l
             )
         )
     return described
+
+
+DESCRIPTIONS: Final = {
+    400: "The body is not valid JSON.",
+    413: "The body is larger than the limit (MAX_BODY_BYTES, 1 MiB by default).",
+    415: "The body is not sent as application/json.",
+    422: f"An input is missing, unknown, of the wrong type or out of range, or a batch is empty or holds more "
+    f"than {MAX_BATCH} applicants; `fields` names each one.",
+    500: "A fault of the service (never caused by the input); quote the request_id.",
+    503: "The model is unavailable (missing or tampered artifact) or the decision could not be audited; "
+    "no decision is returned. Retry later.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Document these error statuses of a route with the error schema (OpenAPI `responses`)."""
+    return {status: {"model": ErrorResponse, "description": DESCRIPTIONS[status]} for status in statuses}
+
+
+async def on_api_error(request: Request, exc: ApiError) -> Response:
+    """Render an ApiError in the error schema."""
+    record = record_of(request)
+    record.error_code = exc.code
+    return error_response(exc.status, exc.code, exc.message, request_id=record.request_id, fields=exc.fields)
+
+
+async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """Answer malformed JSON with 400 and invalid inputs with 422, naming each field, echoing nothing."""
+    record = record_of(request)
+    problems = exc.errors()
+    broken = next((p for p in problems if p.get("type") == "json_invalid"), None)
+    if broken is not None:
+        where = broken["loc"][-1] if len(broken["loc"]) > 1 else "?"
+        reason = broken.get("ctx", {}).get("error", "invalid JSON")
+        message = f"The body is not valid JSON ({reason} at character {where}); send one JSON object."
+        record.error_code = "malformed_json"
+        return error_response(400, "malformed_json", message, request_id=record.request_id)
+    fields = to_field_errors(problems[:MAX_FIELDS], max_batch=MAX_BATCH)
+    record.error_code = "validation_error"
+    record.invalid_fields = [f.field if _known(f) else "<unknown field>" for f in fields]
+    count = f"{len(problems)} invalid input{'s' if len(problems) > 1 else ''}"
+    listed = "each is listed" if len(problems) <= MAX_FIELDS else f"the first {MAX_FIELDS} are listed"
+    message = f"{count}; {listed} in `fields` with what it accepts."
+    return error_response(422, "validation_error", message, request_id=record.request_id, fields=fields)
+
+
+def _known(field: FieldError) -> bool:
+    """Whether a field path names only contract fields (an unknown key may carry personal data)."""
+    name = field.field.rsplit(".", 1)[-1].split("[", 1)[0]
+    return name in FEATURE_BY_NAME or name in ("body", "applicants")
+
+
+async def on_http_error(request: Request, exc: HTTPException) -> Response:
+    """Render routing and parsing errors (404, 405, 400) in the error schema."""
+    record = record_of(request)
+    code = STATUS_CODES.get(exc.status_code, "http_error")
+    messages = {
+        "not_found": "No such route; the API is described at /docs.",
+        "method_not_allowed": f"Method not allowed here; allowed: {(exc.headers or {}).get('Allow', '?')}.",
+        "malformed_json": "The body could not be parsed as JSON; send one JSON object.",
+    }
+    record.error_code = code
+    message = messages.get(code, str(exc.detail))
+    return error_response(exc.status_code, code, message, request_id=record.request_id, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every ApiError, validation error and HTTP error of `app` in the error schema."""
+    # The decorator form accepts handlers typed for their own exception class.
+    app.exception_handler(ApiError)(on_api_error)
+    app.exception_handler(RequestValidationError)(on_validation_error)
+    app.exception_handler(HTTPException)(on_http_error)

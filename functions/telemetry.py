@@ -13,7 +13,7 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 
-from functions.config import get_settings
+from functions.config import Settings, get_settings
 
 MAX_VALUES: Final = 100  # EMF limit of values per metric in one record
 
@@ -28,14 +28,22 @@ class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def make_logger() -> Logger:
-    """Build the service's JSON logger."""
-    settings = get_settings()
+    """Build the service's JSON logger with the settings' defaults (`configure_logger` applies the environment)."""
+    defaults = Settings.model_fields
     return Logger(
-        service=settings.powertools_service_name, level=settings.log_level, logger_handler=StdoutHandler()
+        service=defaults["powertools_service_name"].default,
+        level=defaults["log_level"].default,
+        logger_handler=StdoutHandler(),
     )
 
 
-logger: Final = make_logger()
+def configure_logger(settings: Settings) -> None:
+    """Apply the service name and level of these settings to the logger (called when the app is built)."""
+    logger.append_keys(service=settings.powertools_service_name)
+    logger.setLevel(settings.log_level)
+
+
+logger: Final = make_logger()  # built at import from class defaults only: no environment is read here
 _cold_start = True
 
 
@@ -52,10 +60,10 @@ def emit_metrics(
     route: str,
     status: int,
     latency_ms: float,
-    pds: Sequence[float] = (),
+    probabilities: Sequence[float] = (),
     predicted_defaults: int = 0,
 ) -> None:
-    """Print this request's metrics as CloudWatch embedded metric format; PDs beyond 100 go on extra lines."""
+    """Print this request's metrics as CloudWatch EMF; PDs (each in [0, 1]) beyond 100 go on extra lines."""
     settings = get_settings()
     if settings.powertools_metrics_disabled:
         return
@@ -65,13 +73,13 @@ def emit_metrics(
         "ServerErrors": ("Count", int(status >= 500)),
         "Latency": ("Milliseconds", round(latency_ms, 3)),
     }
-    if pds:
-        values["Decisions"] = ("Count", len(pds))
+    if probabilities:
+        values["Decisions"] = ("Count", len(probabilities))
         values["PredictedDefaults"] = ("Count", predicted_defaults)
-        values["ProbabilityOfDefault"] = ("None", [round(pd, 6) for pd in pds[:MAX_VALUES]])
+        values["ProbabilityOfDefault"] = ("None", [round(p, 6) for p in probabilities[:MAX_VALUES]])
     lines = [_emf_line(values, route=route)]
-    for start in range(MAX_VALUES, len(pds), MAX_VALUES):
-        chunk = [round(pd, 6) for pd in pds[start : start + MAX_VALUES]]
+    for start in range(MAX_VALUES, len(probabilities), MAX_VALUES):
+        chunk = [round(p, 6) for p in probabilities[start : start + MAX_VALUES]]
         lines.append(_emf_line({"ProbabilityOfDefault": ("None", chunk)}, route=route))
     sys.stdout.write("".join(lines))
     sys.stdout.flush()

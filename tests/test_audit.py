@@ -2,12 +2,12 @@
 
 import json
 import socket
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import boto3
@@ -18,11 +18,10 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from functions import audit
-from functions.app import app
 from functions.contract import Applicant
 from functions.reasons import Reason
 from functions.scoring import Decision
-from scripts.local import free_port, start_server, stop
+from scripts.local import free_port
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE = "credit-default-audit"
@@ -55,12 +54,6 @@ def audited(aws_credentials: None, configure: Callable[..., None]) -> Iterator[A
         create_table(client)
         configure(AUDIT_TABLE=TABLE, AUDIT_HASH_KEY=HASH_KEY)
         yield client
-
-
-@pytest.fixture
-def client() -> TestClient:
-    """A TestClient on the app."""
-    return TestClient(app)
 
 
 def items(dynamodb: Any) -> list[dict[str, Any]]:
@@ -305,13 +298,15 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
-def test_uvicorn_app_audits_to_moto_server_end_to_end(aws_credentials: None, moto_server: str) -> None:
+def test_uvicorn_app_audits_to_moto_server_end_to_end(
+    aws_credentials: None,
+    moto_server: str,
+    serve_api: Callable[[dict[str, str]], AbstractContextManager[str]],
+) -> None:
     dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_server)
     create_table(dynamodb)
     secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_server)
     secret = secrets.create_secret(Name="audit-key", SecretString="e" * 48)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
         "AUDIT_TABLE": TABLE,
         "AUDIT_KEY_SECRET_ARN": secret["ARN"],
@@ -321,9 +316,7 @@ def test_uvicorn_app_audits_to_moto_server_end_to_end(aws_credentials: None, mot
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
-    args = [sys.executable, "-m", "uvicorn", "functions.app:app", "--host", "127.0.0.1", "--port", str(port)]
-    process = start_server(args, f"{url}/v1/health", env=env)
-    try:
+    with serve_api(env) as url:
         request = urllib.request.Request(
             f"{url}/v1/predict",
             data=json.dumps(HIGH_RISK).encode(),
@@ -335,8 +328,6 @@ def test_uvicorn_app_audits_to_moto_server_end_to_end(aws_credentials: None, mot
         dynamodb.delete_table(TableName=TABLE)  # the store goes away: the next decision must be refused
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
-    finally:
-        stop(process)
     assert refused.value.code == 503
     assert json.loads(refused.value.read())["error"]["code"] == "audit_unavailable"
     assert [item["request_id"]["S"] for item in stored] == [body["request_id"]]

@@ -13,14 +13,14 @@ import schemathesis
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 
-from functions.app import app
+from functions.app import get_app
 
 SEED: Final = 20261126
 MAX_EXAMPLES: Final = 1000
 config = SchemathesisConfig.from_dict(
     {"seed": SEED, "generation": {"mode": "all", "max-examples": MAX_EXAMPLES}}
 )
-schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+schema = schemathesis.openapi.from_asgi("/openapi.json", get_app(), config=config)
 load_all_checks()
 ALL_CHECKS: Final = CHECKS.get_all()
 CASES: Counter[str] = Counter()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from functions.app import app
+from functions.app import get_app
 from functions.contract import FEATURE_NAMES
 
 MODEL_VERSION = "3feff54c9b29"
@@ -106,16 +106,18 @@ def real_clients(real_data_path: Path) -> dict[int, dict[str, int]]:
     return client_by_id(real_data_path, sorted(EXPECTED))
 
 
-def test_golden_model_version_is_the_shipped_one() -> None:
-    version = TestClient(app).get("/v1/health").json()["model_version"]
+def test_golden_model_version_is_the_shipped_one(client: TestClient) -> None:
+    version = client.get("/v1/health").json()["model_version"]
     assert version == MODEL_VERSION, "the model was retrained: regenerate EXPECTED (see the module docstring)"
 
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("client_id", sorted(EXPECTED))
-def test_golden_answer_for_real_client(real_clients: dict[int, dict[str, int]], client_id: int) -> None:
+def test_golden_answer_for_real_client(
+    client: TestClient, real_clients: dict[int, dict[str, int]], client_id: int
+) -> None:
     expected = EXPECTED[client_id]
-    actual = answer(TestClient(app), real_clients[client_id])
+    actual = answer(client, real_clients[client_id])
     assert actual["probability_of_default"] == pytest.approx(expected["probability_of_default"], abs=1e-9)
     assert {k: v for k, v in actual.items() if k != "probability_of_default"} == {
         k: v for k, v in expected.items() if k != "probability_of_default"
@@ -125,5 +127,5 @@ def test_golden_answer_for_real_client(real_clients: dict[int, dict[str, int]], 
 if __name__ == "__main__":
     ids = sorted(EXPECTED)  # to pin other clients, change the keys of EXPECTED first
     clients = client_by_id(Path(os.environ["CREDIT_DATA"]), ids)
-    with TestClient(app) as api:
+    with TestClient(get_app()) as api:
         pprint.pp({i: answer(api, clients[i]) for i in ids}, width=110, sort_dicts=False)

@@ -1,7 +1,7 @@
-"""Real API Gateway payloads (REST v1 with stage Prod, HTTP API v2) through the Lambda `handler`."""
+"""Lambda events saved under events/ (REST v1 and HTTP v2, as `sam local generate-event` makes them) through
+`handler`: answers, the gateway's request id, the stage prefix, errors in the schema, logs, Lambda mode."""
 
 import base64
-import copy
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,37 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 from mangum import Mangum
 
-from functions.app import app, handler
+from functions.app import adapter, handler
 from functions.config import MODEL_DIR
+from functions.contract import MAX_BATCH
 from functions.errors import ErrorResponse
 from functions.telemetry import logger
-from tests.conftest import load_event
 from training.synthetic import HIGH_RISK, TYPICAL
 
+"""Real API Gateway payloads (REST v1 with stage Prod, HTTP API v2) through the Lambda `handler`."""
 REST_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"  # requestContext.requestId of the REST events
-
-
-def with_body(event: dict[str, Any], body: bytes, content_type: str | None = "keep") -> dict[str, Any]:
-    """Copy an event with a new base64 body and, unless "keep", a new (or no) Content-Type header."""
-    changed = copy.deepcopy(event)
-    changed["body"] = base64.b64encode(body).decode()
-    changed["isBase64Encoded"] = True
-    if content_type != "keep":
-        for headers in (changed.get("headers") or {}, changed.get("multiValueHeaders") or {}):
-            for name in [name for name in headers if name.lower() == "content-type"]:
-                del headers[name]
-        if content_type is not None:
-            changed.setdefault("headers", {})["Content-Type"] = content_type
-            if "multiValueHeaders" in changed:
-                changed["multiValueHeaders"]["Content-Type"] = [content_type]
-    return changed
-
-
-def body_of(response: dict[str, Any]) -> Any:
-    """Decode a handler response body as JSON."""
-    raw = response["body"]
-    text = base64.b64decode(raw).decode() if response.get("isBase64Encoded") else raw
-    return json.loads(text)
 
 
 @pytest.fixture
@@ -54,9 +32,10 @@ def unbind_context() -> Iterator[None]:
     )
 
 
-def test_handler_is_mangum_without_lifespan() -> None:
-    assert isinstance(handler, Mangum)
-    assert handler.lifespan == "off"
+def test_handler_hands_events_to_one_mangum_adapter_without_lifespan() -> None:
+    assert isinstance(adapter(), Mangum)
+    assert adapter() is adapter()
+    assert adapter().lifespan == "off"
 
 
 @pytest.mark.parametrize(
@@ -74,7 +53,9 @@ def test_handler_is_mangum_without_lifespan() -> None:
         "http-predict-batch",
     ],
 )
-def test_handler_answers_generated_event(name: str) -> None:
+def test_handler_answers_generated_event(
+    name: str, load_event: Callable[[str], dict[str, Any]], body_of: Callable[[dict[str, Any]], Any]
+) -> None:
     response = handler(load_event(name), None)
     assert response["statusCode"] == 200
     assert response["isBase64Encoded"] is False
@@ -86,12 +67,17 @@ def test_handler_answers_generated_event(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["rest-predict", "http-predict", "rest-predict-batch", "http-predict-batch"])
-def test_handler_answers_like_testclient(name: str) -> None:
+def test_handler_answers_like_testclient(
+    client: TestClient,
+    name: str,
+    load_event: Callable[[str], dict[str, Any]],
+    body_of: Callable[[dict[str, Any]], Any],
+) -> None:
     event = load_event(name)
     through_handler = body_of(handler(event, None))
     payload = json.loads(base64.b64decode(event["body"]))
     path = "/v1/predict/batch" if "batch" in name else "/v1/predict"
-    direct = TestClient(app).post(path, json=payload).json()
+    direct = client.post(path, json=payload).json()
     for answer in (through_handler, direct):
         for prediction in answer.get("predictions", [answer]):
             prediction.pop("request_id")
@@ -99,7 +85,9 @@ def test_handler_answers_like_testclient(name: str) -> None:
     assert through_handler == direct
 
 
-def test_handler_uses_gateway_request_id() -> None:
+def test_handler_uses_gateway_request_id(
+    load_event: Callable[[str], dict[str, Any]], body_of: Callable[[dict[str, Any]], Any]
+) -> None:
     response = handler(load_event("rest-predict"), None)
     assert body_of(response)["request_id"] == REST_REQUEST_ID
     assert response["headers"]["x-request-id"] == REST_REQUEST_ID
@@ -108,7 +96,9 @@ def test_handler_uses_gateway_request_id() -> None:
 @pytest.mark.parametrize(
     ("name", "openapi_url"), [("rest-docs", "/Prod/openapi.json"), ("http-docs", "/openapi.json")]
 )
-def test_docs_behind_stage_load_prefixed_openapi(name: str, openapi_url: str) -> None:
+def test_docs_behind_stage_load_prefixed_openapi(
+    name: str, openapi_url: str, load_event: Callable[[str], dict[str, Any]]
+) -> None:
     response = handler(load_event(name), None)
     assert response["statusCode"] == 200
     assert response["headers"]["content-type"].startswith("text/html")
@@ -118,7 +108,12 @@ def test_docs_behind_stage_load_prefixed_openapi(name: str, openapi_url: str) ->
 @pytest.mark.parametrize(
     ("name", "servers"), [("api-rest-openapi", [{"url": "/Prod"}]), ("api-http-openapi", None)]
 )
-def test_openapi_behind_stage_names_stage_as_server(name: str, servers: list[dict[str, str]] | None) -> None:
+def test_openapi_behind_stage_names_stage_as_server(
+    name: str,
+    servers: list[dict[str, str]] | None,
+    load_event: Callable[[str], dict[str, Any]],
+    body_of: Callable[[dict[str, Any]], Any],
+) -> None:
     response = handler(load_event(name), None)
     assert response["statusCode"] == 200
     spec = body_of(response)
@@ -126,7 +121,9 @@ def test_openapi_behind_stage_names_stage_as_server(name: str, servers: list[dic
     assert "/v1/predict" in spec["paths"]
 
 
-def test_http_api_named_stage_is_stripped_from_path() -> None:
+def test_http_api_named_stage_is_stripped_from_path(
+    load_event: Callable[[str], dict[str, Any]], body_of: Callable[[dict[str, Any]], Any]
+) -> None:
     event = load_event("http-health")
     event["requestContext"]["stage"] = "prod"
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/prod/v1/health"
@@ -148,7 +145,14 @@ def test_http_api_named_stage_is_stripped_from_path() -> None:
 )
 @pytest.mark.parametrize("name", ["rest-predict", "http-predict"])
 def test_handler_rejects_bad_request_in_error_schema(
-    name: str, body: bytes, content_type: str | None, status: int, code: str
+    name: str,
+    body: bytes,
+    content_type: str | None,
+    status: int,
+    code: str,
+    load_event: Callable[[str], dict[str, Any]],
+    with_body: Callable[..., dict[str, Any]],
+    body_of: Callable[[dict[str, Any]], Any],
 ) -> None:
     response = handler(with_body(load_event(name), body, content_type), None)
     assert response["statusCode"] == status
@@ -157,7 +161,11 @@ def test_handler_rejects_bad_request_in_error_schema(
     assert '"input"' not in response["body"]
 
 
-def test_handler_batch_error_names_index() -> None:
+def test_handler_batch_error_names_index(
+    load_event: Callable[[str], dict[str, Any]],
+    with_body: Callable[..., dict[str, Any]],
+    body_of: Callable[[dict[str, Any]], Any],
+) -> None:
     body = json.dumps({"applicants": [TYPICAL, {**HIGH_RISK, "pay_3": "2"}]}).encode()
     response = handler(with_body(load_event("rest-predict-batch"), body), None)
     assert response["statusCode"] == 422
@@ -167,7 +175,9 @@ def test_handler_batch_error_names_index() -> None:
 
 @pytest.mark.usefixtures("unbind_context")
 def test_handler_logs_lambda_context_and_gateway_id(
-    lambda_context: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+    lambda_context: SimpleNamespace,
+    capsys: pytest.CaptureFixture[str],
+    load_event: Callable[[str], dict[str, Any]],
 ) -> None:
     handler(load_event("rest-predict"), lambda_context)
     lines = [
@@ -183,7 +193,10 @@ def test_handler_logs_lambda_context_and_gateway_id(
 
 
 def test_handler_refuses_to_score_with_missing_artifact(
-    configure: Callable[..., None], tmp_path: Path
+    configure: Callable[..., None],
+    tmp_path: Path,
+    load_event: Callable[[str], dict[str, Any]],
+    body_of: Callable[[dict[str, Any]], Any],
 ) -> None:
     (tmp_path / "model.json").write_bytes((MODEL_DIR / "model.json").read_bytes())
     configure(MODEL_DIR=str(tmp_path))
@@ -195,7 +208,11 @@ def test_handler_refuses_to_score_with_missing_artifact(
         assert "serving.npz" in error["message"]
 
 
-def test_handler_scores_a_batch_inline_under_lambda(configure: Callable[..., None]) -> None:
+def test_handler_scores_a_batch_inline_under_lambda(
+    configure: Callable[..., None],
+    load_event: Callable[[str], dict[str, Any]],
+    body_of: Callable[[dict[str, Any]], Any],
+) -> None:
     """Under Lambda (AWS_LAMBDA_FUNCTION_NAME set) a batch is scored without a worker thread, identically."""
     event = load_event("rest-predict-batch")
     in_thread = body_of(handler(event, None))
@@ -206,3 +223,14 @@ def test_handler_scores_a_batch_inline_under_lambda(configure: Callable[..., Non
             prediction.pop("request_id")
         answer.pop("request_id")
     assert inline == in_thread
+
+
+def test_batch_over_the_limit_through_the_handler_gets_4xx(
+    load_event: Callable[[str], dict[str, Any]],
+) -> None:
+    event = load_event("rest-predict-batch")
+    body = json.dumps({"applicants": [TYPICAL] * (MAX_BATCH + 1)}).encode()
+    event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    response = handler(event, None)
+    assert response["statusCode"] == 422
+    assert str(MAX_BATCH) in response["body"]

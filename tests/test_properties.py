@@ -8,7 +8,7 @@
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, Final
 
 import pytest
@@ -16,10 +16,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.app import app, handler
+from functions.app import handler
 from functions.contract import FEATURES, FeatureSpec
-from tests.conftest import load_event
-from tests.test_handler import body_of, with_body
 
 EXAMPLES: Final = 1000
 PROPERTY: Final = settings(
@@ -29,15 +27,6 @@ PROPERTY: Final = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-REST: Final = load_event("rest-predict")
-HTTP: Final = load_event("http-predict")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    """A TestClient kept open for the module (one event loop thread instead of one per request)."""
-    with TestClient(app) as opened:
-        yield opened
 
 
 def valid_value(spec: FeatureSpec) -> st.SearchStrategy[Any]:
@@ -102,18 +91,30 @@ def without_ids(answer: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in answer.items() if key != "request_id"}
 
 
-def through_event(event: dict[str, Any], applicant: dict[str, Any]) -> dict[str, Any]:
-    """Answer an applicant through the Lambda handler inside an API Gateway event."""
-    response = handler(with_body(event, json.dumps(applicant).encode()), None)
-    assert response["statusCode"] == 200, response["body"]
-    answer: dict[str, Any] = body_of(response)
+@pytest.fixture(scope="module")
+def through_event(
+    load_event: Callable[[str], dict[str, Any]],
+    with_body: Callable[..., dict[str, Any]],
+    body_of: Callable[[dict[str, Any]], Any],
+) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """Answer an applicant through the Lambda handler inside a saved API Gateway event, named."""
+    events = {name: load_event(name) for name in ("rest-predict", "http-predict")}
+
+    def answer(name: str, applicant: dict[str, Any]) -> dict[str, Any]:
+        response = handler(with_body(events[name], json.dumps(applicant).encode()), None)
+        assert response["statusCode"] == 200, response["body"]
+        answered: dict[str, Any] = body_of(response)
+        return answered
+
     return answer
 
 
 @PROPERTY
 @given(applicants())
 def test_valid_applicant_gets_one_answer_in_range_on_every_path(
-    client: TestClient, applicant: dict[str, Any]
+    client: TestClient,
+    through_event: Callable[[str, dict[str, Any]], dict[str, Any]],
+    applicant: dict[str, Any],
 ) -> None:
     first = client.post("/v1/predict", json=applicant)
     assert first.status_code == 200, first.text
@@ -121,8 +122,8 @@ def test_valid_applicant_gets_one_answer_in_range_on_every_path(
     assert 0.0 <= answer["probability_of_default"] <= 1.0
     assert answer["predicted_default"] == (answer["probability_of_default"] >= answer["threshold"])
     assert without_ids(client.post("/v1/predict", json=applicant).json()) == answer
-    assert without_ids(through_event(REST, applicant)) == answer
-    assert without_ids(through_event(HTTP, applicant)) == answer
+    assert without_ids(through_event("rest-predict", applicant)) == answer
+    assert without_ids(through_event("http-predict", applicant)) == answer
 
 
 @PROPERTY

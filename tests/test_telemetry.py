@@ -1,10 +1,14 @@
-"""JSON logs and CloudWatch embedded-metric-format lines."""
+"""JSON logs and CloudWatch embedded-metric-format lines, alone and as the API writes them per request."""
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from functions.telemetry import emit_metrics, logger
+from training.synthetic import TYPICAL, generate_rows
 
 
 def test_logger_writes_json_to_current_stdout(capsys: pytest.CaptureFixture[str]) -> None:
@@ -19,11 +23,15 @@ def test_logger_writes_json_to_current_stdout(capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.parametrize(("count", "records"), [(0, 1), (1, 1), (100, 1), (101, 2), (1000, 10)])
-def test_emf_splits_pds_into_records_of_100(
+def test_emf_splits_probabilities_into_records_of_100(
     capsys: pytest.CaptureFixture[str], count: int, records: int
 ) -> None:
     emit_metrics(
-        route="/v1/predict/batch", status=200, latency_ms=12.5, pds=[0.5] * count, predicted_defaults=count
+        route="/v1/predict/batch",
+        status=200,
+        latency_ms=12.5,
+        probabilities=[0.5] * count,
+        predicted_defaults=count,
     )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == records
@@ -43,3 +51,50 @@ def test_emf_counts_errors_by_class(
     emit_metrics(route="/v1/health", status=status, latency_ms=1.0)
     line = json.loads(capsys.readouterr().out)
     assert (line["Requests"], line["ClientErrors"], line["ServerErrors"]) == (1, client, server)
+
+
+CANARY_AMOUNT = 123457.25  # a value no real client has, to find it in logs
+CANARY_TEXT = "canary-7f3a9c"
+
+
+def test_logs_never_contain_applicant_values(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    applicant = {**TYPICAL, "limit_bal": CANARY_AMOUNT, "bill_amt4": CANARY_AMOUNT}
+    client.post("/v1/predict", json=applicant)
+    client.post(
+        "/v1/predict/batch", json={"applicants": [applicant, {**applicant, CANARY_TEXT: CANARY_TEXT}]}
+    )
+    client.post("/v1/predict", json={**applicant, "age": CANARY_TEXT})
+    client.post(
+        "/v1/predict", content=f'{{"{CANARY_TEXT}": '.encode(), headers={"content-type": "application/json"}
+    )
+    client.get(f"/v1/{CANARY_TEXT}?q={CANARY_TEXT}")
+    logged = capsys.readouterr().out
+    assert logged.count('"message":"request"') == 5
+    for canary in (str(CANARY_AMOUNT), "123457", CANARY_TEXT):
+        assert canary not in logged
+
+
+def emf_lines(output: str) -> list[dict[str, Any]]:
+    """Return the CloudWatch embedded-metric-format records printed to stdout."""
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_metrics_line_per_request_in_emf(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    client.post("/v1/predict/batch", json={"applicants": generate_rows(250, seed=2)})
+    records = emf_lines(capsys.readouterr().out)
+    assert len(records) == 3  # 250 PDs: 100 values per EMF record at most
+    first = records[0]
+    definition = first["_aws"]["CloudWatchMetrics"][0]
+    assert definition["Namespace"] == "CreditDefault"
+    names = {metric["Name"] for metric in definition["Metrics"]}
+    assert {"Requests", "Latency", "ProbabilityOfDefault", "PredictedDefaults", "Decisions"} <= names
+    assert (first["Requests"], first["Decisions"], first["route"]) == (1, 250, "/v1/predict/batch")
+    assert sum(len(record["ProbabilityOfDefault"]) for record in records) == 250
+
+
+def test_metrics_can_be_disabled(
+    client: TestClient, configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(POWERTOOLS_METRICS_DISABLED="true")
+    client.post("/v1/predict", json=TYPICAL)
+    assert emf_lines(capsys.readouterr().out) == []

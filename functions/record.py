@@ -1,0 +1,33 @@
+"""The typed record of one request, written by the guard, the routes and the error handlers."""
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from starlette.requests import Request
+from starlette.types import Scope
+
+RECORD_KEY: Final = "credit_record"  # the one key of the record in the ASGI scope's state
+
+
+@dataclass
+class RequestRecord:
+    """What the access log and metrics line report about a request: ids, codes, counts, never values."""
+
+    request_id: str
+    probabilities: list[float] = field(default_factory=list)  # PD in [0, 1] of each decision made
+    predicted_defaults: int = 0
+    error_code: str | None = None
+    invalid_fields: list[str] | None = None  # names of contract fields only, never unknown keys
+
+
+def start_record(scope: Scope, request_id: str) -> RequestRecord:
+    """Attach a fresh record to the request's scope state and return it."""
+    record = RequestRecord(request_id=request_id)
+    scope.setdefault("state", {})[RECORD_KEY] = record
+    return record
+
+
+def record_of(request: Request) -> RequestRecord:
+    """Return the record the guard attached to this request; KeyError if the guard did not run."""
+    record: RequestRecord = request.scope["state"][RECORD_KEY]
+    return record
