@@ -16,17 +16,14 @@ from typing import Any
 
 import pytest
 
+from scripts.cfn import load_template
 from scripts.local import stop
-from tests.test_template import load_template
+from scripts.taskroot import BUILD, REQUIREMENTS, dependencies_dir, resolve_for_image
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = ROOT / "functions" / "requirements.txt"
-BUILD = ROOT / "build"
 HANDLER = "functions.app.handler"  # the Dockerfile's CMD
-# Lambda's python3.11 image is Amazon Linux 2 (glibc 2.26): only manylinux2014 wheels install there.
-PLATFORM_FLAGS = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--only-binary=:all:")
 HEAVY_MODULES = ("sklearn", "pandas", "scipy")
 SIZE_BUDGET_MB = 200  # below 0.6 x the reference task root (394 MB: python -m benchmarks.taskroot)
 EVENTS_OK = (
@@ -73,44 +70,6 @@ def copy_like_docker(source: Path, target: Path) -> None:
             destination = target / path.relative_to(source.parent)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, destination)
-
-
-def install_dependencies(target: Path) -> None:
-    """Install functions/requirements.txt into `target` for the image's platform, as the Dockerfile does."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-cache-dir",
-        "--target",
-        str(target),
-        *PLATFORM_FLAGS,
-        "-r",
-        str(REQUIREMENTS),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-    problems = [line for line in result.stderr.splitlines() if not line.startswith("WARNING: Location")]
-    assert result.returncode == 0, (
-        "functions/requirements.txt does not install as manylinux2014 wheels for Python 3.11 "
-        "(the Lambda image's platform):\n" + "\n".join(problems)[-3000:]
-    )
-
-
-def dependencies_dir() -> Path:
-    """Return the installed dependencies, built once per requirements hash under build/."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    folder = BUILD / f"taskroot-{digest}"
-    if not (folder / ".complete").exists():
-        partial = BUILD / f"taskroot-{digest}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        install_dependencies(partial)
-        (partial / ".complete").touch()
-        shutil.rmtree(folder, ignore_errors=True)
-        partial.rename(folder)
-    return folder
 
 
 def folder_bytes(folder: Path) -> int:
@@ -274,7 +233,7 @@ def test_task_root_size_is_reported_and_within_budget(task_root: Path) -> None:
     total = folder_bytes(task_root) - (task_root / ".complete").stat().st_size
     report = {
         "requirements_sha256": hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
-        "platform": "manylinux2014_x86_64 / cp311",
+        "platform": "manylinux2014_x86_64 / cp311 (the image: cp313, resolved by test_image_pins_resolve_for_python_3_13)",
         "total_mb": round(total / 2**20, 1),
         "functions_kb": round(packages.get("functions", 0) / 2**10, 1),
         "model_kb": round(packages.get("model", 0) / 2**10, 1),
@@ -381,3 +340,25 @@ def test_awslambdaric_resolves_the_cmd_handler(task_root: Path, tmp_path: Path) 
     assert result["statusCode"] == 200, result
     text = base64.b64decode(result["body"]).decode() if result.get("isBase64Encoded") else result["body"]
     assert 0.0 <= json.loads(text)["probability_of_default"] <= 1.0
+
+
+def test_image_pins_resolve_for_python_3_13() -> None:
+    # The image is CPython 3.13 on Amazon Linux 2023; this machine cannot run it, pip can resolve for it.
+    wheels = resolve_for_image()
+    pinned = {
+        line.split("==")[0].strip().lower().replace("_", "-")
+        for line in REQUIREMENTS.read_text().splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    }
+    assert set(wheels) == pinned, "every runtime dependency must be pinned, and nothing else installed"
+    compiled = {name: wheel for name, wheel in wheels.items() if not wheel.endswith("-none-any.whl")}
+    assert compiled, "numpy and pydantic-core ship compiled wheels"
+    assert all("-cp313-" in wheel for wheel in compiled.values()), compiled
+
+
+def test_resolution_fails_for_a_pin_without_a_cp313_wheel(tmp_path: Path) -> None:
+    # numpy 1.26.4 predates CPython 3.13: no wheel for the image, so the build would fail in Docker.
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("numpy==1.26.4\n")
+    with pytest.raises(RuntimeError, match=r"CPython 3\.13"):
+        resolve_for_image(requirements)

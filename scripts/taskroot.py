@@ -1,0 +1,102 @@
+"""Build the Lambda task root as the Dockerfile does, and resolve it for the image's Python without running it.
+
+Two builds of functions/requirements.txt, one set of pins:
+- the task root the tests run: CPython 3.11 (the only Python here) and manylinux2014 wheels, executed with
+  `python -I -S` so it sees nothing of the dev venv;
+- the image's: CPython 3.13 on Amazon Linux 2023 (glibc 2.34), resolved with `pip --dry-run` so a pin
+  without a wheel there fails here, before Docker ever runs.
+"""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+REQUIREMENTS: Final = ROOT / "functions" / "requirements.txt"
+BUILD: Final = ROOT / "build"
+# Executed locally by tests/test_taskroot.py: this machine's CPython 3.11.
+PLATFORM_FLAGS: Final = (
+    "--platform",
+    "manylinux2014_x86_64",
+    "--python-version",
+    "3.11",
+    "--only-binary=:all:",
+)
+# The image: public.ecr.aws/lambda/python:3.13 (Amazon Linux 2023, glibc 2.34). Both tags, because some
+# wheels carry only the older manylinux2014 name.
+IMAGE_PYTHON: Final = "3.13"
+IMAGE_PLATFORM_FLAGS: Final = (
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--platform",
+    "manylinux2014_x86_64",
+    "--python-version",
+    IMAGE_PYTHON,
+    "--only-binary=:all:",
+)
+PIP: Final = (sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-cache-dir")
+
+
+def pip_problems(stderr: str) -> str:
+    """Return pip's error output without the warnings about unreachable local indexes."""
+    return "\n".join(line for line in stderr.splitlines() if not line.startswith("WARNING: Location"))
+
+
+def install_dependencies(target: Path) -> None:
+    """Install functions/requirements.txt into target for the platform the tests run; raise on failure."""
+    command = [*PIP, "--quiet", "--target", str(target), *PLATFORM_FLAGS, "-r", str(REQUIREMENTS)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603 (fixed pip arguments)
+    if result.returncode != 0:
+        raise RuntimeError(
+            "functions/requirements.txt does not install as manylinux2014 wheels for Python 3.11:\n"
+            + pip_problems(result.stderr)[-3000:]
+        )
+
+
+def dependencies_dir() -> Path:
+    """Return the installed dependencies, built once per requirements hash under build/."""
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    folder = BUILD / f"taskroot-{digest}"
+    if not (folder / ".complete").exists():
+        partial = BUILD / f"taskroot-{digest}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        install_dependencies(partial)
+        (partial / ".complete").touch()
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+    return folder
+
+
+def resolve_for_image(requirements: Path = REQUIREMENTS) -> dict[str, str]:
+    """Resolve requirements for the image's Python and platform without installing; return name -> wheel file."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        command = [
+            *PIP,
+            "--quiet",
+            "--dry-run",
+            "--ignore-installed",
+            "--report",
+            str(report),
+            "--target",
+            str(Path(scratch) / "target"),
+            *IMAGE_PLATFORM_FLAGS,
+            "-r",
+            str(requirements),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603 (fixed pip arguments)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{requirements.name} has no wheel set for CPython {IMAGE_PYTHON} on manylinux_2_28_x86_64 "
+                f"(the image's platform):\n" + pip_problems(result.stderr)[-3000:]
+            )
+        installs = json.loads(report.read_text())["install"]
+    return {
+        item["metadata"]["name"].lower().replace("_", "-"): item["download_info"]["url"].rsplit("/", 1)[-1]
+        for item in installs
+    }
