@@ -1,8 +1,8 @@
 """Build the Lambda task root as the Dockerfile does, and resolve it for the image's Python without running it.
 
 Two builds of functions/requirements.txt, one set of pins:
-- the task root the tests run: CPython 3.11 (the only Python here) and manylinux2014 wheels, executed with
-  `python -I -S` so it sees nothing of the dev venv;
+- the task root the tests run: the running CPython (3.11 here, 3.11 and 3.13 in GitHub CI) and manylinux2014
+  wheels, executed with `python -I -S` so it sees nothing of the dev venv;
 - the image's: CPython 3.13 on Amazon Linux 2023 (glibc 2.34), resolved with `pip --dry-run` so a pin
   without a wheel there fails here, before Docker ever runs.
 """
@@ -19,12 +19,13 @@ from typing import Final
 ROOT: Final = Path(__file__).resolve().parent.parent
 REQUIREMENTS: Final = ROOT / "functions" / "requirements.txt"
 BUILD: Final = ROOT / "build"
-# Executed locally by tests/test_taskroot.py: this machine's CPython 3.11.
+# Executed by tests/test_taskroot.py with the running interpreter, so its wheels must be for that Python.
+RUNNING_PYTHON: Final = f"{sys.version_info.major}.{sys.version_info.minor}"
 PLATFORM_FLAGS: Final = (
     "--platform",
     "manylinux2014_x86_64",
     "--python-version",
-    "3.11",
+    RUNNING_PYTHON,
     "--only-binary=:all:",
 )
 # The image: public.ecr.aws/lambda/python:3.13 (Amazon Linux 2023, glibc 2.34). Both tags, because some
@@ -53,7 +54,7 @@ def install_dependencies(target: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603 (fixed pip arguments)
     if result.returncode != 0:
         raise RuntimeError(
-            "functions/requirements.txt does not install as manylinux2014 wheels for Python 3.11:\n"
+            f"functions/requirements.txt does not install as manylinux2014 wheels for Python {RUNNING_PYTHON}:\n"
             + pip_problems(result.stderr)[-3000:]
         )
 
@@ -61,9 +62,9 @@ def install_dependencies(target: Path) -> None:
 def dependencies_dir() -> Path:
     """Return the installed dependencies, built once per requirements hash under build/."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    folder = BUILD / f"taskroot-{digest}"
+    folder = BUILD / f"taskroot-py{RUNNING_PYTHON.replace('.', '')}-{digest}"
     if not (folder / ".complete").exists():
-        partial = BUILD / f"taskroot-{digest}.partial"
+        partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         install_dependencies(partial)
         (partial / ".complete").touch()

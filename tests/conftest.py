@@ -44,7 +44,10 @@ def real_data_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def live_api() -> Iterator[str]:
-    """Serve functions.app:app with uvicorn on a free 127.0.0.1 port; yield its base URL."""
+    """Serve functions.app:app with uvicorn on a free 127.0.0.1 port, or use E2E_API_URL (CI: sam local); yield the URL."""
+    if external := os.environ.get("E2E_API_URL"):
+        yield external.rstrip("/")
+        return
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = start_server(

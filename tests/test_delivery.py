@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from functions.errors import ErrorResponse
-from scripts.cfn import load_template, translate
+from scripts.cfn import ROOT, load_template, translate
 from scripts.template_checks import CODEDEPLOY_LAMBDA_CONFIGS, alarm_problems, deployment_problems
 
 
@@ -188,3 +189,53 @@ def test_alarms_notify_a_topic_with_an_optional_email() -> None:
     assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] == a["OKActions"] for a in alarms)
     assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
     assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+
+
+def workflow(name: str) -> dict[str, Any]:
+    """Load a GitHub workflow; YAML 1.1 reads the `on` key as True, so it is renamed back."""
+    loaded: dict[Any, Any] = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    loaded["on"] = loaded.pop(True, loaded.get("on"))
+    return loaded
+
+
+def scripts_of(job: dict[str, Any]) -> str:
+    """Join the `run:` scripts of a job's steps."""
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def test_ci_tests_both_pythons_then_runs_the_image_it_built_once() -> None:
+    ci = workflow("ci.yml")
+    assert "schedule" in ci["on"], "a scheduled run rebuilds the image on the moving base"
+    test, image = ci["jobs"]["test"], ci["jobs"]["image"]
+    assert test["strategy"]["matrix"]["python-version"] == ["3.11", "3.13"]
+    assert "make test" in scripts_of(test)
+    assert image["needs"] == "test"
+    script = scripts_of(image)
+    assert script.count("docker buildx build") == 1 and "sam build" not in script
+    assert "--platform linux/amd64" in script  # the template's x86_64
+    assert "python -m scripts.image_check" in script
+    assert re.search(r"sam local start-api .*--warm-containers EAGER --port 3000", script)
+    assert "scripts.smoke --url http://127.0.0.1:3000" in script
+    e2e = [step for step in image["steps"] if "tests/test_e2e.py" in step.get("run", "")]
+    assert e2e and e2e[0]["env"]["E2E_API_URL"] == "http://127.0.0.1:3000"
+    assert "GITHUB_STEP_SUMMARY" in script and "Init Duration" in script
+
+
+def test_deploy_ships_the_tested_image_by_digest_without_building() -> None:
+    deploy = workflow("deploy.yml")
+    assert deploy["on"]["workflow_run"]["workflows"] == ["CI"]
+    job = deploy["jobs"]["deploy"]
+    script = scripts_of(job)
+    assert "docker build" not in script and "sam build" not in script
+    assert "docker load" in script and "image-id.txt" in script
+    assert "RepoDigests" in script
+    assert re.search(r'sam deploy --config-env ci .*\n.*"ImageUri=\$IMAGE_URI"', script)
+    assert "ROLLBACK_COMPLETE" in script
+    assert job["permissions"]["id-token"] == "write"
+
+
+def test_dependabot_updates_every_ecosystem_weekly_in_groups() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    updates = {(u["package-ecosystem"], u["directory"]): u for u in config["updates"]}
+    assert set(updates) == {("pip", "/functions"), ("pip", "/"), ("docker", "/"), ("github-actions", "/")}
+    assert all(u["schedule"]["interval"] == "weekly" and u["groups"] for u in updates.values())

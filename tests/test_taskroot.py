@@ -18,7 +18,7 @@ import pytest
 
 from scripts.cfn import load_template
 from scripts.local import stop
-from scripts.taskroot import BUILD, REQUIREMENTS, dependencies_dir, resolve_for_image
+from scripts.taskroot import BUILD, REQUIREMENTS, RUNNING_PYTHON, dependencies_dir, resolve_for_image
 
 pytestmark = pytest.mark.slow
 
@@ -233,7 +233,7 @@ def test_task_root_size_is_reported_and_within_budget(task_root: Path) -> None:
     total = folder_bytes(task_root) - (task_root / ".complete").stat().st_size
     report = {
         "requirements_sha256": hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
-        "platform": "manylinux2014_x86_64 / cp311 (the image: cp313, resolved by test_image_pins_resolve_for_python_3_13)",
+        "platform": f"manylinux2014_x86_64 / cp{RUNNING_PYTHON.replace('.', '')}",
         "total_mb": round(total / 2**20, 1),
         "functions_kb": round(packages.get("functions", 0) / 2**10, 1),
         "model_kb": round(packages.get("model", 0) / 2**10, 1),
