@@ -41,7 +41,7 @@ CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """Load a CloudFormation/SAM template, short tags included."""
-    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506 (SafeLoader subclass)
+    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506  # nosec B506 (a SafeLoader subclass)
     return loaded
 
 
