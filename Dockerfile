@@ -2,7 +2,7 @@
 # Python 3.13 on Amazon Linux 2023 (glibc 2.34), supported by Lambda to mid-2029. The base is pinned by tag and
 # digest, the pair as published in a public repository's Dockerfile. Dependabot updates this first FROM (it does
 # not read ARGs); the scheduled CI run passes --build-arg BASE_IMAGE=public.ecr.aws/lambda/python:3.13 to build on
-# the moving tag, and records the digest it resolved. The pins resolve for this platform in tests/test_taskroot.py.
+# the moving tag, and records the digest it resolved. The pins resolve for this platform in tests/test_image_runtime.py.
 # An ARG used by a later FROM must come before the first FROM; by default it names the pinned stage.
 ARG BASE_IMAGE=pinned-base
 FROM public.ecr.aws/lambda/python:3.13.2025.12.15.13@sha256:995c3cd4acfc0681c21cf04fe9754560e30a5d9c5b011b8c405ad1927ca4fdb6 AS pinned-base

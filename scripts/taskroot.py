@@ -7,8 +7,10 @@ Two builds of functions/requirements.txt, one set of pins:
   without a wheel there fails here, before Docker ever runs.
 """
 
+import fnmatch
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,10 +18,12 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
+from scripts.cfn import load_template
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 REQUIREMENTS: Final = ROOT / "functions" / "requirements.txt"
 BUILD: Final = ROOT / "build"
-# Executed by tests/test_taskroot.py with the running interpreter, so its wheels must be for that Python.
+# Executed by tests/test_taskroot.py and tests/test_image_runtime.py with the running interpreter, so its wheels must be for that Python.
 RUNNING_PYTHON: Final = f"{sys.version_info.major}.{sys.version_info.minor}"
 PLATFORM_FLAGS: Final = (
     "--platform",
@@ -70,6 +74,67 @@ def dependencies_dir() -> Path:
         (partial / ".complete").touch()
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
+    return folder
+
+
+def dockerignore_patterns() -> list[str]:
+    """Return the .dockerignore patterns in order, comments and blank lines dropped."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def docker_ignores(relative: str, patterns: list[str]) -> bool:
+    """Tell whether Docker leaves a context path out: the last pattern matching it or a parent wins."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    ignored = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        body = pattern.removeprefix("!").rstrip("/")
+        variants = {body, body.replace("**/", "")}  # Docker's ** also matches no folder at all
+        if any(fnmatch.fnmatchcase(prefix, variant) for prefix in prefixes for variant in variants):
+            ignored = not negated
+    return ignored
+
+
+def copy_like_docker(source: Path, target: Path) -> None:
+    """Copy a folder of the build context as `COPY` would, leaving out what .dockerignore excludes."""
+    patterns = dockerignore_patterns()
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(ROOT).as_posix()
+        if path.is_file() and "__pycache__" not in path.parts and not docker_ignores(relative, patterns):
+            destination = target / path.relative_to(source.parent)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+
+
+def function_environment(task_root: Path) -> dict[str, str]:
+    """Return the function's environment from template.yaml, audit off (no table, no secret) and no AWS."""
+    template = load_template()
+    variables = template["Resources"]["ScoringFunction"]["Properties"]["Environment"]["Variables"]
+    parameters = template["Parameters"]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "credit-default-scoring",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+    }
+    for name, value in variables.items():
+        if isinstance(value, str):
+            env[name] = value
+        elif set(value) == {"Ref"} and value["Ref"] in parameters:
+            env[name] = str(parameters[value["Ref"]]["Default"])
+    return env
+
+
+def build_task_root() -> Path:
+    """Return the task root as the image gets it: the cached dependencies, then functions/ and model/ copied anew."""
+    folder = dependencies_dir()
+    for name in ("functions", "model"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+        copy_like_docker(ROOT / name, folder)
     return folder
 
 
