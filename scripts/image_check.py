@@ -58,7 +58,7 @@ def local_context() -> SimpleNamespace:
         function_name="credit-default-scoring",
         memory_limit_in_mb=1024,
         invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:credit-default-scoring",
-        aws_request_id="00000000-0000-4000-8000-000000000000",
+        aws_request_id="52fdfc07-2182-154f-163f-5f0f9a621d72",
         get_remaining_time_in_millis=lambda: 10_000,
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from scripts.image_check import local_context
 from scripts.local import free_port, start_server, stop
 from training.synthetic import HIGH_RISK, TYPICAL
 
@@ -79,13 +80,7 @@ def load_event(name: str) -> dict[str, Any]:
 @pytest.fixture
 def lambda_context() -> SimpleNamespace:
     """A stand-in for the Lambda context object, with the fields Powertools reads."""
-    return SimpleNamespace(
-        function_name="credit-default-scoring",
-        memory_limit_in_mb=1024,
-        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:credit-default-scoring",
-        aws_request_id="52fdfc07-2182-154f-163f-5f0f9a621d72",
-        get_remaining_time_in_millis=lambda: 10_000,
-    )
+    return local_context()
 
 
 @pytest.fixture
