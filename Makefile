@@ -17,7 +17,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help install tools lint format test train api ui run build deploy bench bench-docs clean
+.PHONY: help install tools lint format test train api ui run build image deploy bench bench-docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,10 +71,16 @@ run: install ## start the API and the UI together; Ctrl-C stops both
 	CREDIT_API_URL=http://$(API_HOST):$(API_PORT) $(MAKE) --no-print-directory ui & \
 	wait
 
-build: tools ## build the Lambda image with SAM (needs Docker)
+build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build
 
-deploy: build ## deploy the stack with SAM (needs Docker and AWS credentials)
+image: install ## build the image once and check it under the runtime interface emulator, as CI does (needs Docker)
+	docker build --platform linux/amd64 --tag credit-default:dev .
+	docker run --detach --rm --name credit-default-check --publish 127.0.0.1:9000:8080 credit-default:dev
+	trap 'docker stop credit-default-check >/dev/null' EXIT; sleep 2; \
+	$(BIN)/python -m scripts.image_check --url http://127.0.0.1:9000
+
+deploy: build ## deploy by hand with SAM's default config (needs Docker and AWS credentials); CI deploys by digest
 	$(TOOLS)/bin/sam deploy
 
 bench: install ## run the benchmarks (serving, task root, load); figures to build/bench/, the tree stays clean

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from functions.scoring import SERVING_FILES
-from tests.test_taskroot import PLATFORM_FLAGS, dependencies_dir
+from scripts.taskroot import PLATFORM_FLAGS, dependencies_dir
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 DOC: Final = ROOT / "docs" / "benchmarks.md"
@@ -65,7 +65,7 @@ def largest(folder: Path, *, count: int = 4) -> str:
 def measure() -> dict[str, tuple[float, str]]:
     """Measure our task root (the test's cached build) and a reference one built now; return sizes and largest parts."""
     ours = pins()
-    say("our task root: the dependencies tests/test_taskroot.py builds (cached under build/)")
+    say("our task root: the dependencies scripts/taskroot.py builds for the tests (cached under build/)")
     ours_root = dependencies_dir()
     code = megabytes(ROOT / "functions")
     model = sum((ROOT / "model" / name).stat().st_size for name in ("model.json", *SERVING_FILES)) / 1e6

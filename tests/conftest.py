@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from functions.app import adapter, get_app, load_serving_model
 from functions.errors import ErrorResponse
+from scripts.image_check import local_context
 from scripts.local import free_port, start_server, stop
 from training.synthetic import HIGH_RISK, TYPICAL
 
@@ -65,7 +66,10 @@ def uvicorn_api(env: dict[str, str]) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def live_api() -> Iterator[str]:
-    """A uvicorn server of the app for the whole session; yield its base URL."""
+    """A uvicorn server of the app for the whole session, or E2E_API_URL (CI: `sam local`); yield its base URL."""
+    if external := os.environ.get("E2E_API_URL"):
+        yield external.rstrip("/")
+        return
     with uvicorn_api({"OMP_NUM_THREADS": "1"}) as url:
         yield url
 
@@ -153,13 +157,7 @@ def error_of() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def lambda_context() -> SimpleNamespace:
     """A stand-in for the Lambda context object, with the fields Powertools reads."""
-    return SimpleNamespace(
-        function_name="credit-default-scoring",
-        memory_limit_in_mb=1024,
-        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:credit-default-scoring",
-        aws_request_id="52fdfc07-2182-154f-163f-5f0f9a621d72",
-        get_remaining_time_in_millis=lambda: 10_000,
-    )
+    return local_context()
 
 
 @pytest.fixture

@@ -1,32 +1,27 @@
 """The Lambda image's task root, built as the Dockerfile builds it, answering events without Docker."""
 
-import base64
-import fnmatch
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scripts.local import stop
-from tests.test_template import load_template
+from scripts.taskroot import (
+    BUILD,
+    REQUIREMENTS,
+    RUNNING_PYTHON,
+    build_task_root,
+    docker_ignores,
+    dockerignore_patterns,
+    function_environment,
+)
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = ROOT / "functions" / "requirements.txt"
-BUILD = ROOT / "build"
-HANDLER = "functions.app.handler"  # the Dockerfile's CMD
-# Lambda's python3.11 image is Amazon Linux 2 (glibc 2.26): only manylinux2014 wheels install there.
-PLATFORM_FLAGS = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--only-binary=:all:")
 HEAVY_MODULES = ("sklearn", "pandas", "scipy")
 SIZE_BUDGET_MB = 200  # below 0.6 x the reference task root (394 MB: python -m benchmarks.taskroot)
 EVENTS_OK = (
@@ -44,109 +39,15 @@ EVENTS_OK = (
 EVENTS_WITHOUT_CONTENT_TYPE = ("rest-predict-no-content-type", "http-predict-no-content-type")
 
 
-def dockerignore_patterns() -> list[str]:
-    """Return the .dockerignore patterns in order, comments and blank lines dropped."""
-    lines = (ROOT / ".dockerignore").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
-def docker_ignores(relative: str, patterns: list[str]) -> bool:
-    """Tell whether Docker leaves a context path out: the last pattern matching it or a parent wins."""
-    parts = relative.split("/")
-    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
-    ignored = False
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        body = pattern.removeprefix("!").rstrip("/")
-        variants = {body, body.replace("**/", "")}  # Docker's ** also matches no folder at all
-        if any(fnmatch.fnmatchcase(prefix, variant) for prefix in prefixes for variant in variants):
-            ignored = not negated
-    return ignored
-
-
-def copy_like_docker(source: Path, target: Path) -> None:
-    """Copy a folder of the build context as `COPY` would, leaving out what .dockerignore excludes."""
-    patterns = dockerignore_patterns()
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(ROOT).as_posix()
-        if path.is_file() and "__pycache__" not in path.parts and not docker_ignores(relative, patterns):
-            destination = target / path.relative_to(source.parent)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, destination)
-
-
-def install_dependencies(target: Path) -> None:
-    """Install functions/requirements.txt into `target` for the image's platform, as the Dockerfile does."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-cache-dir",
-        "--target",
-        str(target),
-        *PLATFORM_FLAGS,
-        "-r",
-        str(REQUIREMENTS),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-    problems = [line for line in result.stderr.splitlines() if not line.startswith("WARNING: Location")]
-    assert result.returncode == 0, (
-        "functions/requirements.txt does not install as manylinux2014 wheels for Python 3.11 "
-        "(the Lambda image's platform):\n" + "\n".join(problems)[-3000:]
-    )
-
-
-def dependencies_dir() -> Path:
-    """Return the installed dependencies, built once per requirements hash under build/."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    folder = BUILD / f"taskroot-{digest}"
-    if not (folder / ".complete").exists():
-        partial = BUILD / f"taskroot-{digest}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        install_dependencies(partial)
-        (partial / ".complete").touch()
-        shutil.rmtree(folder, ignore_errors=True)
-        partial.rename(folder)
-    return folder
-
-
 def folder_bytes(folder: Path) -> int:
     """Return the size of the files under a folder."""
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
 
 
-def function_environment(task_root: Path) -> dict[str, str]:
-    """Return the function's environment from template.yaml, audit off (no table, no secret) and no AWS."""
-    template = load_template()
-    variables = template["Resources"]["ScoringFunction"]["Properties"]["Environment"]["Variables"]
-    parameters = template["Parameters"]
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LAMBDA_TASK_ROOT": str(task_root),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_LAMBDA_FUNCTION_NAME": "credit-default-scoring",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-    }
-    for name, value in variables.items():
-        if isinstance(value, str):
-            env[name] = value
-        elif set(value) == {"Ref"} and value["Ref"] in parameters:
-            env[name] = str(parameters[value["Ref"]]["Default"])
-    return env
-
-
 @pytest.fixture(scope="module")
 def task_root() -> Path:
-    """Build the task root: dependencies (cached), then functions/ and model/ as the image gets them."""
-    folder = dependencies_dir()
-    for name in ("functions", "model"):
-        shutil.rmtree(folder / name, ignore_errors=True)
-        copy_like_docker(ROOT / name, folder)
-    return folder
+    """The task root as the image gets it (dependencies cached under build/)."""
+    return build_task_root()
 
 
 # Runs in `python -I -S -B`: no site-packages, no PYTHON* variables, no current folder, no bytecode
@@ -274,7 +175,7 @@ def test_task_root_size_is_reported_and_within_budget(task_root: Path) -> None:
     total = folder_bytes(task_root) - (task_root / ".complete").stat().st_size
     report = {
         "requirements_sha256": hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
-        "platform": "manylinux2014_x86_64 / cp311",
+        "platform": f"manylinux2014_x86_64 / cp{RUNNING_PYTHON.replace('.', '')}",
         "total_mb": round(total / 2**20, 1),
         "functions_kb": round(packages.get("functions", 0) / 2**10, 1),
         "model_kb": round(packages.get("model", 0) / 2**10, 1),
@@ -285,99 +186,3 @@ def test_task_root_size_is_reported_and_within_budget(task_root: Path) -> None:
     (BUILD / "taskroot-size.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\ntask root: {report['total_mb']} MB; largest: {report['largest_mb']}")
     assert total / 2**20 <= SIZE_BUDGET_MB, report
-
-
-class RuntimeApi(ThreadingHTTPServer):
-    """A stand-in for Lambda's Runtime API: hands out one event, then records the function's reply."""
-
-    daemon_threads = True
-
-    def __init__(self, event: bytes) -> None:
-        super().__init__(("127.0.0.1", 0), RuntimeApiHandler)
-        self.event = event
-        self.handed_out = False
-        self.replies: list[tuple[str, bytes]] = []
-        self.replied = threading.Event()
-        self.stopping = threading.Event()
-
-
-class RuntimeApiHandler(BaseHTTPRequestHandler):
-    """Serve /2018-06-01/runtime/invocation/next and record .../response and .../error posts."""
-
-    server: RuntimeApi
-    request_id = "8f507cfc-0000-4000-8000-000000000001"
-
-    def do_GET(self) -> None:
-        """Hand out the event once; later polls wait until the test stops the client."""
-        if self.path != "/2018-06-01/runtime/invocation/next":
-            self.send_error(404)
-            return
-        if self.server.handed_out:
-            self.server.stopping.wait(timeout=120)  # hold the next poll until the test stops the client
-            return
-        self.server.handed_out = True
-        self.send_response(200)
-        self.send_header("Lambda-Runtime-Aws-Request-Id", self.request_id)
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
-        self.send_header(
-            "Lambda-Runtime-Invoked-Function-Arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:credit-default-scoring",
-        )
-        self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.server.event)))
-        self.end_headers()
-        self.wfile.write(self.server.event)
-
-    def do_POST(self) -> None:
-        """Record the function's response or error and acknowledge it."""
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.replies.append((self.path, body))
-        self.send_response(202)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        self.server.replied.set()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the test output quiet."""
-
-
-def test_awslambdaric_resolves_the_cmd_handler(task_root: Path, tmp_path: Path) -> None:
-    event = (ROOT / "events" / "rest-predict.json").read_bytes()
-    server = RuntimeApi(event)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    env = {
-        **function_environment(task_root),
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
-        "PYTHONPATH": str(task_root),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    log_path = tmp_path / "awslambdaric.log"
-    with log_path.open("wb") as log_file:
-        client = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", HANDLER],
-            cwd=task_root,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            replied = server.replied.wait(timeout=120)
-        finally:
-            stop(client)
-            server.stopping.set()
-            server.shutdown()
-            server.server_close()
-    log = log_path.read_text(errors="replace")[-3000:]
-    assert replied, f"awslambdaric never answered the invocation:\n{log}"
-    path, body = server.replies[0]
-    assert path == f"/2018-06-01/runtime/invocation/{RuntimeApiHandler.request_id}/response", (
-        path,
-        body,
-        log,
-    )
-    result = json.loads(body)
-    assert result["statusCode"] == 200, result
-    text = base64.b64decode(result["body"]).decode() if result.get("isBase64Encoded") else result["body"]
-    assert 0.0 <= json.loads(text)["probability_of_default"] <= 1.0

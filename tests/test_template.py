@@ -5,141 +5,17 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
+from scripts.cfn import ROOT, TEMPLATE, load_template
+from scripts.template_checks import architecture_problems, limit_problems, output_problems
+
 TOOLS = ROOT / ".venv-tools"
-ARCHITECTURES = frozenset({"x86_64", "arm64"})
-API_GATEWAY_TIMEOUT_S = 29
-LAMBDA_MAX_TIMEOUT_S = 900
-MEMORY_RANGE_MB = (128, 10240)
-SERVERLESS_FUNCTION = "AWS::Serverless::Function"
-
-
-class CfnLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation short tags (!Ref, !GetAtt, !Sub, ...) as their long form."""
-
-
-def _construct_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:
-        raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{suffix}", node.start_mark)
-    return {name: value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """Load a CloudFormation/SAM template, short tags included."""
-    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=CfnLoader)  # noqa: S506 (SafeLoader subclass)
-    return loaded
-
-
-def functions_of(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield each serverless function's name and properties, with the template's Globals applied."""
-    defaults = template.get("Globals", {}).get("Function", {})
-    for name, resource in template.get("Resources", {}).items():
-        if resource.get("Type") == SERVERLESS_FUNCTION:
-            yield name, {**defaults, **resource.get("Properties", {})}
-
-
-def resolve(template: dict[str, Any], value: Any) -> Any:
-    """Return a literal, or the default of the parameter a `!Ref` names."""
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        return template.get("Parameters", {}).get(value["Ref"], {}).get("Default")
-    return value
-
-
-def architecture_problems(template: dict[str, Any]) -> list[str]:
-    """List functions whose Architectures is not exactly one of x86_64 and arm64."""
-    problems = []
-    for name, props in functions_of(template):
-        value = props.get("Architectures")
-        if not (isinstance(value, list) and len(value) == 1 and value[0] in ARCHITECTURES):
-            problems.append(f"{name}: Architectures {value!r} is not one of {sorted(ARCHITECTURES)}")
-    return problems
-
-
-def limit_problems(template: dict[str, Any]) -> list[str]:
-    """List functions whose timeout or memory is missing or outside Lambda's and API Gateway's limits."""
-    problems = []
-    for name, props in functions_of(template):
-        timeout = resolve(template, props.get("Timeout"))
-        behind_api = any(
-            event.get("Type") in {"Api", "HttpApi"} for event in props.get("Events", {}).values()
-        )
-        if not isinstance(timeout, int):
-            problems.append(f"{name}: Timeout {timeout!r} is not an explicit whole number of seconds")
-        elif not 1 <= timeout <= LAMBDA_MAX_TIMEOUT_S:
-            problems.append(f"{name}: Timeout {timeout} is outside Lambda's 1..{LAMBDA_MAX_TIMEOUT_S} s")
-        elif behind_api and timeout >= API_GATEWAY_TIMEOUT_S:
-            problems.append(f"{name}: Timeout {timeout} is not below API Gateway's {API_GATEWAY_TIMEOUT_S} s")
-        memory = resolve(template, props.get("MemorySize"))
-        low, high = MEMORY_RANGE_MB
-        if not (isinstance(memory, int) and low <= memory <= high):
-            problems.append(f"{name}: MemorySize {memory!r} is outside {low}..{high} MB")
-    return problems
-
-
-def known_names(template: dict[str, Any]) -> set[str]:
-    """Return what Ref/GetAtt/Sub may name: resources, SAM's generated ones, parameters, pseudo parameters."""
-    names = set(template.get("Resources", {})) | set(template.get("Parameters", {}))
-    for name, resource in template.get("Resources", {}).items():
-        props = resource.get("Properties", {})
-        if resource.get("Type") == SERVERLESS_FUNCTION and "Role" not in props:
-            names.add(f"{name}Role")
-        if resource.get("Type") == "AWS::Serverless::Api":
-            names |= {f"{name}.Stage", f"{name}.Deployment", f"{name}{props.get('StageName', '')}Stage"}
-    return names
-
-
-def referenced_names(value: Any) -> Iterator[str]:
-    """Yield every name a value refers to through Ref, Fn::GetAtt or Fn::Sub."""
-    if isinstance(value, list):
-        for item in value:
-            yield from referenced_names(item)
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref":
-                yield inner
-            elif key == "Fn::GetAtt":
-                yield inner[0] if isinstance(inner, list) else inner.split(".", 1)[0]
-            elif key == "Fn::Sub":
-                text, variables = (inner, {}) if isinstance(inner, str) else (inner[0], inner[1])
-                for match in re.findall(r"\$\{([^!}][^}]*)\}", text):
-                    if match not in variables:
-                        yield match.split(".", 1)[0]
-                yield from referenced_names(variables)
-            else:
-                yield from referenced_names(inner)
-
-
-def output_problems(template: dict[str, Any]) -> list[str]:
-    """List Outputs that refer to a resource or parameter the template does not define."""
-    names = known_names(template)
-    return [
-        f"Outputs.{output}: refers to {target}, which the template does not define"
-        for output, spec in template.get("Outputs", {}).items()
-        for target in referenced_names(spec.get("Value"))
-        if not target.startswith("AWS::") and target not in names
-    ]
 
 
 def run_tool(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -221,12 +97,29 @@ def test_workflows_pass_actionlint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_uses_the_tests_python_pinned_and_the_handler() -> None:
+# Base-image references shown to exist: each tag@digest pair as it appears in a public repository's Dockerfile.
+# Add a pair only with where it was seen; CI's job summary records the digest it resolved for the moving tag.
+KNOWN_BASES = {
+    "3.13.2025.12.15.13@sha256:995c3cd4acfc0681c21cf04fe9754560e30a5d9c5b011b8c405ad1927ca4fdb6": (
+        "ministryofjustice/analytical-platform, a Renovate-pinned Lambda Dockerfile"
+    ),
+}
+
+
+def test_dockerfile_builds_on_a_shown_to_exist_python_3_13_lambda_base() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    base = re.search(r"^FROM public\.ecr\.aws/lambda/python:(\S+)", text, re.MULTILINE)
-    assert base, "the image must build on public.ecr.aws/lambda/python"
-    assert re.fullmatch(r"3\.11\.\d{4}(\.\d{2}){3}(@sha256:[0-9a-f]{64})?", base.group(1)), base.group(1)
-    assert sys.version_info[:2] == (3, 11), "the tests must run on the image's Python"
+    froms = re.findall(r"^FROM (\S+)(?: AS (\S+))?$", text, re.MULTILINE)
+    assert len(froms) == 2, froms
+    (pinned, stage), (final, _) = froms
+    repository, _, reference = pinned.partition(":")
+    assert repository == "public.ecr.aws/lambda/python"
+    assert reference in KNOWN_BASES, f"{reference} is not a reference shown to exist"
+    assert reference.startswith("3.13."), "the image runs CPython 3.13 (Amazon Linux 2023)"
+    # The scheduled build swaps the base with --build-arg; by default the pinned stage is the base.
+    assert re.search(rf"^ARG BASE_IMAGE={stage}$", text, re.MULTILINE)
+    first_from = re.search(r"^FROM ", text, re.MULTILINE)
+    assert first_from and text.index("ARG BASE_IMAGE") < first_from.start()
+    assert final == "${BASE_IMAGE}"
     assert 'CMD ["functions.app.handler"]' in text
     assert text.index("requirements.txt") < text.index("COPY functions/ ")
 
@@ -241,6 +134,12 @@ def test_template_is_deployable_as_documented() -> None:
     deploy = config["default"]["deploy"]["parameters"]
     assert deploy["resolve_image_repos"] is True
     assert "CAPABILITY_IAM" in deploy["capabilities"]
+    # The pipeline deploys the tested image by digest: no build, no repository SAM would push to.
+    pipeline = config["ci"]["deploy"]["parameters"]
+    assert "resolve_image_repos" not in pipeline
+    assert pipeline["template_file"] == "template.yaml"
+    assert pipeline["confirm_changeset"] is False
+    assert pipeline["disable_rollback"] is False
 
 
 def test_shipped_template_passes_the_checks_the_tools_miss() -> None:

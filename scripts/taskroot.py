@@ -1,0 +1,168 @@
+"""Build the Lambda task root as the Dockerfile does, and resolve it for the image's Python without running it.
+
+Two builds of functions/requirements.txt, one set of pins:
+- the task root the tests run: the running CPython (3.11 here, 3.11 and 3.13 in GitHub CI) and manylinux2014
+  wheels, executed with `python -I -S` so it sees nothing of the dev venv;
+- the image's: CPython 3.13 on Amazon Linux 2023 (glibc 2.34), resolved with `pip --dry-run` so a pin
+  without a wheel there fails here, before Docker ever runs.
+"""
+
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from scripts.cfn import load_template
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+REQUIREMENTS: Final = ROOT / "functions" / "requirements.txt"
+BUILD: Final = ROOT / "build"
+# Executed by tests/test_taskroot.py and tests/test_image_runtime.py with the running interpreter, so its wheels must be for that Python.
+RUNNING_PYTHON: Final = f"{sys.version_info.major}.{sys.version_info.minor}"
+PLATFORM_FLAGS: Final = (
+    "--platform",
+    "manylinux2014_x86_64",
+    "--python-version",
+    RUNNING_PYTHON,
+    "--only-binary=:all:",
+)
+# The image: public.ecr.aws/lambda/python:3.13 (Amazon Linux 2023, glibc 2.34). Both tags, because some
+# wheels carry only the older manylinux2014 name.
+IMAGE_PYTHON: Final = "3.13"
+IMAGE_PLATFORM_FLAGS: Final = (
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--platform",
+    "manylinux2014_x86_64",
+    "--python-version",
+    IMAGE_PYTHON,
+    "--only-binary=:all:",
+)
+PIP: Final = (sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-cache-dir")
+
+
+def pip_problems(stderr: str) -> str:
+    """Return pip's error output without the warnings about unreachable local indexes."""
+    return "\n".join(line for line in stderr.splitlines() if not line.startswith("WARNING: Location"))
+
+
+def install_dependencies(target: Path) -> None:
+    """Install functions/requirements.txt into target for the platform the tests run; raise on failure."""
+    command = [*PIP, "--quiet", "--target", str(target), *PLATFORM_FLAGS, "-r", str(REQUIREMENTS)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603 (fixed pip arguments)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"functions/requirements.txt does not install as manylinux2014 wheels for Python {RUNNING_PYTHON}:\n"
+            + pip_problems(result.stderr)[-3000:]
+        )
+
+
+def dependencies_dir() -> Path:
+    """Return the installed dependencies, built once per requirements hash under build/."""
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    folder = BUILD / f"taskroot-py{RUNNING_PYTHON.replace('.', '')}-{digest}"
+    if not (folder / ".complete").exists():
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        install_dependencies(partial)
+        (partial / ".complete").touch()
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+    return folder
+
+
+def dockerignore_patterns() -> list[str]:
+    """Return the .dockerignore patterns in order, comments and blank lines dropped."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def docker_ignores(relative: str, patterns: list[str]) -> bool:
+    """Tell whether Docker leaves a context path out: the last pattern matching it or a parent wins."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    ignored = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        body = pattern.removeprefix("!").rstrip("/")
+        variants = {body, body.replace("**/", "")}  # Docker's ** also matches no folder at all
+        if any(fnmatch.fnmatchcase(prefix, variant) for prefix in prefixes for variant in variants):
+            ignored = not negated
+    return ignored
+
+
+def copy_like_docker(source: Path, target: Path) -> None:
+    """Copy a folder of the build context as `COPY` would, leaving out what .dockerignore excludes."""
+    patterns = dockerignore_patterns()
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(ROOT).as_posix()
+        if path.is_file() and "__pycache__" not in path.parts and not docker_ignores(relative, patterns):
+            destination = target / path.relative_to(source.parent)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+
+
+def function_environment(task_root: Path) -> dict[str, str]:
+    """Return the function's environment from template.yaml, audit off (no table, no secret) and no AWS."""
+    template = load_template()
+    variables = template["Resources"]["ScoringFunction"]["Properties"]["Environment"]["Variables"]
+    parameters = template["Parameters"]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "credit-default-scoring",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+    }
+    for name, value in variables.items():
+        if isinstance(value, str):
+            env[name] = value
+        elif set(value) == {"Ref"} and value["Ref"] in parameters:
+            env[name] = str(parameters[value["Ref"]]["Default"])
+    return env
+
+
+def build_task_root() -> Path:
+    """Return the task root as the image gets it: the cached dependencies, then functions/ and model/ copied anew."""
+    folder = dependencies_dir()
+    for name in ("functions", "model"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+        copy_like_docker(ROOT / name, folder)
+    return folder
+
+
+def resolve_for_image(requirements: Path = REQUIREMENTS) -> dict[str, str]:
+    """Resolve requirements for the image's Python and platform without installing; return name -> wheel file."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        command = [
+            *PIP,
+            "--quiet",
+            "--dry-run",
+            "--ignore-installed",
+            "--report",
+            str(report),
+            "--target",
+            str(Path(scratch) / "target"),
+            *IMAGE_PLATFORM_FLAGS,
+            "-r",
+            str(requirements),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603 (fixed pip arguments)
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{requirements.name} has no wheel set for CPython {IMAGE_PYTHON} on manylinux_2_28_x86_64 "
+                f"(the image's platform):\n" + pip_problems(result.stderr)[-3000:]
+            )
+        installs = json.loads(report.read_text())["install"]
+    return {
+        item["metadata"]["name"].lower().replace("_", "-"): item["download_info"]["url"].rsplit("/", 1)[-1]
+        for item in installs
+    }
