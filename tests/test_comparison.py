@@ -1,9 +1,11 @@
 """The champion-challenger logic on generated numbers: paired bootstrap, tolerances, PSI of scores, markdown."""
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from functions.scoring import to_matrix
 from training.compare_report import comparison_markdown, markdown_table
@@ -23,6 +25,8 @@ from training.comparison import (
 )
 from training.synthetic import generate_rows
 
+Vector = NDArray[np.float64]
+
 CHAMPION = Figures(
     version="a" * 12,
     threshold=0.3,
@@ -35,7 +39,7 @@ CHAMPION = Figures(
 NO_CHANGE = AucDifference(0.0, (-0.001, 0.001))
 
 
-def outcomes_and_scores(n: int = 2000, *, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def outcomes_and_scores(n: int = 2000, *, seed: int = 1) -> tuple[NDArray[np.int64], Vector]:
     """Return 0/1 outcomes and PDs in (0, 1) that rank them better than chance."""
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.22).astype(np.int64)
@@ -92,7 +96,7 @@ def test_the_paired_bootstrap_is_fixed_by_its_seed() -> None:
     ],
 )
 def test_regressions_flag_exactly_the_broken_tolerances(
-    change: dict[str, float], difference: AucDifference, broken: list[str]
+    change: dict[str, Any], difference: AucDifference, broken: list[str]
 ) -> None:
     found = regressions(CHAMPION, replace(CHAMPION, **change), difference)
     assert [r.metric for r in found] == broken
@@ -109,7 +113,7 @@ def test_score_psi_is_zero_for_the_same_scores_and_large_for_shifted_ones() -> N
     assert score_psi(points, points - 60) >= 0.25
 
 
-def scored(version: str, probabilities: np.ndarray) -> Scored:
+def scored(version: str, probabilities: Vector) -> Scored:
     return Scored(version, 0.3, probabilities, np.round(600 - 100 * probabilities))
 
 
