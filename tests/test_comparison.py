@@ -152,3 +152,8 @@ def test_markdown_table_pads_every_line_to_the_same_width() -> None:
     lines = table.splitlines()
     assert len({len(line) for line in lines}) == 1
     assert lines[1] == "| ------------------- | ----: |"
+
+
+def test_the_paired_bootstrap_refuses_outcomes_of_one_class() -> None:
+    with pytest.raises(ValueError, match="both defaults and non-defaults"):
+        paired_auc_difference(np.zeros(50), np.linspace(0, 1, 50), np.linspace(0, 1, 50), rounds=10)

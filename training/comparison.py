@@ -116,9 +116,11 @@ def paired_auc_difference(
     """Return challenger AUC - champion AUC and its percentile interval over resamples of the same rows.
 
     Both models are scored on each resample (paired bootstrap; Efron & Tibshirani 1993, ch. 13), so the
-    interval reflects the difference, not each AUC's own spread. Resamples with one class are skipped.
+    interval reflects the difference, not each AUC's own spread. Resamples with one class are skipped;
+    raises ValueError unless both classes occur in `y`.
     """
     y = np.asarray(y)
+    value = auc(y, challenger) - auc(y, champion)
     rng = np.random.default_rng(seed)
     differences = []
     for _ in range(rounds):
@@ -128,7 +130,7 @@ def paired_auc_difference(
         differences.append(auc(y[rows], challenger[rows]) - auc(y[rows], champion[rows]))
     tail = (1 - level) / 2
     low, high = np.quantile(np.asarray(differences), [tail, 1 - tail])
-    return AucDifference(auc(y, challenger) - auc(y, champion), (float(low), float(high)))
+    return AucDifference(value, (float(low), float(high)))
 
 
 def figures_of(y: NDArray[Any], scored: Scored) -> Figures:
