@@ -12,7 +12,6 @@ so the report can say how many held-out rows it saw in training. Exit 0: the cha
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +22,7 @@ from numpy.typing import NDArray
 from sklearn.model_selection import train_test_split
 
 from functions.manifest import Manifest, ModelUnavailable, SplitPolicy
-from functions.monitoring import points_of
+from functions.monitoring import emit, points_of
 from functions.scoring import ScoringModel, load_model
 from training.compare_report import comparison_markdown
 from training.comparison import Comparison, Scored, compare_scores
@@ -141,11 +140,6 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
     """Shape a comparison as plain JSON values, with `acceptable` first."""
     value: dict[str, Any] = json.loads(json.dumps(asdict(comparison)))
     return {"acceptable": comparison.acceptable, **value}
-
-
-def emit(text: str, *, error: bool = False) -> None:
-    """Write one block of the command's output (stdout, or stderr for errors)."""
-    (sys.stderr if error else sys.stdout).write(text + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
