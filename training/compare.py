@@ -144,13 +144,23 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Compare two model folders; return 0 (acceptable), 1 (worse beyond tolerance) or 2 (cannot compare)."""
-    parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m training.compare",
+        description=__doc__.splitlines()[0],
+        epilog="exit status: 0 acceptable, 1 worse beyond a tolerance, 2 cannot be compared",
+    )
     parser.add_argument("champion", type=Path, help="the model folder in service (e.g. model)")
     parser.add_argument("challenger", type=Path, help="the candidate model folder")
-    parser.add_argument("--data", type=Path, help="the champion's training table; omitted: the UCI zip")
-    parser.add_argument("--challenger-data", type=Path, help="the challenger's table, if it is another one")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--report", type=Path, help="write the markdown comparison to this file")
+    parser.add_argument(
+        "--data", type=Path, metavar="PATH", help="the champion's training table; omitted: the UCI zip"
+    )
+    parser.add_argument(
+        "--challenger-data", type=Path, metavar="PATH", help="the challenger's table, if it is another one"
+    )
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table", help="stdout (default: table)"
+    )
+    parser.add_argument("--report", type=Path, metavar="FILE.md", help="also write the markdown table here")
     args = parser.parse_args(argv)
     try:
         comparison = compare_folders(
