@@ -50,10 +50,12 @@ class Dataset:
 
     @property
     def X(self) -> NDArray[Any]:
+        """Return the inputs as rows x 23 float64 (contract order; amounts in NT$)."""
         return np.asarray(self.frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64))
 
     @property
     def y(self) -> NDArray[Any]:
+        """Return the target as rows of int64 0/1 (1: default next month)."""
         return np.asarray(self.frame[TARGET].to_numpy(dtype=np.int64))
 
 

@@ -65,6 +65,7 @@ def export_ensemble(calibrated: Any, *, columns: list[int], n_features: int) -> 
     """Flatten a CalibratedClassifierCV(HistGradientBoostingClassifier, sigmoid, ensemble=False).
 
     `columns` maps the booster's inputs to the model matrix of `n_features` columns it was selected from.
+    Raises ValueError for any other estimator, calibrator, class count or categorical split.
     """
     if len(calibrated.calibrated_classifiers_) != 1:
         raise ValueError("export needs CalibratedClassifierCV(ensemble=False): one estimator, one calibrator")
