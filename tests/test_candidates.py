@@ -99,6 +99,15 @@ def test_pipeline_of_a_candidate_scores_raw_inputs(splits: Splits) -> None:
 
 
 def test_reference_forest_is_deterministic(splits: Splits) -> None:
-    first = candidates.make_forest().fit(splits.X_fit, splits.y_fit).predict_proba(splits.X_val)
-    second = candidates.make_forest().fit(splits.X_fit, splits.y_fit).predict_proba(splits.X_val)
+    assert candidates.make_forest().n_jobs == 1  # threads sum the trees in varying order: AUC ties drift
+    first = candidates.make_forest(20).fit(splits.X_fit, splits.y_fit).predict_proba(splits.X_val)
+    second = candidates.make_forest(20).fit(splits.X_fit, splits.y_fit).predict_proba(splits.X_val)
     assert np.array_equal(first, second)
+
+
+def test_compare_candidates_puts_the_reference_first_then_each_booster(splits: Splits) -> None:
+    search = candidates.Search(boosters={"quick": QUICK}, max_rounds=5, forest_trees=5)
+    compared = candidates.compare_candidates(splits, search)
+    assert [c.name for c in compared] == [candidates.REFERENCE_NAME, "quick"]
+    assert compared[0].description == "RandomForest, 5 trees, balanced, all 23 raw inputs"
+    assert not compared[0].compliant and compared[0].rounds is None

@@ -1,23 +1,27 @@
 """The model folder is written by export alone: whole or not at all, every file hashed, the ensemble checked."""
 
+import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from functions.manifest import MANIFEST_FILE, GradeBand, Manifest, read_manifest, sha256_file
+from functions.manifest import MANIFEST_FILE, GradeBand, read_manifest, sha256_file
 from functions.predictor import load_ensemble
 from training import export
+from training.candidates import CALIBRATION
+from training.data import SPLIT_POLICY
 from training.plots import PLOTS
 
 
-def _write(content: str, *, fail: bool = False) -> export.Callable[[Path], Manifest]:
-    def write(folder: Path) -> Manifest:
+def _write(content: str, *, fail: bool = False) -> Callable[[Path], str]:
+    def write(folder: Path) -> str:
         (folder / "serving.npz").write_text(content)
         if fail:
             raise RuntimeError("training failed half-way")
-        return None  # type: ignore[return-value]  # replace_folder only passes it through
+        return content
 
     return write
 
@@ -26,7 +30,7 @@ def test_replace_folder_replaces_the_model_folder_whole(tmp_path: Path) -> None:
     out = tmp_path / "model"
     out.mkdir()
     (out / "stale.png").write_text("old")
-    export.replace_folder(out, _write("new"))
+    assert export.replace_folder(out, _write("new")) == "new"
     assert sorted(p.name for p in out.iterdir()) == ["serving.npz"]
     assert (out / "serving.npz").read_text() == "new"
     assert stat.S_IMODE(out.stat().st_mode) == 0o755  # readable by the Lambda runtime user
@@ -72,15 +76,13 @@ def test_version_hashes_the_serving_arrays_and_the_threshold(synthetic_model_dir
 
 def test_manifest_records_the_policy_training_used(synthetic_model_dir: Path) -> None:
     manifest = read_manifest(synthetic_model_dir)
-    assert manifest.split == export.SPLIT_POLICY
+    assert manifest.split == SPLIT_POLICY
     assert manifest.grade_bands[0] == GradeBand(grade="A", max_pd=0.10, label="low risk")
-    assert manifest.model.calibration == export.CALIBRATION
+    assert manifest.model.calibration == CALIBRATION
     assert manifest.excluded_inputs == ("sex", "marriage")
 
 
 def test_refresh_card_rewrites_only_the_card_and_its_hash(synthetic_model_dir: Path, tmp_path: Path) -> None:
-    import shutil
-
     folder = tmp_path / "model"
     shutil.copytree(synthetic_model_dir, folder)
     (folder / "MODEL_CARD.md").write_text("stale prose")

@@ -9,6 +9,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from functions.contract import FEATURE_NAMES, PAY_STATUS
 from functions.features import engineer
@@ -106,7 +107,7 @@ def serving() -> TreeEnsemble:
     return load_ensemble(MODEL_DIR / "serving.npz")
 
 
-def _pod(ensemble: TreeEnsemble, X: np.ndarray) -> np.ndarray:
+def _pod(ensemble: TreeEnsemble, X: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(ensemble.predict_proba(engineer(X)))
 
 

@@ -23,7 +23,6 @@ from training.metrics import precision_at_recall
 log = logging.getLogger(__name__)
 
 SEED: Final = SPLIT_POLICY.random_state
-MAX_ROUNDS: Final = 400
 CV_FOLDS: Final = 5
 ENGINEERED_SET: Final = tuple(MODEL_FEATURES)
 RAW_SET: Final = tuple(RAW_INPUTS)
@@ -66,6 +65,18 @@ BOOSTERS: Final[Mapping[str, BoosterSpec]] = {
 
 
 @dataclass(frozen=True)
+class Search:
+    """What the candidates stage tries: the boosters, their most boosting rounds, the reference forest's trees."""
+
+    boosters: Mapping[str, BoosterSpec]
+    max_rounds: int
+    forest_trees: int
+
+
+SEARCH: Final = Search(boosters=BOOSTERS, max_rounds=400, forest_trees=100)
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One model compared on validation: AUCs in [0, 1], precision at the reference recall."""
 
@@ -96,11 +107,11 @@ def make_booster(
     )
 
 
-def make_forest() -> RandomForestClassifier:
-    """Build the reference app's approach: a balanced RandomForest of 100 trees on the 23 raw inputs."""
+def make_forest(trees: int = SEARCH.forest_trees) -> RandomForestClassifier:
+    """Build the reference app's approach: a balanced RandomForest (100 trees by default) on the 23 raw inputs."""
     # One job: with two, the trees' probabilities are summed in thread order and the last bits (so AUC ties)
     # change from run to run.
-    return RandomForestClassifier(n_estimators=100, class_weight="balanced", random_state=SEED, n_jobs=1)
+    return RandomForestClassifier(n_estimators=trees, class_weight="balanced", random_state=SEED, n_jobs=1)
 
 
 def make_pipeline(candidate: Candidate) -> Pipeline:
@@ -136,7 +147,9 @@ def describe(spec: BoosterSpec) -> str:
     return f"HistGradientBoosting {dict(spec.params)}, {feature_set}{without}, monotone in repayment status"
 
 
-def fit_candidate(name: str, spec: BoosterSpec, splits: Splits, *, max_rounds: int = MAX_ROUNDS) -> Candidate:
+def fit_candidate(
+    name: str, spec: BoosterSpec, splits: Splits, *, max_rounds: int = SEARCH.max_rounds
+) -> Candidate:
     """Fit a booster on the fit split, pick its rounds by validation AUC, score it on validation and by CV."""
     cols = feature_columns(spec.features)
     E_fit, E_val, E_train = (engineer(X)[:, cols] for X in (splits.X_fit, splits.X_val, splits.X_train))
@@ -165,13 +178,13 @@ def fit_candidate(name: str, spec: BoosterSpec, splits: Splits, *, max_rounds: i
     return candidate
 
 
-def fit_reference(splits: Splits) -> Candidate:
+def fit_reference(splits: Splits, *, trees: int = SEARCH.forest_trees) -> Candidate:
     """Fit the reference approach on the fit split; score it on validation and by CV (not compliant)."""
-    pod_val = make_forest().fit(splits.X_fit, splits.y_fit).predict_proba(splits.X_val)[:, 1]
-    cv_mean, cv_std = cv_auc(make_forest(), splits.X_train, splits.y_train)
+    pod_val = make_forest(trees).fit(splits.X_fit, splits.y_fit).predict_proba(splits.X_val)[:, 1]
+    cv_mean, cv_std = cv_auc(make_forest(trees), splits.X_train, splits.y_train)
     reference = Candidate(
         name=REFERENCE_NAME,
-        description="RandomForest, 100 trees, balanced, all 23 raw inputs",
+        description=f"RandomForest, {trees} trees, balanced, all {len(FEATURE_NAMES)} raw inputs",
         compliant=False,
         features=tuple(FEATURE_NAMES),
         params={},
@@ -185,14 +198,13 @@ def fit_reference(splits: Splits) -> Candidate:
     return reference
 
 
-def compare_candidates(
-    splits: Splits, *, boosters: Mapping[str, BoosterSpec] = BOOSTERS, max_rounds: int = MAX_ROUNDS
-) -> list[Candidate]:
+def compare_candidates(splits: Splits, search: Search = SEARCH) -> list[Candidate]:
     """Fit the reference approach and each booster on the fit split; score them on validation and by CV."""
-    reference = fit_reference(splits)
+    reference = fit_reference(splits, trees=search.forest_trees)
+    max_rounds = search.max_rounds
     return [
         reference,
-        *(fit_candidate(name, spec, splits, max_rounds=max_rounds) for name, spec in boosters.items()),
+        *(fit_candidate(name, spec, splits, max_rounds=max_rounds) for name, spec in search.boosters.items()),
     ]
 
 
@@ -208,7 +220,7 @@ def choose(candidates: list[Candidate]) -> Candidate:
 
 
 def fit_without_age_education(
-    chosen: Candidate, splits: Splits, *, max_rounds: int = MAX_ROUNDS
+    chosen: Candidate, splits: Splits, *, max_rounds: int = SEARCH.max_rounds
 ) -> Candidate:
     """Refit the chosen booster without AGE and EDUCATION, to report what they add."""
     features = tuple(n for n in chosen.features if n not in WITHOUT_AGE_EDUCATION)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import joblib
 import numpy as np
@@ -31,6 +31,7 @@ from training.metrics import REFERENCE_APP, threshold_policy
 from training.plots import write_plots
 
 MODEL_NAME: Final = "credit-default"
+Written = TypeVar("Written")
 PARITY_TOLERANCE: Final = 1e-9  # max |ΔPD| between the numpy ensemble and scikit-learn, on every row
 
 
@@ -248,8 +249,8 @@ def write_artifacts(run: TrainingRun, folder: Path) -> mf.Manifest:
     return manifest
 
 
-def replace_folder(out: Path, write: Callable[[Path], mf.Manifest]) -> mf.Manifest:
-    """Let `write` fill a staging folder beside `out`, then swap it in for `out` whole; return its manifest.
+def replace_folder(out: Path, write: Callable[[Path], Written]) -> Written:
+    """Let `write` fill a staging folder beside `out`, then swap it in for `out` whole; return what it returned.
 
     If `write` raises, `out` is left untouched and the staging folder removed.
     """
@@ -258,7 +259,7 @@ def replace_folder(out: Path, write: Callable[[Path], mf.Manifest]) -> mf.Manife
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp makes it 0700; the Lambda image's runtime user must read model/
     try:
-        manifest = write(staging)
+        written = write(staging)
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
             out.rename(retired / out.name)
@@ -268,7 +269,7 @@ def replace_folder(out: Path, write: Callable[[Path], mf.Manifest]) -> mf.Manife
             staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return manifest
+    return written
 
 
 def export_model(run: TrainingRun, out: Path) -> mf.Manifest:

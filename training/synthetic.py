@@ -77,7 +77,8 @@ def generate_dataset(n: int, *, seed: int = 0) -> "Dataset":
 
 def train_small(dataset: "Dataset", out: Path) -> "Manifest":
     """Train a small model (one booster, few rounds) on `dataset` into the folder `out`; return its manifest."""
-    from training.candidates import BOOSTERS
+    from training.candidates import BOOSTERS, Search
     from training.train import train
 
-    return train(dataset, out, boosters={SMALL_BOOSTER: BOOSTERS[SMALL_BOOSTER]}, max_rounds=SMALL_ROUNDS)
+    search = Search(boosters={SMALL_BOOSTER: BOOSTERS[SMALL_BOOSTER]}, max_rounds=40, forest_trees=10)
+    return train(dataset, out, search)

@@ -15,7 +15,6 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from functions.contract import FEATURE_NAMES, PAY_STATUS
 from functions.manifest import GRADE_BANDS, Manifest
 from training import candidates, report
-from training.candidates import BOOSTERS, MAX_ROUNDS, BoosterSpec, Candidate
+from training.candidates import SEARCH, Candidate, Search
 from training.data import DataError, Dataset, Splits, data_report, load_dataset, split_dataset
 from training.export import Evaluation, TrainingRun, export_model
 from training.metrics import classification_metrics, threshold_for_max_f1
@@ -59,11 +58,11 @@ def calibrate_and_threshold(chosen: Candidate, splits: Splits) -> float:
     return threshold
 
 
-def evaluate(pipeline: Pipeline, splits: Splits, *, threshold: float) -> Evaluation:
+def evaluate(pipeline: Pipeline, splits: Splits, *, threshold: float, forest_trees: int) -> Evaluation:
     """Stage 5: score the refitted pipeline and the reference approach once on the held-out test rows."""
     pod_test = pipeline.predict_proba(splits.X_test)[:, 1]
     test = classification_metrics(splits.y_test, pod_test, threshold=threshold)
-    baseline = candidates.make_forest().fit(splits.X_train, splits.y_train)
+    baseline = candidates.make_forest(forest_trees).fit(splits.X_train, splits.y_train)
     baseline_test = classification_metrics(
         splits.y_test, baseline.predict_proba(splits.X_test)[:, 1], threshold=0.5
     )
@@ -93,21 +92,19 @@ def reference_profile(X_train: NDArray[Any], y_train: NDArray[Any]) -> dict[str,
     return profile
 
 
-def run_protocol(
-    dataset: Dataset, *, boosters: Mapping[str, BoosterSpec] = BOOSTERS, max_rounds: int = MAX_ROUNDS
-) -> TrainingRun:
+def run_protocol(dataset: Dataset, search: Search = SEARCH) -> TrainingRun:
     """Run split -> candidates -> calibrate -> threshold -> evaluate on rows x 23 inputs; write nothing."""
     started = time.perf_counter()
     splits = split(dataset)
     log.info("[2/5] comparing candidates on validation")
-    compared = candidates.compare_candidates(splits, boosters=boosters, max_rounds=max_rounds)
+    compared = candidates.compare_candidates(splits, search)
     chosen = candidates.choose(compared)
     log.info("  chosen: %s (%s rounds)", chosen.name, chosen.rounds)
-    without = candidates.fit_without_age_education(chosen, splits, max_rounds=max_rounds)
+    without = candidates.fit_without_age_education(chosen, splits, max_rounds=search.max_rounds)
     threshold = calibrate_and_threshold(chosen, splits)
     log.info("[4/5] refitting on the whole training part; evaluating once on the test set")
     pipeline = candidates.make_pipeline(chosen).fit(splits.X_train, splits.y_train)
-    evaluation = evaluate(pipeline, splits, threshold=threshold)
+    evaluation = evaluate(pipeline, splits, threshold=threshold, forest_trees=search.forest_trees)
     # Monitoring's "reference distributions" stage goes here: it reads `splits` and `evaluation` and
     # hands its figures to export through `TrainingRun`, which puts them into the manifest.
     return TrainingRun(
@@ -124,13 +121,7 @@ def run_protocol(
     )
 
 
-def train(
-    dataset: Dataset,
-    out: Path,
-    *,
-    boosters: Mapping[str, BoosterSpec] = BOOSTERS,
-    max_rounds: int = MAX_ROUNDS,
-) -> Manifest:
+def train(dataset: Dataset, out: Path, search: Search = SEARCH) -> Manifest:
     """Run the whole protocol and replace the folder `out` with its artifacts at once; return the manifest.
 
     Raises RuntimeError when the serving ensemble does not reproduce scikit-learn (then `out` is untouched).
@@ -138,7 +129,7 @@ def train(
     # One thread everywhere: OpenMP histogram sums in the booster differ in the last bits with the
     # thread count, and the same data and seed must give the same manifest on any machine.
     with threadpool_limits(limits=1):
-        run = run_protocol(dataset, boosters=boosters, max_rounds=max_rounds)
+        run = run_protocol(dataset, search)
         log.info("[5/5] exporting artifacts")
         return export_model(run, out)
 
