@@ -16,8 +16,9 @@ from functions.features import engineer
 from functions.manifest import Manifest, read_manifest
 from functions.predictor import TreeEnsemble, load_ensemble
 from training import train
-from training.data import PINNED_TABLE_SHA256, Dataset, load_dataset
-from training.synthetic import SMALL_BOOSTER
+from training.data import PINNED_TABLE_SHA256, Dataset, load_dataset, split_dataset
+from training.metrics import classification_metrics
+from training.synthetic import SMALL_BOOSTER, generate_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "model"
@@ -42,6 +43,20 @@ def test_synthetic_model_is_a_complete_model_folder(synthetic_model_dir: Path) -
         f"{SMALL_BOOSTER}_without_age_education",
     ]
     assert 0 < manifest.threshold < 1
+
+
+def test_manifest_metrics_are_the_shipped_pipeline_on_the_held_out_rows(synthetic_model_dir: Path) -> None:
+    manifest = read_manifest(synthetic_model_dir)
+    dataset = generate_dataset(3000, seed=0)
+    assert dataset.table_sha256 == manifest.data.table_sha256  # the rows the fixture trained on
+    splits = split_dataset(dataset)
+    pipeline = joblib.load(synthetic_model_dir / "model.joblib")  # trusted: written by this session
+    pod_test = pipeline.predict_proba(splits.X_test)[:, 1]
+    assert (
+        classification_metrics(splits.y_test, pod_test, threshold=manifest.threshold) == manifest.metrics.test
+    )
+    serving = load_ensemble(synthetic_model_dir / "serving.npz")
+    assert np.max(np.abs(_pod(serving, splits.X_test) - pod_test)) <= 1e-9
 
 
 def test_train_cli_reports_bad_data_without_traceback(

@@ -49,10 +49,13 @@ def split(dataset: Dataset) -> Splits:
     return splits
 
 
-def calibrate_and_threshold(chosen: Candidate, splits: Splits) -> float:
-    """Stages 3-4: calibrate the chosen pipeline on the fit rows; return the max-F1 PD threshold on validation."""
-    log.info("[3/5] calibrating on the fit split; threshold = max F1 on validation")
-    selection = candidates.make_pipeline(chosen).fit(splits.X_fit, splits.y_fit)
+def calibrate(chosen: Candidate, X: NDArray[Any], y: NDArray[Any]) -> Pipeline:
+    """Stage 3: fit the chosen booster with sigmoid calibration on rows x 23 inputs; return the pipeline."""
+    return candidates.make_pipeline(chosen).fit(X, y)
+
+
+def pick_threshold(selection: Pipeline, splits: Splits) -> float:
+    """Stage 4: return the PD threshold in [0, 1] that maximises F1 on the validation rows."""
     threshold = threshold_for_max_f1(splits.y_val, selection.predict_proba(splits.X_val)[:, 1])
     log.info("  threshold %.4f", threshold)
     return threshold
@@ -101,9 +104,10 @@ def run_protocol(dataset: Dataset, search: Search = SEARCH) -> TrainingRun:
     chosen = candidates.choose(compared)
     log.info("  chosen: %s (%s rounds)", chosen.name, chosen.rounds)
     without = candidates.fit_without_age_education(chosen, splits, max_rounds=search.max_rounds)
-    threshold = calibrate_and_threshold(chosen, splits)
+    log.info("[3/5] calibrating on the fit split; threshold = max F1 on validation")
+    threshold = pick_threshold(calibrate(chosen, splits.X_fit, splits.y_fit), splits)
     log.info("[4/5] refitting on the whole training part; evaluating once on the test set")
-    pipeline = candidates.make_pipeline(chosen).fit(splits.X_train, splits.y_train)
+    pipeline = calibrate(chosen, splits.X_train, splits.y_train)
     evaluation = evaluate(pipeline, splits, threshold=threshold, forest_trees=search.forest_trees)
     # Monitoring's "reference distributions" stage goes here: it reads `splits` and `evaluation` and
     # hands its figures to export through `TrainingRun`, which puts them into the manifest.
