@@ -8,12 +8,14 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import xlwt
 
 from functions.contract import FEATURE_NAMES, FEATURES, TARGET
 from training.data import (
+    SPLIT_POLICY,
     UCI_CODES,
     DataError,
     data_report,
@@ -21,9 +23,10 @@ from training.data import (
     load_dataset,
     parse,
     read_raw,
+    split_dataset,
     table_sha256,
 )
-from training.synthetic import generate_rows, to_dataset_csv
+from training.synthetic import generate_dataset, generate_rows, to_dataset_csv
 
 ROWS = generate_rows(40, seed=7)
 TARGETS = [i % 3 == 0 for i in range(40)]
@@ -239,3 +242,29 @@ def test_download_reports_http_errors(tmp_path: Path, zip_server: tuple[str, typ
     with pytest.raises(DataError, match="download failed"):
         download_uci(tmp_path, url=f"{url}/missing.zip")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_split_holds_out_a_quarter_and_validates_on_a_fifth_of_the_rest() -> None:
+    dataset = generate_dataset(400, seed=1)
+    splits = split_dataset(dataset)
+    assert (len(splits.y_train), len(splits.y_test)) == (300, 100)
+    assert (len(splits.y_fit), len(splits.y_val)) == (240, 60)
+    assert splits.X_train.shape == (300, len(FEATURE_NAMES))
+    rows = {tuple(r) for r in splits.X_fit} | {tuple(r) for r in splits.X_val}
+    assert rows == {tuple(r) for r in splits.X_train}
+    # stratified: every part keeps the default rate to within one row
+    for y in (splits.y_train, splits.y_test, splits.y_fit, splits.y_val):
+        assert abs(y.mean() - dataset.y.mean()) <= 1 / len(y) + 1e-12
+
+
+def test_split_is_fixed_by_the_policy_seed() -> None:
+    dataset = generate_dataset(200, seed=2)
+    assert np.array_equal(split_dataset(dataset).X_test, split_dataset(dataset).X_test)
+    other = SPLIT_POLICY.model_copy(update={"random_state": 7})
+    assert not np.array_equal(split_dataset(dataset, other).X_test, split_dataset(dataset).X_test)
+
+
+def test_generated_dataset_has_both_classes_and_a_stable_hash() -> None:
+    first, second = generate_dataset(300, seed=4), generate_dataset(300, seed=4)
+    assert 0.1 < first.y.mean() < 0.6
+    assert first.table_sha256 == second.table_sha256 != generate_dataset(300, seed=5).table_sha256

@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.model_selection import train_test_split
 
 from functions.manifest import Manifest, ModelUnavailable, SplitPolicy
 from functions.monitoring import emit, points_of
 from functions.scoring import ScoringModel, load_model
 from training.compare_report import comparison_markdown
 from training.comparison import Comparison, Scored, compare_scores
-from training.data import DataError, Dataset, load_dataset
+from training.data import DataError, Dataset, load_dataset, split_positions
 
 
 class CompareError(RuntimeError):
@@ -35,14 +34,8 @@ class CompareError(RuntimeError):
 
 def split_rows(y: NDArray[Any], policy: SplitPolicy) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Return the (training, test) row positions training draws from `y` under a split policy."""
-    rows = np.arange(y.size)
-    train_rows, test_rows = train_test_split(
-        rows,
-        test_size=policy.test_size,
-        stratify=y if policy.stratified else None,
-        random_state=policy.random_state,
-    )
-    return np.asarray(train_rows, dtype=np.intp), np.asarray(test_rows, dtype=np.intp)
+    train_rows, test_rows = split_positions(y, policy)
+    return train_rows.astype(np.intp), test_rows.astype(np.intp)
 
 
 def describe(policy: SplitPolicy) -> str:

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from functions.drift import verdict
+from functions.records import REFERENCE_RECALL
 from training.comparison import (
     AUC_DROP,
     BOOTSTRAP_ROUNDS,
@@ -13,7 +14,6 @@ from training.comparison import (
     Comparison,
     Figures,
 )
-from training.metrics import REFERENCE_RECALL
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[bool]) -> str:

@@ -11,9 +11,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from functions.drift import SCORE, drift_of, reference_bins
+from functions.records import REFERENCE_RECALL
 from functions.stats import auc, brier
 from training import report
-from training.metrics import REFERENCE_RECALL, expected_calibration_error, precision_at_recall
+from training.metrics import expected_calibration_error, precision_at_recall
 
 Vector = NDArray[np.float64]
 
@@ -193,12 +194,12 @@ def fairness_pairs(
     ]
     return tuple(
         GroupRates(
-            attribute=a["attribute"],
-            group=a["group"],
-            clients=a["n"],
-            selection_rate=(a["selection_rate"], b["selection_rate"]),
-            tpr=(a["tpr"], b["tpr"]),
-            fpr=(a["fpr"], b["fpr"]),
+            attribute=a.attribute,
+            group=a.group,
+            clients=a.n,
+            selection_rate=(a.selection_rate, b.selection_rate),
+            tpr=(a.tpr, b.tpr),
+            fpr=(a.fpr, b.fpr),
         )
         for a, b in zip(*tables, strict=True)
     )

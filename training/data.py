@@ -15,8 +15,10 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from sklearn.model_selection import train_test_split
 
 from functions.contract import BILLS, FEATURE_BY_NAME, FEATURE_NAMES, TARGET
+from functions.manifest import SplitPolicy
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,10 @@ TARGET_NAMES: Final = ("DEFAULT.PAYMENT.NEXT.MONTH", "DEFAULT PAYMENT NEXT MONTH
 ALIASES: Final = {"PAY_1": "PAY_0", **dict.fromkeys(TARGET_NAMES, TARGET)}
 UCI_CODES: Final = [f"X{k}" for k in range(1, 24)] + ["Y"]
 MAX_PROBLEMS: Final = 10
+# The reference app's split: 75/25 stratified with seed 42 holds out the test set; 20 % of the rest validates.
+SPLIT_POLICY: Final = SplitPolicy(
+    test_size=0.25, validation_size_of_train=0.20, random_state=42, stratified=True
+)
 
 
 class DataError(ValueError):
@@ -44,11 +50,53 @@ class Dataset:
 
     @property
     def X(self) -> NDArray[Any]:
+        """Return the inputs as rows x 23 float64 (contract order; amounts in NT$)."""
         return np.asarray(self.frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64))
 
     @property
     def y(self) -> NDArray[Any]:
+        """Return the target as rows of int64 0/1 (1: default next month)."""
         return np.asarray(self.frame[TARGET].to_numpy(dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Rows x 23 inputs (float64) and 0/1 targets: train = fit + validation; test is held out."""
+
+    X_train: NDArray[Any]
+    y_train: NDArray[Any]
+    X_fit: NDArray[Any]
+    y_fit: NDArray[Any]
+    X_val: NDArray[Any]
+    y_val: NDArray[Any]
+    X_test: NDArray[Any]
+    y_test: NDArray[Any]
+
+
+def split_positions(y: NDArray[Any], policy: SplitPolicy = SPLIT_POLICY) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Return the (train, test) row positions of 0/1 targets `y` under a split policy (stratified, seeded)."""
+    train_rows, test_rows = train_test_split(
+        np.arange(len(y)),
+        test_size=policy.test_size,
+        stratify=y if policy.stratified else None,
+        random_state=policy.random_state,
+    )
+    return np.asarray(train_rows), np.asarray(test_rows)
+
+
+def split_dataset(dataset: Dataset, policy: SplitPolicy = SPLIT_POLICY) -> Splits:
+    """Split the rows into train (fit + validation) and test, stratified by the target, with a fixed seed."""
+    train_rows, test_rows = split_positions(dataset.y, policy)
+    X_train, X_test = dataset.X[train_rows], dataset.X[test_rows]
+    y_train, y_test = dataset.y[train_rows], dataset.y[test_rows]
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        X_train,
+        y_train,
+        test_size=policy.validation_size_of_train,
+        stratify=y_train if policy.stratified else None,
+        random_state=policy.random_state,
+    )
+    return Splits(X_train, y_train, X_fit, y_fit, X_val, y_val, X_test, y_test)
 
 
 def default_cache_dir() -> Path:

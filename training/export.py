@@ -1,16 +1,73 @@
-"""Turn a fitted scikit-learn pipeline into the pickle-free serving ensemble."""
+"""Write everything in `model/`: the serving ensemble, the pipeline, plots, MODEL_CARD.md and model.json.
 
-from typing import Any
+This module is the only writer of the model folder. A new model is written into a staging folder beside it
+and swapped in whole, so a failed run leaves the served model (whose manifest hashes its files) untouched.
+"""
 
+import hashlib
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import joblib
 import numpy as np
+import sklearn
+from numpy.typing import NDArray
+from sklearn.pipeline import Pipeline
 
-from functions.predictor import TreeEnsemble
+from functions import manifest as mf
+from functions import records
+from functions.contract import FEATURE_NAMES, PROTECTED
+from functions.features import ENGINEERED, MODEL_FEATURES, MONOTONE, engineer
+from functions.predictor import FORMAT, TreeEnsemble, save_ensemble
+from training import report
+from training.candidates import CALIBRATION, SELECTION_POLICY, Candidate, feature_columns
+from training.data import SPLIT_POLICY, Dataset
+from training.metrics import REFERENCE_APP, threshold_policy
+from training.plots import write_plots
+
+MODEL_NAME: Final = "credit-default"
+Written = TypeVar("Written")
+PARITY_TOLERANCE: Final = 1e-9  # max |ΔPD| between the numpy ensemble and scikit-learn, on every row
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The shipped pipeline on the held-out test rows: PD per row, metrics, fairness and grade tables."""
+
+    probability_of_default: NDArray[Any]
+    test: records.ClassificationMetrics
+    baseline_test: records.ClassificationMetrics
+    fairness: tuple[records.FairnessRow, ...]
+    grades_observed: tuple[records.GradeOutcome, ...]
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What the protocol produced and export writes: data, candidates, the fitted pipeline and its figures."""
+
+    dataset: Dataset
+    y_test: NDArray[Any]
+    candidates: tuple[Candidate, ...]  # in the order compared; the without-AGE/EDUCATION refit last
+    chosen: Candidate
+    without_age_education: Candidate
+    pipeline: Pipeline  # rows x 23 inputs -> PD, refitted on the whole training part
+    threshold: float
+    evaluation: Evaluation
+    reference_profile: dict[str, float]
+    started: float  # time.perf_counter() when the protocol began
 
 
 def export_ensemble(calibrated: Any, *, columns: list[int], n_features: int) -> TreeEnsemble:
     """Flatten a CalibratedClassifierCV(HistGradientBoostingClassifier, sigmoid, ensemble=False).
 
     `columns` maps the booster's inputs to the model matrix of `n_features` columns it was selected from.
+    Raises ValueError for any other estimator, calibrator, class count or categorical split.
     """
     if len(calibrated.calibrated_classifiers_) != 1:
         raise ValueError("export needs CalibratedClassifierCV(ensemble=False): one estimator, one calibrator")
@@ -57,3 +114,180 @@ def export_ensemble(calibrated: Any, *, columns: list[int], n_features: int) -> 
         intercept=float(calibrator.b_),
         n_features=n_features,
     )
+
+
+def serving_ensemble(run: TrainingRun) -> tuple[TreeEnsemble, float]:
+    """Flatten the pipeline's booster and check it on every row; return it and the max |ΔPD|.
+
+    Raises RuntimeError when the ensemble differs from scikit-learn by more than PARITY_TOLERANCE.
+    """
+    ensemble = export_ensemble(
+        run.pipeline.named_steps["model"],
+        columns=feature_columns(run.chosen.features),
+        n_features=len(MODEL_FEATURES),
+    )
+    X = run.dataset.X
+    parity = float(np.max(np.abs(ensemble.predict_proba(engineer(X)) - run.pipeline.predict_proba(X)[:, 1])))
+    if parity > PARITY_TOLERANCE:
+        raise RuntimeError(
+            f"serving ensemble differs from scikit-learn by {parity:.3g} (> {PARITY_TOLERANCE:g}); not exported"
+        )
+    return ensemble, parity
+
+
+def model_version(ensemble: TreeEnsemble, threshold: float) -> str:
+    """Return the 12-hex version: sha256 of the ensemble's arrays (by name) and the threshold's repr."""
+    arrays = ensemble.to_arrays()
+    digest = hashlib.sha256(b"".join(arrays[k].tobytes() for k in sorted(arrays)))
+    digest.update(repr(threshold).encode())
+    return digest.hexdigest()[:12]
+
+
+def _metrics(run: TrainingRun, parity: float) -> records.Metrics:
+    chosen, without = run.chosen, run.without_age_education
+    return records.Metrics(
+        test=run.evaluation.test,
+        baseline_test=run.evaluation.baseline_test,
+        reference_app_published=REFERENCE_APP,
+        cv_auc_mean=chosen.cv_auc_mean,
+        cv_auc_std=chosen.cv_auc_std,
+        validation_auc=chosen.validation_auc,
+        serving_parity_max_abs=parity,
+        validation_precision_at_recall=chosen.validation_precision_at_recall,
+        without_age_education_validation_auc=without.validation_auc,
+        without_age_education_cv_auc=without.cv_auc_mean,
+    )
+
+
+def _candidate(candidate: Candidate) -> records.Candidate:
+    return records.Candidate(
+        name=candidate.name,
+        description=candidate.description,
+        compliant=candidate.compliant,
+        rounds=candidate.rounds,
+        validation_auc=candidate.validation_auc,
+        validation_precision_at_recall=candidate.validation_precision_at_recall,
+        cv_auc_mean=candidate.cv_auc_mean,
+        cv_auc_std=candidate.cv_auc_std,
+    )
+
+
+def _model_summary(run: TrainingRun, ensemble: TreeEnsemble) -> mf.ModelSummary:
+    if run.chosen.rounds is None:
+        raise ValueError(f"{run.chosen.name} has no boosting rounds; only a booster can be exported")
+    return mf.ModelSummary(
+        estimator=run.chosen.description,
+        rounds=run.chosen.rounds,
+        calibration=CALIBRATION,
+        trees=int(ensemble.roots.size),
+        nodes=int(ensemble.value.size),
+        depth=ensemble.depth,
+    )
+
+
+def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -> mf.Manifest:
+    """Return the manifest of this run; `artifacts` is empty and `training_seconds` 0 until the files exist."""
+    y = run.dataset.y
+    return mf.Manifest(
+        name=MODEL_NAME,
+        version=model_version(ensemble, run.threshold),
+        format=FORMAT,
+        data=mf.DataSource(
+            source=run.dataset.source,
+            table_sha256=run.dataset.table_sha256,
+            rows=len(y),
+            default_rate=float(y.mean()),
+        ),
+        libraries={
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__,
+            "joblib": joblib.__version__,
+        },
+        inputs=FEATURE_NAMES,
+        features=MODEL_FEATURES,
+        features_used=run.chosen.features,
+        engineered_features=ENGINEERED,
+        monotone_increasing=tuple(n for n, m in zip(MODEL_FEATURES, MONOTONE, strict=True) if m == 1),
+        excluded_inputs=PROTECTED,
+        model=_model_summary(run, ensemble),
+        threshold=run.threshold,
+        threshold_policy=threshold_policy(SPLIT_POLICY),
+        selection_policy=SELECTION_POLICY,
+        score_scaling=mf.SCORE_SCALING,
+        grade_bands=mf.GRADE_BANDS,
+        reference_profile=run.reference_profile,
+        metrics=_metrics(run, parity),
+        candidates=tuple(_candidate(c) for c in run.candidates),
+        split=SPLIT_POLICY,
+        serving_files=mf.SERVING_FILES,
+        fairness=run.evaluation.fairness,
+        grades_observed=run.evaluation.grades_observed,
+        artifacts={},
+        training_seconds=0.0,
+    )
+
+
+def write_artifacts(run: TrainingRun, folder: Path) -> mf.Manifest:
+    """Write every artifact of `run` into the empty `folder`, model.json last; return the manifest written.
+
+    Raises RuntimeError when the serving ensemble does not reproduce scikit-learn's PD.
+    """
+    ensemble, parity = serving_ensemble(run)
+    save_ensemble(ensemble, folder / "serving.npz")
+    joblib.dump(run.pipeline, folder / "model.joblib")
+    manifest = build_manifest(run, ensemble, parity=parity)
+    write_plots(folder, run.y_test, run.evaluation.probability_of_default, manifest)
+    (folder / "MODEL_CARD.md").write_text(report.model_card(manifest))
+    artifacts = {
+        path.name: mf.sha256_file(path)
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.name != mf.MANIFEST_FILE
+    }
+    seconds = round(time.perf_counter() - run.started, 1)
+    manifest = manifest.model_copy(update={"artifacts": artifacts, "training_seconds": seconds})
+    mf.write_manifest(manifest, folder)
+    return manifest
+
+
+def replace_folder(out: Path, write: Callable[[Path], Written]) -> Written:
+    """Let `write` fill a staging folder beside `out`, then swap it in for `out` whole; return what it returned.
+
+    If `write` raises, `out` is left untouched and the staging folder removed.
+    """
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it 0700; the Lambda image's runtime user must read model/
+    try:
+        written = write(staging)
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+            out.rename(retired / out.name)
+            staging.rename(out)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def export_model(run: TrainingRun, out: Path) -> mf.Manifest:
+    """Replace the folder `out` whole with the artifacts of `run`; return the manifest written."""
+    return replace_folder(out, lambda folder: write_artifacts(run, folder))
+
+
+def refresh_card(model_dir: Path) -> mf.Manifest:
+    """Re-render MODEL_CARD.md from the folder's manifest and re-hash it (card prose changed, model did not).
+
+    Raises ModelUnavailable when the folder's manifest or serving files do not verify.
+    """
+    manifest = mf.read_manifest(model_dir)
+    card = model_dir / "MODEL_CARD.md"
+    card.write_text(report.model_card(manifest))
+    manifest = manifest.model_copy(
+        update={"artifacts": {**manifest.artifacts, card.name: mf.sha256_file(card)}}
+    )
+    mf.write_manifest(manifest, model_dir)
+    return manifest
