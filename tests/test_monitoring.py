@@ -114,7 +114,12 @@ def test_commands_refuse_unusable_input_with_exit_code_2(
     code, _, err = _run(capsys, "outcomes", late, "--model", model)
     assert code == 2
     assert "late.csv: no default flag" in err
-    code, _, err = _run(capsys, "drift", late, "--model", str(SHIPPED))
+    unreferenced = tmp_path / "unreferenced"
+    shutil.copytree(SHIPPED, unreferenced)
+    manifest = json.loads((unreferenced / "model.json").read_text())
+    manifest.pop("reference")  # a model trained before reference distributions were frozen
+    (unreferenced / "model.json").write_text(json.dumps(manifest))
+    code, _, err = _run(capsys, "drift", late, "--model", str(unreferenced))
     assert code == 2
     assert "no reference distributions" in err
     code, _, err = _run(capsys, "drift", late, "--model", str(tmp_path))

@@ -10,7 +10,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from functions.features import MODEL_FEATURES, MONOTONE, engineer
 from functions.predictor import TreeEnsemble, load_ensemble, save_ensemble
 from functions.scoring import to_matrix
-from training.export import export_ensemble
+from training.flatten import export_ensemble
 from training.synthetic import generate_rows
 
 

@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 
 import joblib
 import numpy as np
+import scipy
 import sklearn
 from numpy.typing import NDArray
 from sklearn.pipeline import Pipeline
@@ -23,11 +24,14 @@ from sklearn.pipeline import Pipeline
 from functions import manifest as mf
 from functions import records
 from functions.contract import FEATURE_NAMES, PROTECTED
+from functions.drift import build_reference
 from functions.features import ENGINEERED, MODEL_FEATURES, MONOTONE, engineer
 from functions.predictor import FORMAT, TreeEnsemble, save_ensemble
+from functions.records import ReferenceDistributions
 from training import report
 from training.candidates import CALIBRATION, SELECTION_POLICY, Candidate, feature_columns
 from training.data import SPLIT_POLICY, Dataset
+from training.flatten import export_ensemble
 from training.metrics import REFERENCE_APP, threshold_policy
 from training.plots import write_plots
 
@@ -60,60 +64,10 @@ class TrainingRun:
     threshold: float
     evaluation: Evaluation
     reference_profile: dict[str, float]
+    X_train: NDArray[
+        Any
+    ]  # rows x 23 inputs the model was refitted on: the population monitoring compares with
     started: float  # time.perf_counter() when the protocol began
-
-
-def export_ensemble(calibrated: Any, *, columns: list[int], n_features: int) -> TreeEnsemble:
-    """Flatten a CalibratedClassifierCV(HistGradientBoostingClassifier, sigmoid, ensemble=False).
-
-    `columns` maps the booster's inputs to the model matrix of `n_features` columns it was selected from.
-    Raises ValueError for any other estimator, calibrator, class count or categorical split.
-    """
-    if len(calibrated.calibrated_classifiers_) != 1:
-        raise ValueError("export needs CalibratedClassifierCV(ensemble=False): one estimator, one calibrator")
-    pair = calibrated.calibrated_classifiers_[0]
-    booster = pair.estimator
-    calibrator = pair.calibrators[0]
-    if type(booster).__name__ != "HistGradientBoostingClassifier" or booster.n_trees_per_iteration_ != 1:
-        raise ValueError(
-            f"export supports a binary HistGradientBoostingClassifier, got {type(booster).__name__}"
-        )
-    if not (hasattr(calibrator, "a_") and hasattr(calibrator, "b_")):
-        raise ValueError(f"export supports sigmoid calibration, got {type(calibrator).__name__}")
-    if booster.n_features_in_ != len(columns):
-        raise ValueError(f"the booster has {booster.n_features_in_} inputs, `columns` maps {len(columns)}")
-    if booster.is_categorical_ is not None and np.any(booster.is_categorical_):
-        raise ValueError("export does not support categorical splits")
-
-    features, thresholds, children, values, roots = [], [], [], [], []
-    offset, depth = 0, 0
-    for (predictor,) in booster._predictors:
-        nodes = predictor.nodes
-        n = len(nodes)
-        leaf = nodes["is_leaf"].astype(bool)
-        own = np.arange(offset, offset + n)
-        # A leaf points to itself and never moves: feature 0, threshold +inf.
-        features.append(np.where(leaf, 0, np.asarray(columns)[nodes["feature_idx"]]))
-        thresholds.append(np.where(leaf, np.inf, nodes["num_threshold"]))
-        left = np.where(leaf, own, nodes["left"].astype(np.int64) + offset)
-        right = np.where(leaf, own, nodes["right"].astype(np.int64) + offset)
-        children.append(np.column_stack([left, right]))
-        values.append(np.where(leaf, nodes["value"], 0.0))
-        roots.append(offset)
-        depth = max(depth, int(nodes["depth"].max()))
-        offset += n
-    return TreeEnsemble(
-        feature=np.concatenate(features).astype(np.intp),
-        threshold=np.concatenate(thresholds).astype(np.float64),
-        children=np.concatenate(children).astype(np.intp),
-        value=np.concatenate(values).astype(np.float64),
-        roots=np.array(roots, dtype=np.intp),
-        depth=depth,
-        baseline=float(np.ravel(booster._baseline_prediction)[0]),
-        slope=float(calibrator.a_),
-        intercept=float(calibrator.b_),
-        n_features=n_features,
-    )
 
 
 def serving_ensemble(run: TrainingRun) -> tuple[TreeEnsemble, float]:
@@ -185,6 +139,13 @@ def _model_summary(run: TrainingRun, ensemble: TreeEnsemble) -> mf.ModelSummary:
     )
 
 
+def reference_distributions(X_train: NDArray[Any], ensemble: TreeEnsemble) -> ReferenceDistributions:
+    """Freeze the training population's bins per input and for the score the served model gives it (PSI)."""
+    probabilities = ensemble.predict_proba(engineer(X_train))
+    points = np.array([mf.SCORE_SCALING.points(p) for p in probabilities.tolist()], dtype=np.float64)
+    return build_reference(X_train, points)
+
+
 def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -> mf.Manifest:
     """Return the manifest of this run; `artifacts` is empty and `training_seconds` 0 until the files exist."""
     y = run.dataset.y
@@ -203,6 +164,7 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
             "numpy": np.__version__,
             "scikit-learn": sklearn.__version__,
             "joblib": joblib.__version__,
+            "scipy": scipy.__version__,  # its optimiser fits the calibration: PDs move in the 13th digit
         },
         inputs=FEATURE_NAMES,
         features=MODEL_FEATURES,
@@ -223,6 +185,7 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
         serving_files=mf.SERVING_FILES,
         fairness=run.evaluation.fairness,
         grades_observed=run.evaluation.grades_observed,
+        reference=reference_distributions(run.X_train, ensemble),
         artifacts={},
         training_seconds=0.0,
     )

@@ -109,8 +109,8 @@ def run_protocol(dataset: Dataset, search: Search = SEARCH) -> TrainingRun:
     log.info("[4/5] refitting on the whole training part; evaluating once on the test set")
     pipeline = calibrate(chosen, splits.X_train, splits.y_train)
     evaluation = evaluate(pipeline, splits, threshold=threshold, forest_trees=search.forest_trees)
-    # Monitoring's "reference distributions" stage goes here: it reads `splits` and `evaluation` and
-    # hands its figures to export through `TrainingRun`, which puts them into the manifest.
+    # The training inputs travel to export, which freezes their reference distributions (and the scores the
+    # exported serving ensemble gives them) into the manifest for drift monitoring.
     return TrainingRun(
         dataset=dataset,
         y_test=splits.y_test,
@@ -121,6 +121,7 @@ def run_protocol(dataset: Dataset, search: Search = SEARCH) -> TrainingRun:
         threshold=threshold,
         evaluation=evaluation,
         reference_profile=reference_profile(splits.X_train, splits.y_train),
+        X_train=splits.X_train,
         started=started,
     )
 
