@@ -15,9 +15,11 @@ import streamlit as st
 from functions.contract import MAX_BATCH, Health
 from functions.manifest import Manifest
 from ui.batch import UnreadableFileError, read_clients, score_rows
+from ui.card import show_manifest, show_plots
 from ui.client import DEFAULT_URL, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
 from ui.form import client_form, load_preset, show_problem
-from ui.views import show_batch, show_manifest, show_plots, show_prediction
+from ui.monitoring import monitoring_tab
+from ui.views import show_batch, show_prediction
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -179,7 +181,7 @@ def batch_tab(endpoint: Endpoint) -> None:
 
         st.session_state.scored = score_rows(ApiClient(endpoint), parsed, on_progress=report)
     if "scored" in st.session_state:
-        show_batch(parsed, st.session_state.scored)
+        show_batch(parsed, st.session_state.scored, manifest_or_none(endpoint))
 
 
 def model_tab(endpoint: Endpoint, health: Health | None) -> None:
@@ -196,20 +198,22 @@ def model_tab(endpoint: Endpoint, health: Health | None) -> None:
 
 
 def main() -> None:
-    """Render the page: configuration, sidebar, then the three tabs."""
+    """Render the page: configuration, sidebar, then the four tabs."""
     st.set_page_config(page_title="Credit default scoring", page_icon="💳", layout="wide")
     init_state(parse_args(sys.argv[1:]))
     with st.sidebar:
         endpoint, health = sidebar()
     st.title("Credit default scoring")
     st.caption(f"Probability that a credit-card client defaults next month, from {endpoint.url}")
-    single, batch, model = st.tabs(["Single client", "Batch file", "Model"])
+    single, batch, model, monitor = st.tabs(["Single client", "Batch file", "Model", "Monitoring"])
     with single:
         single_client_tab(endpoint)
     with batch:
         batch_tab(endpoint)
     with model:
         model_tab(endpoint, health)
+    with monitor:
+        monitoring_tab(ApiClient(endpoint), manifest_or_none(endpoint))
 
 
 if __name__ == "__main__":  # streamlit runs the page as __main__; the tests import its functions
