@@ -100,7 +100,7 @@ def test_late_payers_only_shift_pay_0_and_the_score(
     assert verdicts["pay_0"] == verdicts[SCORE] == "shifted"
     assert verdicts["limit_bal"] == "stable"
     table = monitoring.drift_frame(result.drifts).set_index("input")
-    assert table.loc["pay_0", "verdict"] == "🔴 shifted"
+    assert table.loc["pay_0", "verdict"] == "shifted"
     assert "→" in table.loc["pay_0", "moved"]
     assert table.loc["limit_bal", "moved"] == ""
 
@@ -151,7 +151,7 @@ def test_grades_frame_shows_rates_in_percent_and_the_traffic_light() -> None:
     )
     frame = monitoring.grades_frame(outcomes)
     assert frame.loc[0, "predicted"] == "5.0%" and frame.loc[0, "observed"] == "30.0%"
-    assert frame.loc[0, "light"] == "🔴 red (PD too low)"
+    assert frame.loc[0, "light"] == "red (PD too low)"
     assert frame.loc[0, "clients"] == "100"
 
 
@@ -189,7 +189,7 @@ def test_tab_shows_psi_moved_bins_and_back_test(
     at = upload_and_score(tab(manifest), late, target)
     assert not at.exception and not at.error
     psi = next(frame.value for frame in at.dataframe if "PSI" in frame.value.columns)
-    assert psi.set_index("input").loc["pay_0", "verdict"] == "🔴 shifted"
+    assert psi.set_index("input").loc["pay_0", "verdict"] == "shifted"
     assert len(psi) == 24
     shown = {metric.label: metric.value for metric in at.metric}
     assert float(shown["AUC"]) == pytest.approx(0.5, abs=0.5)

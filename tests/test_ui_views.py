@@ -69,7 +69,7 @@ def test_batch_results_show_counts_with_separators_and_pd_with_one_decimal() -> 
     assert re.fullmatch(r"1,\d{3}", true_negatives)
     assert sum(int(cell.replace(",", "")) for cell in matrix.to_numpy().ravel()) == ROWS
     results = next(frame for frame in at.dataframe if "top_reason" in frame.value.columns)
-    expected = [100 * fake_prediction(row).probability_of_default for row in rows]
+    expected = np.round([100 * fake_prediction(row).probability_of_default for row in rows], 1).tolist()
     assert results.value["pd"].tolist() == expected  # in percent ...
     config = json.loads(results.proto.columns)["pd"]["type_config"]
     assert (config["format"], config["max_value"]) == ("%.1f%%", 100.0)  # ... each shown as 72.1%

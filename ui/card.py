@@ -97,7 +97,7 @@ def split_note(manifest: Manifest) -> str:
 def show_manifest(manifest: Manifest) -> None:
     """Show the model's version, metrics beside the reference app's, threshold, grade bands and fairness."""
     train, _, test = split_rows(manifest)
-    top = st.columns(5)
+    top = st.columns([2, 1, 1, 1, 1])  # room for the whole 12-character version
     top[0].metric("Version", manifest.version)
     top[1].metric("Threshold", f"{manifest.threshold:.1%}", help=manifest.threshold_policy)
     top[2].metric("Test ROC AUC", f"{manifest.metrics.test.roc_auc:.3f}")

@@ -171,7 +171,7 @@ def backtest_chart(grades: Sequence[GradeTest]) -> alt.LayerChart:
         }
         for g in grades
     )
-    x = alt.X("grade:N", title="Risk grade")
+    x = alt.X("grade:N", title="Risk grade", axis=alt.Axis(labelAngle=0))
     y = alt.Y("observed:Q", axis=alt.Axis(format="%"), title="Default rate")
     colour = alt.Color(
         "light:N",

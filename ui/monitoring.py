@@ -20,9 +20,7 @@ from ui.charts import backtest_chart, moved_chart
 Vector = np.typing.NDArray[np.float64]
 
 UPLOAD, BATCH, DECISIONS = "An uploaded file", "The batch tab's scored file", "Recent decisions"
-LIGHTS: Final = {"green": "🟢 green", "amber": "🟠 amber", "red": "🔴 red"}
 DIRECTIONS: Final = {"under": "(PD too low)", "over": "(PD too high)", "": ""}
-VERDICTS: Final = {"stable": "stable", "investigate": "⚠️ investigate", "shifted": "🔴 shifted"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def drift_frame(drifts: Sequence[Drift]) -> pd.DataFrame:
             {
                 "input": drift.name,
                 "PSI": round(drift.psi, 4),
-                "verdict": VERDICTS[drift.verdict],
+                "verdict": drift.verdict,
                 "moved": moved,
             }
         )
@@ -100,7 +98,7 @@ def grades_frame(outcomes: Outcomes) -> pd.DataFrame:
                 "predicted": f"{g.predicted:.1%}",
                 "observed": f"{g.observed:.1%}",
                 "Jeffreys 95 %": f"{g.interval_95[0]:.1%} to {g.interval_95[1]:.1%}",
-                "light": f"{LIGHTS[g.light]} {DIRECTIONS[g.direction]}".strip(),
+                "light": f"{g.light} {DIRECTIONS[g.direction]}".strip(),
             }
             for g in outcomes.grades
         ]
@@ -163,7 +161,7 @@ def show_monitoring(result: FileMonitoring, manifest: Manifest) -> None:
     if result.drifts is None:
         st.warning(
             f"Model {manifest.version} has no reference distributions, so its drift cannot be measured. "
-            "Retrain with `make train` (training now freezes them in model.json) and serve the new model."
+            "Retrain with `make train` and serve the new model to see drift here."
         )
     else:
         show_drift(result.drifts, rows=result.rows)
@@ -226,7 +224,9 @@ def _uploaded(client: BatchScorer) -> tuple[ParsedFile, ScoredFile] | None:
 def monitoring_tab(client: BatchScorer, manifest: Manifest | None) -> None:
     """Render the Monitoring tab: choose the clients, then show their drift and back-test."""
     if manifest is None:
-        st.error("The served model's manifest is unavailable, so there is no reference; check the endpoint.")
+        st.error(
+            "The served model's manifest is unavailable, so there is no reference; check the endpoint in the sidebar."
+        )
         return
     source = st.radio("Clients", [UPLOAD, BATCH, DECISIONS], key="monitor_source", horizontal=True)
     if source == DECISIONS:  # the decision log (issue 12, item 5) will feed this

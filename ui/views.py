@@ -121,7 +121,7 @@ def show_batch(parsed: ParsedFile, scored: ScoredFile, manifest: Manifest | None
     if len(failed):
         _show_failed(failed)
     st.dataframe(
-        results.assign(pd=100 * results["pd"]),  # in percent, so every PD shows one decimal (72.1%)
+        results.assign(pd=(100 * results["pd"]).round(1)),  # in percent with one decimal (72.1%)
         hide_index=True,
         width="stretch",
         column_config={
