@@ -79,3 +79,12 @@ def test_local_version_reads_the_local_manifest(tmp_path: Path, manifest: Manife
     assert card.local_version(tmp_path) is None
     (tmp_path / "model.json").write_text("{}")
     assert card.local_version(tmp_path) is None
+
+
+def test_fairness_frame_shows_clients_and_rates_readably(manifest: Manifest) -> None:
+    first = manifest.fairness[0]
+    empty = first.model_copy(update={"group": "none", "n": 0, "tpr": None})
+    frame = card.fairness_frame(manifest.model_copy(update={"fairness": (first, empty)}))
+    assert frame.loc[0, "clients"] == f"{first.n:,}" and "," in frame.loc[0, "clients"]
+    assert frame.loc[0, "mean_pd"] == f"{first.mean_pd:.1%}"
+    assert frame.loc[1, "tpr"] == "—"

@@ -92,6 +92,11 @@ def test_moved_chart_puts_training_beside_this_file_per_bin() -> None:
         0.8
     )
     assert "pay_0: PSI" in str(spec["title"]) and "shifted" in str(spec["title"])
+    colour = spec["encoding"]["color"]["scale"]
+    assert dict(zip(colour["domain"], colour["range"], strict=True)) == {
+        "training": "#90a4ae",
+        "this file": "#c62828",
+    }
 
 
 def test_backtest_chart_draws_interval_observed_and_predicted_per_grade(manifest: Manifest) -> None:

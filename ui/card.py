@@ -94,6 +94,20 @@ def split_note(manifest: Manifest) -> str:
     )
 
 
+def fairness_frame(manifest: Manifest) -> pd.DataFrame:
+    """Tabulate the fairness rows for reading: clients with separators, rates in percent with one decimal."""
+    rates = ("selection_rate", "tpr", "fpr", "mean_pd", "observed_default_rate")
+    return pd.DataFrame(
+        {
+            "attribute": row.attribute,
+            "group": row.group,
+            "clients": f"{row.n:,}",
+            **{name: "—" if getattr(row, name) is None else f"{getattr(row, name):.1%}" for name in rates},
+        }
+        for row in manifest.fairness
+    )
+
+
 def show_manifest(manifest: Manifest) -> None:
     """Show the model's version, metrics beside the reference app's, threshold, grade bands and fairness."""
     train, _, test = split_rows(manifest)
@@ -121,8 +135,7 @@ def show_manifest(manifest: Manifest) -> None:
     st.altair_chart(confusion_chart(held_out.tn, held_out.fp, held_out.fn, held_out.tp), width="stretch")
     if manifest.fairness:
         with st.expander("Fairness on the test split (sex and marriage are not model inputs)"):
-            fairness = pd.DataFrame(row.model_dump() for row in manifest.fairness)
-            st.dataframe(fairness, hide_index=True, width="stretch")
+            st.dataframe(fairness_frame(manifest), hide_index=True, width="stretch")
 
 
 def local_version(model_dir: Path = MODEL_DIR) -> str | None:

@@ -16,6 +16,7 @@ from functions.manifest import Manifest
 
 GRADE_COLOURS: Final = {"A": "#2e7d32", "B": "#8bc34a", "C": "#fbc02d", "D": "#f57c00", "E": "#c62828"}
 LIGHT_COLOURS: Final = {"green": "#2e7d32", "amber": "#f57c00", "red": "#c62828"}
+POPULATIONS: Final = ["training", "this file"]  # characteristic analysis: reference first, grey; current red
 # The "Why" axis spans at least this many PD points, so a factor of 0.1 pp looks as small as it is.
 MIN_IMPACT_AXIS_PP: Final = 10.0
 
@@ -139,7 +140,7 @@ def moved_chart(drift: Drift) -> alt.Chart:
     rows = [
         {"bin": b.label, "order": i, "population": population, "share": share}
         for i, b in enumerate(drift.bins)
-        for population, share in (("training", b.expected), ("this file", b.actual))
+        for population, share in zip(POPULATIONS, (b.expected, b.actual), strict=True)
     ]
     chart: alt.Chart = (
         alt.Chart(pd.DataFrame(rows), title=f"{drift.name}: PSI {drift.psi:.3f} ({drift.verdict})")
@@ -148,9 +149,11 @@ def moved_chart(drift: Drift) -> alt.Chart:
             x=alt.X(
                 "bin:N", sort=alt.SortField("order"), title="Reference bin", axis=alt.Axis(labelAngle=-30)
             ),
-            xOffset="population:N",
+            xOffset=alt.XOffset("population:N", sort=POPULATIONS),
             y=alt.Y("share:Q", axis=alt.Axis(format="%"), title="Share of clients"),
-            color=alt.Color("population:N", title=None, scale=alt.Scale(range=["#90a4ae", "#c62828"])),
+            color=alt.Color(
+                "population:N", title=None, scale=alt.Scale(domain=POPULATIONS, range=["#90a4ae", "#c62828"])
+            ),
             tooltip=["bin", "population", alt.Tooltip("share:Q", format=".1%")],
         )
         .properties(height=220)

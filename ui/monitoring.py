@@ -20,6 +20,7 @@ from ui.charts import backtest_chart, moved_chart
 Vector = np.typing.NDArray[np.float64]
 
 UPLOAD, BATCH, DECISIONS = "An uploaded file", "The batch tab's scored file", "Recent decisions"
+ROW_PX: Final = 35  # height of one st.dataframe row
 DIRECTIONS: Final = {"under": "(PD too low)", "over": "(PD too high)", "": ""}
 
 
@@ -112,10 +113,12 @@ def show_drift(drifts: Sequence[Drift], *, rows: int) -> None:
         f"{rows:,} scored rows. PSI below 0.10 is stable, 0.10 to 0.25 worth investigating, 0.25 or more "
         "a shifted population; `score` is the scorecard points the API gave."
     )
+    table = drift_frame(drifts)
     st.dataframe(
-        drift_frame(drifts),
+        table,
         hide_index=True,
         width="stretch",
+        height=ROW_PX * (len(table) + 1) + 3,  # every input at once, no scrolling
         column_config={
             "PSI": st.column_config.NumberColumn("PSI", format="%.4f"),
             "moved": st.column_config.TextColumn(
