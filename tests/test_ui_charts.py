@@ -65,7 +65,15 @@ def x_domain(spec: dict[str, object]) -> list[float]:
 
 @pytest.mark.parametrize(
     ("impacts", "end"),
-    [([0.001], 10.0), ([0.0004, 0.001], 10.0), ([0.099], 10.0), ([0.123], 15.0), ([0.4], 40.0)],
+    [
+        ([0.001], 10.0),
+        ([0.0004, 0.001], 10.0),
+        ([0.085], 10.0),
+        ([0.099], 15.0),
+        ([0.123], 15.0),
+        ([0.338], 40.0),
+        ([0.4], 50.0),
+    ],
 )
 def test_reasons_axis_spans_at_least_ten_points(impacts: list[float], end: float) -> None:
     reasons = [ReasonCode(code="utilisation", text=f"reason {i}", impact=v) for i, v in enumerate(impacts)]

@@ -80,9 +80,9 @@ def gauge(probability: float, threshold: float, bands: Sequence[Band]) -> alt.La
 
 
 def impact_axis_end(impacts_pp: Sequence[float]) -> float:
-    """Return the end of the "Why" axis in PD points: at least 10, else the largest impact rounded up to 5."""
+    """Return the end of the "Why" axis in PD points: at least 10, else room for the largest bar and its label."""
     largest = max(impacts_pp, default=0.0)
-    return max(MIN_IMPACT_AXIS_PP, 5 * math.ceil(largest / 5))
+    return float(max(MIN_IMPACT_AXIS_PP, 5 * math.ceil(1.15 * largest / 5)))
 
 
 def reasons_chart(reasons: Sequence[ReasonCode]) -> alt.LayerChart:
