@@ -56,7 +56,7 @@ def training_rows() -> list[dict[str, Any]]:
 def manifest(training_rows: list[dict[str, Any]]) -> Manifest:
     """The shipped manifest with reference distributions frozen on the generated training rows."""
     shipped = parse_manifest((ROOT / "model" / "model.json").read_text())
-    raw = monitoring.raw_inputs(training_rows)
+    raw = batch.raw_inputs(training_rows)
     points = np.array([fake_prediction(row).score for row in training_rows], dtype=float)
     return shipped.model_copy(update={"reference": build_reference(raw, points)})
 
@@ -67,15 +67,6 @@ def scored_file(
     """Write rows in the dataset's layout, read them as the tab does and score them with the fake client."""
     parsed = batch.read_clients(to_dataset_csv(rows, target=target).encode())
     return parsed, batch.score_rows(FakeClient(), parsed, on_progress=lambda done, total: None)
-
-
-def test_raw_inputs_follow_the_contract_and_count_a_missing_code_as_zero() -> None:
-    row = dict(generate_rows(1, seed=1)[0], marriage=None)
-    raw = monitoring.raw_inputs([row])
-    assert raw.shape == (1, 23)
-    assert raw[0, FEATURE_NAMES.index("limit_bal")] == row["limit_bal"]
-    assert raw[0, FEATURE_NAMES.index("pay_amt6")] == row["pay_amt6"]
-    assert raw[0, FEATURE_NAMES.index("marriage")] == 0.0
 
 
 def test_the_training_population_itself_is_stable(

@@ -2,20 +2,20 @@
 the realised default flag, its back-test per grade (pure logic first, then what the tab shows).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from functions.backtest import Outcomes, back_test
-from functions.contract import FEATURE_NAMES
 from functions.drift import Drift, moved_bins, population_drift
 from functions.manifest import Manifest
-from ui.batch import BatchScorer, ParsedFile, ScoredFile, UnreadableFileError, read_clients, score_rows
+from ui.batch import BatchScorer, ParsedFile, ScoredFile, raw_inputs
 from ui.charts import backtest_chart, moved_chart
+from ui.views import read_upload, score_file
 
 Vector = np.typing.NDArray[np.float64]
 
@@ -32,12 +32,6 @@ class FileMonitoring:
     drifts: tuple[Drift, ...] | None
     outcomes: Outcomes | None
     why_no_outcomes: str = ""
-
-
-def raw_inputs(applicants: Sequence[Mapping[str, Any]]) -> Vector:
-    """Return rows x 23 raw inputs in contract order (a missing optional code counts as 0, as training reads it)."""
-    values = [[float(applicant.get(name) or 0.0) for name in FEATURE_NAMES] for applicant in applicants]
-    return np.asarray(values, dtype=np.float64).reshape(len(applicants), len(FEATURE_NAMES))
 
 
 def monitor_file(
@@ -195,27 +189,12 @@ def _uploaded(client: BatchScorer) -> tuple[ParsedFile, ScoredFile] | None:
             "Upload clients in the dataset's layout; with the default flag column you also get a back-test."
         )
         return None
-    if st.session_state.get("monitor_parsed_id") != upload.file_id:
-        try:
-            st.session_state.monitor_parsed = read_clients(upload.getvalue())
-        except UnreadableFileError as problem:
-            st.session_state.monitor_parsed = problem
-        st.session_state.monitor_parsed_id = upload.file_id
-        st.session_state.pop("monitor_scored", None)
-    parsed = st.session_state.monitor_parsed
-    if isinstance(parsed, Exception):
-        st.error(str(parsed))
+    parsed = read_upload(upload, key="monitor_parsed", scored_key="monitor_scored")
+    if parsed is None:
         return None
     label = f"Score {len(parsed.applicants):,} rows and compare"
     if st.button(label, key="monitor_score", type="primary", disabled=not parsed.applicants):
-        progress = st.progress(0.0, text="Scoring...")
-        st.session_state.monitor_scored = score_rows(
-            client,
-            parsed,
-            on_progress=lambda done, total: progress.progress(
-                done / total, text=f"Scored {done:,} of {total:,} rows"
-            ),
-        )
+        st.session_state.monitor_scored = score_file(client, parsed)
     scored = st.session_state.get("monitor_scored")
     if scored is None:
         return None

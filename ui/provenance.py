@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 
 from functions.manifest import Manifest
-from ui.batch import ParsedFile
-from ui.monitoring import raw_inputs
+from ui.batch import ParsedFile, raw_inputs
 
 IS_TRAINING_DATA: Final = "is"
 CONTAINS_TRAINING_DATA: Final = "contains"

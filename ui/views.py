@@ -5,15 +5,54 @@ from typing import Final
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from functions.contract import Prediction
 from functions.manifest import Manifest
-from ui.batch import ParsedFile, ScoredFile, decision_text, results_table, scored_csv, target_summary
+from ui.batch import (
+    BatchScorer,
+    ParsedFile,
+    ScoredFile,
+    UnreadableFileError,
+    decision_text,
+    read_clients,
+    results_table,
+    score_rows,
+    scored_csv,
+    target_summary,
+)
 from ui.card import scaling_note, split_rows
 from ui.charts import gauge, grade_bands, histogram, reasons_chart
 from ui.provenance import CONTAINS_TRAINING_DATA, IS_TRAINING_DATA, training_overlap
 
 PD_FORMAT: Final = "%.1f%%"  # a PD in percent with one decimal, as everywhere on the page
+
+
+def read_upload(upload: UploadedFile, *, key: str, scored_key: str) -> ParsedFile | None:
+    """Read an upload once per file (not on every rerun) into session `key`, forgetting its old scores;
+    show why it is unreadable and return None then."""
+    if st.session_state.get(f"{key}_id") != upload.file_id:
+        try:
+            st.session_state[key] = read_clients(upload.getvalue())
+        except UnreadableFileError as problem:
+            st.session_state[key] = problem
+        st.session_state[f"{key}_id"] = upload.file_id
+        st.session_state.pop(scored_key, None)
+    parsed = st.session_state[key]
+    if isinstance(parsed, Exception):
+        st.error(str(parsed))
+        return None
+    return parsed  # type: ignore[no-any-return]
+
+
+def score_file(client: BatchScorer, parsed: ParsedFile) -> ScoredFile:
+    """Score a file's valid rows in chunks, with a progress bar."""
+    progress = st.progress(0.0, text="Scoring...")
+
+    def report(done: int, total: int) -> None:
+        progress.progress(done / total, text=f"Scored {done:,} of {total:,} rows")
+
+    return score_rows(client, parsed, on_progress=report)
 
 
 def show_prediction(prediction: Prediction, manifest: Manifest | None) -> None:
