@@ -17,8 +17,6 @@ from ui.batch import BatchScorer, ParsedFile, ScoredFile, raw_inputs
 from ui.charts import backtest_chart, moved_chart
 from ui.views import read_upload, score_file
 
-Vector = np.typing.NDArray[np.float64]
-
 UPLOAD, BATCH, DECISIONS = "An uploaded file", "The batch tab's scored file", "Recent decisions"
 ROW_PX: Final = 35  # height of one st.dataframe row
 DIRECTIONS: Final = {"under": "(PD too low)", "over": "(PD too high)", "": ""}
