@@ -92,6 +92,11 @@ def grade_table(frame: pd.DataFrame, bands: list[dict[str, Any]]) -> list[dict[s
     return rows
 
 
+def count_colour(count: int, top: int) -> str:
+    """Pick the text colour of a confusion-matrix cell on the "Blues" map: white on the dark half, else black."""
+    return "white" if top and count > top / 2 else "black"
+
+
 def write_plots(
     out: Path, y: NDArray[Any], pd_: NDArray[Any], *, threshold: float, score_scaling: ScoreScaling
 ) -> None:
@@ -151,7 +156,7 @@ def write_plots(
     fig, ax = plt.subplots()
     ax.imshow(matrix, cmap="Blues")
     for (a, b), count in np.ndenumerate(matrix):
-        ax.text(b, a, f"{count:,}", ha="center", va="center", color="black")
+        ax.text(b, a, f"{count:,}", ha="center", va="center", color=count_colour(count, int(matrix.max())))
     ax.set(
         xticks=[0, 1],
         yticks=[0, 1],
