@@ -12,7 +12,7 @@ from functions.manifest import Manifest, parse_manifest
 from scripts.local import ROOT
 from training.data import parse, table_sha256
 from training.synthetic import generate_rows, to_dataset_csv
-from ui import batch, provenance, views
+from ui import batch, provenance
 
 ROWS = 200
 
@@ -96,22 +96,6 @@ def test_table_hash_refuses_fractions() -> None:
     assert provenance.table_hash(np.array([[1.0, 2.0]])) == provenance.table_hash(
         np.array([[1, 2]], dtype=float)
     )
-
-
-@pytest.mark.parametrize(
-    ("found", "words"),
-    [
-        (provenance.IS_TRAINING_DATA, "This file is the data model"),
-        (provenance.CONTAINS_TRAINING_DATA, "This file contains the data model"),
-    ],
-)
-def test_in_sample_note_says_what_trained_the_model(manifest: Manifest, found: str, words: str) -> None:
-    shipped = parse_manifest((ROOT / "model" / "model.json").read_text())
-    note = views.in_sample_note(found, shipped)
-    assert note.startswith(words)
-    assert "22,500 of those rows trained the model and 7,500 tested it" in note
-    assert "overstate its quality" in note
-    assert "overstate its quality" in views.in_sample_note(None, shipped)
 
 
 @pytest.mark.realdata

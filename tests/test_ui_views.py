@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from functions.contract import Prediction
@@ -14,7 +15,7 @@ from functions.manifest import Manifest, parse_manifest
 from scripts.local import ROOT
 from training.data import parse, table_sha256
 from training.synthetic import generate_rows, to_dataset_csv
-from ui import batch
+from ui import batch, provenance, views
 
 ROWS = 1200  # more than a thousand, so counts need their separators
 
@@ -88,3 +89,19 @@ def test_batch_warns_when_the_file_is_the_models_own_data() -> None:
     assert not at.exception
     assert at.warning[0].value.startswith(f"This file is the data model {shipped.version} was built from")
     assert "225 of those rows trained the model and 75 tested it" in at.warning[0].value
+
+
+@pytest.mark.parametrize(
+    ("found", "words"),
+    [
+        (provenance.IS_TRAINING_DATA, "This file is the data model"),
+        (provenance.CONTAINS_TRAINING_DATA, "This file contains the data model"),
+    ],
+)
+def test_in_sample_note_says_what_trained_the_model(found: str, words: str) -> None:
+    shipped = parse_manifest((ROOT / "model" / "model.json").read_text())
+    note = views.in_sample_note(found, shipped)
+    assert note.startswith(words)
+    assert "22,500 of those rows trained the model and 7,500 tested it" in note
+    assert "overstate its quality" in note
+    assert "overstate its quality" in views.in_sample_note(None, shipped)
