@@ -14,10 +14,11 @@ import streamlit as st
 
 from functions.contract import MAX_BATCH, Health
 from functions.manifest import Manifest
-from ui.batch import UnreadableFileError, read_clients, score_rows
+from ui.card import show_manifest, show_plots
 from ui.client import DEFAULT_URL, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
 from ui.form import client_form, load_preset, show_problem
-from ui.views import show_batch, show_manifest, show_plots, show_prediction
+from ui.monitoring import monitoring_tab
+from ui.views import read_upload, score_file, show_batch, show_prediction
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -154,16 +155,8 @@ def batch_tab(endpoint: Endpoint) -> None:
             f"fail are listed and not sent. The rest are scored in requests of at most {MAX_BATCH:,} rows."
         )
         return
-    if st.session_state.get("parsed_id") != upload.file_id:  # read each upload once, not on every rerun
-        try:
-            st.session_state.parsed = read_clients(upload.getvalue())
-        except UnreadableFileError as problem:
-            st.session_state.parsed = problem
-        st.session_state.parsed_id = upload.file_id
-        st.session_state.pop("scored", None)
-    parsed = st.session_state.parsed
-    if isinstance(parsed, Exception):
-        st.error(str(parsed))
+    parsed = read_upload(upload, key="parsed", scored_key="scored")
+    if parsed is None:
         return
     st.caption(
         f"{len(parsed.table):,} rows · {len(parsed.applicants):,} valid · "
@@ -172,14 +165,9 @@ def batch_tab(endpoint: Endpoint) -> None:
     )
     label = f"Score {len(parsed.applicants):,} rows"
     if st.button(label, key="score_file", type="primary", disabled=not parsed.applicants):
-        progress = st.progress(0.0, text="Scoring...")
-
-        def report(done: int, total: int) -> None:
-            progress.progress(done / total, text=f"Scored {done:,} of {total:,} rows")
-
-        st.session_state.scored = score_rows(ApiClient(endpoint), parsed, on_progress=report)
+        st.session_state.scored = score_file(ApiClient(endpoint), parsed)
     if "scored" in st.session_state:
-        show_batch(parsed, st.session_state.scored)
+        show_batch(parsed, st.session_state.scored, manifest_or_none(endpoint))
 
 
 def model_tab(endpoint: Endpoint, health: Health | None) -> None:
@@ -196,20 +184,22 @@ def model_tab(endpoint: Endpoint, health: Health | None) -> None:
 
 
 def main() -> None:
-    """Render the page: configuration, sidebar, then the three tabs."""
+    """Render the page: configuration, sidebar, then the four tabs."""
     st.set_page_config(page_title="Credit default scoring", page_icon="💳", layout="wide")
     init_state(parse_args(sys.argv[1:]))
     with st.sidebar:
         endpoint, health = sidebar()
     st.title("Credit default scoring")
     st.caption(f"Probability that a credit-card client defaults next month, from {endpoint.url}")
-    single, batch, model = st.tabs(["Single client", "Batch file", "Model"])
+    single, batch, model, monitor = st.tabs(["Single client", "Batch file", "Model", "Monitoring"])
     with single:
         single_client_tab(endpoint)
     with batch:
         batch_tab(endpoint)
     with model:
         model_tab(endpoint, health)
+    with monitor:
+        monitoring_tab(ApiClient(endpoint), manifest_or_none(endpoint))
 
 
 if __name__ == "__main__":  # streamlit runs the page as __main__; the tests import its functions

@@ -129,6 +129,9 @@ def test_browser_uploads_file_and_shows_results(page: Page, tmp_path: Path) -> N
 def test_browser_shows_model_page(page: Page) -> None:
     model = open_tab(page, "Model")
     expect(metric_value(model, "Version")).to_be_visible(timeout=WAIT_MS)
+    expect(metric_value(model, "Training rows")).to_have_text("22,500")
+    expect(metric_value(model, "Test rows")).to_have_text("7,500")
+    expect(model.get_by_test_id("stVegaLiteChart")).to_have_count(1)  # the confusion matrix, drawn
     expect(model.get_by_test_id("stDataFrame").first).to_contain_text("Reference app (published)")
     expect(model.get_by_test_id("stImage").first).to_be_visible()
     page.screenshot(path=SHOTS / "model.png", full_page=True)
@@ -146,3 +149,16 @@ def test_browser_reports_endpoint_down(page: Page) -> None:
     single.get_by_role("button", name="Score client").click()
     expect(single.get_by_test_id("stAlert")).to_contain_text("Is the API running?", timeout=WAIT_MS)
     page.screenshot(path=SHOTS / "endpoint_down.png", full_page=True)
+
+
+def test_browser_monitors_an_uploaded_file(page: Page, tmp_path: Path) -> None:
+    rows = generate_rows(60, seed=12)
+    target = [int(t) for t in np.random.default_rng(12).integers(0, 2, 60)]
+    upload = tmp_path / "clients.csv"
+    upload.write_text(to_dataset_csv(rows, target=target))
+    monitor = open_tab(page, "Monitoring")
+    monitor.locator("input[type=file]").set_input_files(upload)
+    monitor.get_by_role("button", name="Score 60 rows and compare").click()
+    expect(metric_value(monitor, "Brier score")).to_have_text(re.compile(r"^0\.\d{4}$"), timeout=WAIT_MS)
+    expect(monitor.get_by_test_id("stVegaLiteChart").last).to_be_visible()  # the per-grade back-test
+    page.screenshot(path=SHOTS / "monitoring.png", full_page=True)

@@ -86,12 +86,16 @@ def test_page_shows_the_served_manifest(app: AppTest, live_api: str) -> None:
     manifest = httpx.get(f"{live_api}/v1/model", timeout=5).json()
     shown = metrics_of(app)
     assert shown["Version"] == manifest["version"]
-    assert shown["Training rows"] == f"{manifest['data']['rows']:,}"
+    assert (shown["Training rows"], shown["Test rows"]) == ("22,500", "7,500")  # of 30,000, split 75/25
+    assert manifest["data"]["rows"] == 30_000 and manifest["split"]["test_size"] == 0.25
+    assert "30,000" not in shown.values()
     assert shown["Threshold"] == f"{manifest['threshold']:.1%}"
     captions = " ".join(c.value for c in app.caption)
     scaling = manifest["score_scaling"]
     assert f"Score {scaling['anchor_score']} at {scaling['anchor_odds']:g}:1 good:bad odds" in captions
-    assert f"tested on the other {manifest['split']['test_size']:.0%}" in captions
+    assert "tested on the other 7,500 (25% of 30,000)" in captions
+    assert "{'learning_rate'" not in captions
+    assert len(app.get("vega_lite_chart")) == 1  # the test split's confusion matrix, drawn from the manifest
 
 
 @pytest.mark.parametrize("preset", ["typical", "high_risk"])
@@ -204,3 +208,22 @@ def test_page_reports_unknown_stack(fake_aws: None, app: AppTest) -> None:
     assert not app.exception
     assert "Stack no-such-stack: " in app.sidebar.error[0].value
     assert "does not exist" in app.sidebar.error[0].value
+
+
+def test_page_monitors_a_file_scored_by_the_api(app: AppTest, live_api: str) -> None:
+    manifest = httpx.get(f"{live_api}/v1/model", timeout=5).json()
+    rows = generate_rows(40, seed=13)
+    target = [int(t) for t in np.random.default_rng(13).integers(0, 2, 40)]
+    app.file_uploader(key="monitor_file").upload(
+        "clients.csv", to_dataset_csv(rows, target=target).encode(), "text/csv"
+    )
+    app.run()
+    app.button(key="monitor_score").click().run()
+    assert not app.exception
+    if manifest.get("reference") is None:  # the shipped model predates reference distributions
+        assert any("has no reference distributions" in w.value for w in app.warning)
+    else:
+        assert any("PSI" in frame.value.columns for frame in app.dataframe)
+    grades = next(frame.value for frame in app.dataframe if "Jeffreys 95 %" in frame.value.columns)
+    assert sum(int(n.replace(",", "")) for n in grades["clients"]) == 40
+    assert "Brier score" in metrics_of(app)

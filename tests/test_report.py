@@ -9,7 +9,7 @@ import pytest
 from functions.contract import FEATURE_NAMES
 from functions.manifest import GRADE_BANDS, Manifest, read_manifest
 from training import report
-from training.plots import PLOTS
+from training.plots import PLOTS, count_colour
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,13 @@ def test_summary_compares_with_the_reference_app(manifest: Manifest) -> None:
     text = report.summary(manifest)
     assert text.startswith(f"model {manifest.version}: test ROC-AUC {manifest.metrics.test.roc_auc:.4f}")
     assert "reference app: accuracy 74.0%, precision 38.0%, recall 68.0%, F1 49.0%" in text
+
+
+@pytest.mark.parametrize(
+    ("count", "top", "colour"),
+    [(5045, 5045, "white"), (2600, 5045, "white"), (907, 5045, "black"), (0, 0, "black")],
+)
+def test_confusion_counts_are_white_on_dark_cells_and_black_on_light(
+    count: int, top: int, colour: str
+) -> None:
+    assert count_colour(count, top) == colour

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from functions.contract import FEATURE_BY_NAME, FEATURES, MAX_BATCH, Applicant, Prediction
+from functions.contract import FEATURE_BY_NAME, FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, Prediction
 from functions.errors import FieldError
 from scripts.local import free_port
 from training.synthetic import generate_rows, to_dataset_csv
@@ -269,3 +269,12 @@ def test_target_summary_is_none_without_a_target_column() -> None:
 @pytest.mark.parametrize(("flag", "text"), [(True, "default predicted"), (False, "no default predicted")])
 def test_decision_text_words_the_decision(flag: bool, text: str) -> None:
     assert batch.decision_text(flag) == text
+
+
+def test_raw_inputs_follow_the_contract_and_count_a_missing_code_as_zero() -> None:
+    row = dict(generate_rows(1, seed=1)[0], marriage=None)
+    raw = batch.raw_inputs([row])
+    assert raw.shape == (1, 23)
+    assert raw[0, FEATURE_NAMES.index("limit_bal")] == row["limit_bal"]
+    assert raw[0, FEATURE_NAMES.index("pay_amt6")] == row["pay_amt6"]
+    assert raw[0, FEATURE_NAMES.index("marriage")] == 0.0

@@ -1,11 +1,14 @@
-"""ui/charts.py: grade bands from the manifest and the Vega-Lite specs of the gauge, reasons and histogram."""
+"""ui/charts.py: grade bands from the manifest and the Vega-Lite specs of the page's and Monitoring tab's charts."""
 
 import itertools
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from functions.backtest import grade_tests
 from functions.contract import ReasonCode
+from functions.drift import drift_of, reference_bins
 from functions.manifest import Manifest, parse_manifest
 from scripts.local import ROOT
 from ui import charts
@@ -52,3 +55,62 @@ def test_histogram_ignores_unscored_rows() -> None:
     spec = charts.histogram(results, 0.3).to_dict()
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 2
+
+
+def x_domain(spec: dict[str, object]) -> list[float]:
+    """Return the explicit x scale domain of a layered chart's first layer."""
+    layer = spec["layer"][0]  # type: ignore[index]
+    return list(layer["encoding"]["x"]["scale"]["domain"])
+
+
+@pytest.mark.parametrize(
+    ("impacts", "end"),
+    [
+        ([0.001], 10.0),
+        ([0.0004, 0.001], 10.0),
+        ([0.085], 10.0),
+        ([0.099], 15.0),
+        ([0.123], 15.0),
+        ([0.338], 40.0),
+        ([0.4], 50.0),
+    ],
+)
+def test_reasons_axis_spans_at_least_ten_points(impacts: list[float], end: float) -> None:
+    reasons = [ReasonCode(code="utilisation", text=f"reason {i}", impact=v) for i, v in enumerate(impacts)]
+    assert x_domain(charts.reasons_chart(reasons).to_dict()) == [0, end]
+
+
+def test_confusion_chart_writes_counts_with_separators_in_black_on_light_cells() -> None:
+    spec = charts.confusion_chart(5045, 796, 752, 907).to_dict()
+    cells, text = spec["layer"]
+    assert cells["encoding"]["color"]["scale"]["range"] == ["#e3f2fd", "#64b5f6"]  # light to mid blue
+    assert text["mark"]["color"] == "black"
+    labels = sorted(row["label"] for row in next(iter(spec["datasets"].values())))
+    assert labels == ["5,045", "752", "796", "907"]
+
+
+def test_moved_chart_puts_training_beside_this_file_per_bin() -> None:
+    reference = reference_bins("pay_0", np.array([0.0] * 80 + [1.0] * 20), categories=[-2, -1, 0, 1, 2])
+    drift = drift_of(np.array([0.0] * 20 + [1.0] * 80), reference)
+    spec = charts.moved_chart(drift).to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == 2 * len(drift.bins)
+    shares = {(row["bin"], row["population"]): row["share"] for row in rows}
+    assert shares[("1", "training")] == pytest.approx(0.2) and shares[("1", "this file")] == pytest.approx(
+        0.8
+    )
+    assert "pay_0: PSI" in str(spec["title"]) and "shifted" in str(spec["title"])
+    colour = spec["encoding"]["color"]["scale"]
+    assert dict(zip(colour["domain"], colour["range"], strict=True)) == {
+        "training": "#90a4ae",
+        "this file": "#c62828",
+    }
+
+
+def test_backtest_chart_draws_interval_observed_and_predicted_per_grade(manifest: Manifest) -> None:
+    y = np.array([1] * 30 + [0] * 70 + [1] * 30 + [0] * 70)
+    probabilities = np.array([0.05] * 100 + [0.3] * 100)
+    spec = charts.backtest_chart(grade_tests(y, probabilities, manifest.grade_bands)).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rule", "point", "tick"]
+    rows = next(iter(spec["datasets"].values()))
+    assert [(row["grade"], row["light"]) for row in rows] == [("A", "red"), ("C", "green")]

@@ -1,58 +1,107 @@
-"""ui/views.py: the model card's figures come from the typed manifest, never from retyped prose."""
+"""ui/views.py: a scored file as the batch tab shows it (AppTest with fake predictions, no server)."""
 
-from pathlib import Path
+import io
+import json
+import re
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
+from functions.contract import Prediction
 from functions.manifest import Manifest, parse_manifest
-from functions.records import REFERENCE_RECALL
 from scripts.local import ROOT
-from ui import views
+from training.data import parse, table_sha256
+from training.synthetic import generate_rows, to_dataset_csv
+from ui import batch, provenance, views
+
+ROWS = 1200  # more than a thousand, so counts need their separators
 
 
-@pytest.fixture(scope="module")
-def manifest() -> Manifest:
-    """The shipped model's manifest."""
-    return parse_manifest((ROOT / "model" / "model.json").read_text())
-
-
-def test_metrics_table_shows_the_manifests_test_metrics(manifest: Manifest) -> None:
-    table = views.metrics_table(manifest)
-    ours, published = table["This model (test split)"], table["Reference app (published)"]
-    test = manifest.metrics.test
-    assert ours[f"Precision at recall {REFERENCE_RECALL:g}"] == f"{test.precision_at_recall:.3f}"
-    assert ours["ROC AUC"] == f"{test.roc_auc:.3f}"
-    assert published["Recall"] == f"{manifest.metrics.reference_app_published.recall:.3f}"
-    assert published["Brier score"] == "—"
-    assert "—" not in ours.tolist()
-
-
-def test_scaling_note_reads_the_manifests_scaling(manifest: Manifest) -> None:
-    changed = manifest.model_copy(
-        update={"score_scaling": manifest.score_scaling.model_copy(update={"anchor_score": 700})}
+def fake_prediction(applicant: dict[str, Any]) -> Prediction:
+    """A PD with many decimals (e.g. 0.29684), made from the applicant alone."""
+    probability = ((applicant["age"] * 7919 + applicant["pay_0"] * 104729) % 10_000) / 10_000
+    return Prediction(
+        probability_of_default=probability,
+        predicted_default=probability >= 0.9,
+        threshold=0.9,
+        score=600,
+        risk_grade="C",
+        reasons=[],
+        model_version="fake",
+        request_id="r",
     )
-    assert views.scaling_note(changed).startswith("700 at ")
-    scaling = manifest.score_scaling
-    assert views.scaling_note(manifest) == (
-        f"{scaling.anchor_score} at {scaling.anchor_odds:g}:1 good:bad odds; "
-        f"{scaling.points_to_double_odds} points double the odds; range {scaling.min} to {scaling.max}."
-    )
-    assert "Model tab" in views.scaling_note(None)
 
 
-def test_split_note_reads_rows_and_test_share(manifest: Manifest) -> None:
-    rows, share = manifest.data.rows, manifest.split.test_size
-    note = views.split_note(manifest)
-    assert f"{rows:,} clients" in note
-    assert f"other {share:.0%} ({round(rows * share):,} clients)" in note
+class FakeClient:
+    """Answers batches from `fake_prediction`."""
+
+    def predict_batch(self, applicants: Any, /) -> list[Prediction]:
+        return [fake_prediction(applicant) for applicant in applicants]
 
 
-def test_number_shows_three_decimals_or_a_dash() -> None:
-    assert (views.number(0.12345), views.number(None)) == ("0.123", "—")
+def batch_script(parsed: "batch.ParsedFile", scored: "batch.ScoredFile", manifest: "Manifest") -> None:
+    """The batch tab's results alone (AppTest runs this function's body as a page)."""
+    from ui.views import show_batch
+
+    show_batch(parsed, scored, manifest)
 
 
-def test_local_version_reads_the_local_manifest(tmp_path: Path, manifest: Manifest) -> None:
-    assert views.local_version() == manifest.version
-    assert views.local_version(tmp_path) is None
-    (tmp_path / "model.json").write_text("{}")
-    assert views.local_version(tmp_path) is None
+def shown(csv: str, manifest: Manifest) -> AppTest:
+    """Read and fake-score a CSV, then show it as the batch tab does."""
+    parsed = batch.read_clients(csv.encode())
+    scored = batch.score_rows(FakeClient(), parsed, on_progress=lambda done, total: None)
+    kwargs = {"parsed": parsed, "scored": scored, "manifest": manifest}
+    return AppTest.from_function(batch_script, default_timeout=30, kwargs=kwargs).run()
+
+
+def test_batch_results_show_counts_with_separators_and_pd_with_one_decimal() -> None:
+    rows = generate_rows(ROWS, seed=4)
+    target = [int(i < 50) for i in range(ROWS)]  # mostly no default: over a thousand true negatives
+    manifest = parse_manifest((ROOT / "model" / "model.json").read_text())
+    at = shown(to_dataset_csv(rows, target=target), manifest)
+    assert not at.exception
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Rows scored"] == metrics["Rows with a target"] == "1,200"
+    matrix = at.table[0].value
+    true_negatives = matrix.loc["actual: no default", "predicted: no default"]
+    assert re.fullmatch(r"1,\d{3}", true_negatives)
+    assert sum(int(cell.replace(",", "")) for cell in matrix.to_numpy().ravel()) == ROWS
+    results = next(frame for frame in at.dataframe if "top_reason" in frame.value.columns)
+    expected = np.round([100 * fake_prediction(row).probability_of_default for row in rows], 1).tolist()
+    assert results.value["pd"].tolist() == expected  # in percent ...
+    config = json.loads(results.proto.columns)["pd"]["type_config"]
+    assert (config["format"], config["max_value"]) == ("%.1f%%", 100.0)  # ... each shown as 72.1%
+    assert "overstate its quality" in " ".join(c.value for c in at.caption)
+    assert not at.warning
+
+
+def test_batch_warns_when_the_file_is_the_models_own_data() -> None:
+    rows = generate_rows(300, seed=12)
+    target = [int(t) for t in np.random.default_rng(12).integers(0, 2, 300)]
+    csv = to_dataset_csv(rows, target=target)
+    shipped = parse_manifest((ROOT / "model" / "model.json").read_text())
+    frame = parse(pd.read_csv(io.StringIO(csv), header=None, dtype=str), "generated.csv")
+    data = shipped.data.model_copy(update={"rows": 300, "table_sha256": table_sha256(frame)})
+    at = shown(csv, shipped.model_copy(update={"data": data}))
+    assert not at.exception
+    assert at.warning[0].value.startswith(f"This file is the data model {shipped.version} was built from")
+    assert "225 of those rows trained the model and 75 tested it" in at.warning[0].value
+
+
+@pytest.mark.parametrize(
+    ("found", "words"),
+    [
+        (provenance.IS_TRAINING_DATA, "This file is the data model"),
+        (provenance.CONTAINS_TRAINING_DATA, "This file contains the data model"),
+    ],
+)
+def test_in_sample_note_says_what_trained_the_model(found: str, words: str) -> None:
+    shipped = parse_manifest((ROOT / "model" / "model.json").read_text())
+    note = views.in_sample_note(found, shipped)
+    assert note.startswith(words)
+    assert "22,500 of those rows trained the model and 7,500 tested it" in note
+    assert "overstate its quality" in note
+    assert "overstate its quality" in views.in_sample_note(None, shipped)

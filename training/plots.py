@@ -23,6 +23,11 @@ PLOTS: Final = (
 )
 
 
+def count_colour(count: int, top: int) -> str:
+    """Pick the text colour of a confusion-matrix cell on the "Blues" map: white on the dark half, else black."""
+    return "white" if top and count > top / 2 else "black"
+
+
 def write_plots(
     folder: Path, y: NDArray[Any], probability_of_default: NDArray[Any], manifest: Manifest
 ) -> None:
@@ -100,7 +105,7 @@ def _confusion_matrix(path: Path, y: NDArray[Any], predicted: NDArray[Any], mani
     fig, ax = plt.subplots()
     ax.imshow(matrix, cmap="Blues")
     for (a, b), count in np.ndenumerate(matrix):
-        ax.text(b, a, f"{count:,}", ha="center", va="center", color="black")
+        ax.text(b, a, f"{count:,}", ha="center", va="center", color=count_colour(count, int(matrix.max())))
     ax.set(
         xticks=[0, 1],
         yticks=[0, 1],

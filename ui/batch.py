@@ -4,7 +4,7 @@ Pure functions: the API client is passed in (anything with `predict_batch`), so 
 """
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
@@ -13,7 +13,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from functions.contract import FEATURES, MAX_BATCH, TARGET, Applicant, FeatureSpec, Prediction
+from functions.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, TARGET, Applicant, FeatureSpec, Prediction
 from functions.errors import FieldError, to_field_errors
 from ui.client import ApiError
 
@@ -134,6 +134,12 @@ def read_clients(data: bytes) -> ParsedFile:
         labels = pd.to_numeric(table[target_column], errors="coerce").to_numpy(dtype=float)
         parsed.target = np.where(np.isin(labels, (0.0, 1.0)), labels, np.nan)
     return parsed
+
+
+def raw_inputs(applicants: Sequence[Mapping[str, Any]]) -> NDArray[np.float64]:
+    """Return rows x 23 raw inputs in contract order (a missing optional code counts as 0, as training reads it)."""
+    values = [[float(applicant.get(name) or 0.0) for name in FEATURE_NAMES] for applicant in applicants]
+    return np.asarray(values, dtype=np.float64).reshape(len(applicants), len(FEATURE_NAMES))
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

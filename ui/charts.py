@@ -1,5 +1,7 @@
-"""Altair charts of the page: the PD gauge over the grade bands, the reason codes, the batch's PD histogram."""
+"""Altair charts of the page: the PD gauge, the reason codes, the batch's PD histogram and confusion matrix,
+and the Monitoring tab's characteristic analysis and per-grade back-test."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -7,10 +9,16 @@ from typing import Final
 import altair as alt
 import pandas as pd
 
+from functions.backtest import GradeTest
 from functions.contract import ReasonCode
+from functions.drift import Drift
 from functions.manifest import Manifest
 
 GRADE_COLOURS: Final = {"A": "#2e7d32", "B": "#8bc34a", "C": "#fbc02d", "D": "#f57c00", "E": "#c62828"}
+LIGHT_COLOURS: Final = {"green": "#2e7d32", "amber": "#f57c00", "red": "#c62828"}
+POPULATIONS: Final = ["training", "this file"]  # characteristic analysis: reference first, grey; current red
+# The "Why" axis spans at least this many PD points, so a factor of 0.1 pp looks as small as it is.
+MIN_IMPACT_AXIS_PP: Final = 10.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,12 @@ def gauge(probability: float, threshold: float, bands: Sequence[Band]) -> alt.La
     return alt.LayerChart(layer=layers, height=80)
 
 
+def impact_axis_end(impacts_pp: Sequence[float]) -> float:
+    """Return the end of the "Why" axis in PD points: at least 10, else room for the largest bar and its label."""
+    largest = max(impacts_pp, default=0.0)
+    return float(max(MIN_IMPACT_AXIS_PP, 5 * math.ceil(1.15 * largest / 5)))
+
+
 def reasons_chart(reasons: Sequence[ReasonCode]) -> alt.LayerChart:
     """Draw the reason codes as bars of the PD points each adds, each reason written above its bar."""
     table = pd.DataFrame(
@@ -83,7 +97,11 @@ def reasons_chart(reasons: Sequence[ReasonCode]) -> alt.LayerChart:
     )
     table["label"] = table["impact"].map(lambda v: f"+{v:.1f} pp")
     y = alt.Y("rank:O", axis=None)
-    x = alt.X("impact:Q", title="PD points added against the low-risk reference profile")
+    x = alt.X(
+        "impact:Q",
+        title="PD points added against the low-risk reference profile",
+        scale=alt.Scale(domain=[0, impact_axis_end(table["impact"].tolist())], nice=False),
+    )
     bars = alt.Chart(table).mark_bar(size=12, yOffset=8, color="#c62828")
     text = alt.Chart(table).mark_text(align="left", baseline="bottom", dy=-2)
     value = alt.Chart(table).mark_text(align="left", dx=4, dy=8)
@@ -91,7 +109,7 @@ def reasons_chart(reasons: Sequence[ReasonCode]) -> alt.LayerChart:
         layer=[
             bars.encode(x=x, y=y, tooltip=["code", "reason", "label"]),
             text.encode(x=alt.value(0), y=y, text="reason:N"),
-            value.encode(x="impact:Q", y=y, text="label:N"),
+            value.encode(x=x, y=y, text="label:N"),
         ],
         height=alt.Step(46),
     )
@@ -115,3 +133,94 @@ def histogram(results: pd.DataFrame, threshold: float) -> alt.LayerChart:
         .encode(x="threshold:Q")
     )
     return alt.LayerChart(layer=[bars, rule], height=260)
+
+
+def moved_chart(drift: Drift) -> alt.Chart:
+    """Draw a characteristic analysis: each reference bin's share of clients in training and in this file."""
+    rows = [
+        {"bin": b.label, "order": i, "population": population, "share": share}
+        for i, b in enumerate(drift.bins)
+        for population, share in zip(POPULATIONS, (b.expected, b.actual), strict=True)
+    ]
+    chart: alt.Chart = (
+        alt.Chart(pd.DataFrame(rows), title=f"{drift.name}: PSI {drift.psi:.3f} ({drift.verdict})")
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "bin:N", sort=alt.SortField("order"), title="Reference bin", axis=alt.Axis(labelAngle=-30)
+            ),
+            xOffset=alt.XOffset("population:N", sort=POPULATIONS),
+            y=alt.Y("share:Q", axis=alt.Axis(format="%"), title="Share of clients"),
+            color=alt.Color(
+                "population:N", title=None, scale=alt.Scale(domain=POPULATIONS, range=["#90a4ae", "#c62828"])
+            ),
+            tooltip=["bin", "population", alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(height=220)
+    )
+    return chart
+
+
+def backtest_chart(grades: Sequence[GradeTest]) -> alt.LayerChart:
+    """Draw per grade the observed default rate with its Jeffreys 95 % interval and the mean PD, by light."""
+    table = pd.DataFrame(
+        {
+            "grade": g.grade,
+            "observed": g.observed,
+            "low": g.interval_95[0],
+            "high": g.interval_95[1],
+            "predicted": g.predicted,
+            "light": g.light,
+        }
+        for g in grades
+    )
+    x = alt.X("grade:N", title="Risk grade", axis=alt.Axis(labelAngle=0))
+    y = alt.Y("observed:Q", axis=alt.Axis(format="%"), title="Default rate")
+    colour = alt.Color(
+        "light:N",
+        title="Test",
+        scale=alt.Scale(domain=list(LIGHT_COLOURS), range=list(LIGHT_COLOURS.values())),
+    )
+    base = alt.Chart(table)
+    return alt.LayerChart(
+        layer=[
+            base.mark_rule(size=2).encode(
+                x=x, y=alt.Y("low:Q", title="Default rate"), y2="high:Q", color=colour
+            ),
+            base.mark_point(filled=True, size=90).encode(
+                x=x, y=y, color=colour, tooltip=["grade", alt.Tooltip("observed:Q", format=".1%")]
+            ),
+            base.mark_tick(thickness=3, size=26, color="black").encode(
+                x=x, y="predicted:Q", tooltip=["grade", alt.Tooltip("predicted:Q", format=".1%")]
+            ),
+        ],
+        height=260,
+        title="Observed default rate (dot, 95 % interval) against the mean PD (black tick)",
+    )
+
+
+def confusion_chart(tn: int, fp: int, fn: int, tp: int) -> alt.LayerChart:
+    """Draw a confusion matrix as light cells with dark counts (thousands separated), readable in any theme."""
+    table = pd.DataFrame(
+        {
+            "actual": ["no default", "no default", "default", "default"],
+            "predicted": ["no default", "default", "no default", "default"],
+            "clients": [tn, fp, fn, tp],
+        }
+    )
+    table["label"] = table["clients"].map(lambda count: f"{count:,}")
+    order = ["no default", "default"]
+    x = alt.X("predicted:N", sort=order, title="Predicted", axis=alt.Axis(labelAngle=0))
+    y = alt.Y("actual:N", sort=order, title="Actual")
+    # A light ramp keeps black text legible on every cell (a dark top colour hid the largest count).
+    cells = (
+        alt.Chart(table)
+        .mark_rect(stroke="white")
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color("clients:Q", scale=alt.Scale(range=["#e3f2fd", "#64b5f6"]), legend=None),
+        )
+    )
+    text = alt.Chart(table).mark_text(fontSize=16, color="black").encode(x=x, y=y, text="label:N")
+    return alt.LayerChart(layer=[cells, text], height=180)
