@@ -10,6 +10,7 @@ CREDIT_DATA ?= $(wildcard ../shared/data/default_of_credit_card_clients.csv)
 API_HOST := 127.0.0.1
 API_PORT ?= 8000
 UI_PORT ?= 8501
+PYTEST_WORKERS ?= auto  # pytest-xdist workers for `make test` (one per core); files stay whole on one worker
 BENCH_OUT := build/bench
 SERVING_ARGS ?=
 LOAD_ARGS ?=
@@ -51,7 +52,7 @@ format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 test: install tools lint ## every check CI runs: lint, unit, real-data, template, task-root and browser tests
-	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m pytest
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 train: install ## train on DATA (or the downloaded UCI zip) and rewrite model/
 	$(BIN)/python -m training.train $(if $(DATA),--data $(DATA)) --out model

@@ -7,6 +7,7 @@ Two builds of functions/requirements.txt, one set of pins:
   without a wheel there fails here, before Docker ever runs.
 """
 
+import fcntl
 import fnmatch
 import hashlib
 import json
@@ -67,13 +68,17 @@ def dependencies_dir() -> Path:
     """Return the installed dependencies, built once per requirements hash under build/."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
     folder = BUILD / f"taskroot-py{RUNNING_PYTHON.replace('.', '')}-{digest}"
-    if not (folder / ".complete").exists():
-        partial = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        install_dependencies(partial)
-        (partial / ".complete").touch()
-        shutil.rmtree(folder, ignore_errors=True)
-        partial.rename(folder)
+    BUILD.mkdir(exist_ok=True)
+    # pytest runs on several workers: one builds, the others wait on the lock and then reuse the build.
+    with (BUILD / f"{folder.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".complete").exists():
+            partial = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            install_dependencies(partial)
+            (partial / ".complete").touch()
+            shutil.rmtree(folder, ignore_errors=True)
+            partial.rename(folder)
     return folder
 
 
