@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model"
+LOCAL_DECISION_LOG: Final = MODEL_DIR.parent / "var" / "decisions.sqlite"  # `make run`'s log (git-ignored)
 MIB: Final = 1024 * 1024
 
 
