@@ -109,6 +109,9 @@ CREATE TABLE IF NOT EXISTS decisions (
 );
 CREATE INDEX IF NOT EXISTS decisions_by_day ON decisions (decided_day, decided_at);
 """
+INSERT: Final = (
+    "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # 17 columns
+)
 
 
 def to_row(record: DecisionRecord) -> tuple[object, ...]:
@@ -155,9 +158,8 @@ class SqliteDecisionLog:
 
     def write(self, records: Sequence[DecisionRecord], *, deadline: float | None) -> None:
         """Insert every record in one transaction (an existing key is an error); the deadline is not needed."""
-        marks = ", ".join("?" * len(SCHEMA_COLUMNS))
         with self._connection() as connection:
-            connection.executemany(f"INSERT INTO decisions VALUES ({marks})", [to_row(r) for r in records])  # noqa: S608
+            connection.executemany(INSERT, [to_row(r) for r in records])
 
     def read_day(self, day: str, *, since: str) -> Iterator[StoredBins]:
         """Yield the bins of one UTC day's decisions taken at or after `since`."""
@@ -172,24 +174,3 @@ class SqliteDecisionLog:
                 synthetic=bool(synthetic),
                 bins=None if bins is None else json.loads(bins),
             )
-
-
-SCHEMA_COLUMNS: Final = (
-    "request_id",
-    "api_request_id",
-    "decided_at",
-    "decided_day",
-    "model_version",
-    "input_hash",
-    "input_hash_method",
-    "hash_key_version",
-    "probability_of_default",
-    "threshold",
-    "score",
-    "risk_grade",
-    "predicted_default",
-    "reasons",
-    "batch_index",
-    "synthetic",
-    "bins",
-)
