@@ -6,13 +6,14 @@ serialised by pydantic in contract field order, so the same inputs always hash a
 never stored), the PD, threshold, score, grade, decision, reasons, a `synthetic` flag and each input's
 reference bin. A single decision is a conditional `PutItem` (an existing record is never overwritten); a
 batch goes in `BatchWriteItem` calls of 25, each started only if every call left can still finish (timeout x
-attempts) before the Lambda deadline. The index `by-day` (day, time) lets the drift job Query a day.
+attempts) before the Lambda deadline. The index `by-day` (day and shard, time) lets the drift job Query a day.
 
 boto3 is imported on first use only, so a container without `AUDIT_TABLE` never pays for it.
 """
 
 import math
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -34,6 +35,9 @@ from functions.scoring import Decision
 BATCH_WRITE_SIZE: Final = 25  # BatchWriteItem's limit per call
 UNPROCESSED_RETRIES: Final = 2  # extra BatchWriteItem calls for items DynamoDB left unprocessed
 DAY_INDEX: Final = "by-day"  # global secondary index: decided_day (hash), decided_at (range)
+# A day's index entries are spread over this many partition keys (`<day>#<shard>`): one key value takes at most
+# 1,000 writes per second, and a few full batches a second would exceed that and throttle the table's writes.
+DAY_SHARDS: Final = 10
 DAY_INDEX_ATTRIBUTES: Final = ("model_version", "synthetic", "bins")  # projected: all the drift job reads
 
 __all__ = ["AuditUnavailableError", "HashKey", "hash_key", "input_hash", "record", "to_item"]
@@ -44,6 +48,11 @@ def _number(value: float) -> dict[str, str]:
     return {"N": f"{value:.12f}" if isinstance(value, float) else str(value)}
 
 
+def day_shard(record: DecisionRecord) -> str:
+    """Return the record's index partition key: its UTC day and a shard drawn from its key (`2026-03-01#7`)."""
+    return f"{record.day}#{zlib.crc32(record.key.encode()) % DAY_SHARDS}"
+
+
 def to_item(record: DecisionRecord) -> dict[str, Any]:
     """Build the DynamoDB item (attribute-value form) of one decision record."""
     decision = record.decision
@@ -51,7 +60,7 @@ def to_item(record: DecisionRecord) -> dict[str, Any]:
         "request_id": {"S": record.key},
         "api_request_id": {"S": record.request_id},
         "decided_at": {"S": record.decided_at},
-        "decided_day": {"S": record.day},
+        "decided_day": {"S": day_shard(record)},
         "model_version": {"S": record.model_version},
         "input_hash": {"S": record.input_hash},
         "input_hash_method": {"S": HASH_METHOD},
@@ -164,7 +173,11 @@ class DynamoDecisionTable:
         raise AuditUnavailableError(f"DynamoDB left {len(requests)} audit items unprocessed (throttled)")
 
     def read_day(self, day: str, *, since: str) -> Iterator[StoredBins]:
-        """Yield the bins of one UTC day's decisions at or after `since`: a Query of the `by-day` index."""
+        """Yield the bins of one UTC day's decisions at or after `since`: a Query per shard of the `by-day` index."""
+        for shard in range(DAY_SHARDS):
+            yield from self._read_shard(f"{day}#{shard}", since=since)
+
+    def _read_shard(self, key: str, *, since: str) -> Iterator[StoredBins]:
         pages = (
             dynamodb()
             .get_paginator("query")
@@ -180,7 +193,7 @@ class DynamoDecisionTable:
                     "#synthetic": "synthetic",
                     "#bins": "bins",
                 },
-                ExpressionAttributeValues={":day": {"S": day}, ":since": {"S": since}},
+                ExpressionAttributeValues={":day": {"S": key}, ":since": {"S": since}},
             )
         )
         for page in pages:

@@ -79,7 +79,8 @@ def test_item_records_decision_without_inputs() -> None:
     )
     item = audit.to_item(record)
     assert item["request_id"] == {"S": "rid#2"}
-    assert item["decided_day"] == {"S": "2026-01-01"}
+    assert item["decided_day"] == {"S": audit.day_shard(record)}
+    assert item["decided_day"]["S"].split("#")[0] == "2026-01-01"
     assert item["synthetic"] == {"BOOL": False}
     assert item["bins"]["M"]["score"] == {"N": "3"}
     assert item["bins"]["M"]["limit_bal"] == {"N": "1"}
@@ -112,7 +113,7 @@ def test_predict_writes_one_audit_record(audited: Any, client: TestClient) -> No
     assert [r["M"]["code"]["S"] for r in item["reasons"]["L"]] == [r["code"] for r in body["reasons"]]
     assert item["input_hash"] == {"S": audit.input_hash(canonical(HIGH_RISK), key=HASH_KEY.encode())}
     assert "decided_at" in item
-    assert item["decided_day"]["S"] == item["decided_at"]["S"][:10]
+    assert item["decided_day"]["S"].startswith(item["decided_at"]["S"][:10] + "#")
     assert item["synthetic"] == {"BOOL": False}
     assert "batch_index" not in item
     assert "bins" not in item  # the shipped model's manifest has no reference distributions
@@ -168,6 +169,14 @@ def test_audit_without_hmac_key_refuses_to_decide(
         assert answer.json()["error"]["code"] == "audit_unavailable"
     assert "probability_of_default" not in response.text
     assert items(audited) == []
+
+
+def test_a_batch_spreads_over_the_day_index_shards(audited: Any, client: TestClient) -> None:
+    assert (
+        client.post("/v1/predict/batch", json={"applicants": generate_rows(200, seed=9)}).status_code == 200
+    )
+    shards = {item["decided_day"]["S"].split("#")[1] for item in items(audited)}
+    assert shards == {str(shard) for shard in range(audit.DAY_SHARDS)}
 
 
 def test_records_carry_reference_bins_never_raw_values(
