@@ -65,6 +65,8 @@ ui: install ## serve the Streamlit frontend on 127.0.0.1:8501 (CREDIT_API_URL pi
 		--server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer \
 		--server.fileWatcherType none
 
+# `make run` records each decision in a local SQLite log; `python -m functions.drift_job --local` reads it.
+run: export DECISION_LOG ?= $(CURDIR)/var/decisions.sqlite
 run: install ## start the API and the UI together; Ctrl-C stops both
 	@echo "API: http://$(API_HOST):$(API_PORT)/docs   UI: http://$(API_HOST):$(UI_PORT)"
 	@trap 'kill 0' INT TERM EXIT; \

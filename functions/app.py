@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Annotated, Any, Final
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader
 from mangum import Mangum
 from mangum.types import LambdaContext, LambdaEvent
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from functions import audit
 from functions.config import Settings, get_settings
 from functions.contract import Applicant, BatchPredictions, BatchRequest, Health, Prediction
+from functions.decisions import decision_bins, note_missing_reference
 from functions.errors import ApiError, documented, install_error_handlers
 from functions.guard import JSON_TYPE, install_guard
 from functions.manifest import ModelUnavailable
@@ -47,6 +49,14 @@ AUDIT_REFUSAL: Final = (
 )
 SCORING_ERRORS: Final = documented(400, 413, 415, 422, 500, 503)
 STATUS_ERRORS: Final = documented(500, 503)
+# Documents the key API Gateway requires on the scoring routes (so /docs "Try it out" can send it); the
+# gateway enforces it, the app never reads or checks it.
+API_KEY: Final = APIKeyHeader(
+    name="x-api-key",
+    scheme_name="ApiKey",
+    description="The API key of the deployed stack (API Gateway checks it; local runs need none).",
+    auto_error=False,
+)
 logging.getLogger("mangum").setLevel(logging.WARNING)  # its INFO line carries the raw request path
 
 
@@ -85,11 +95,12 @@ async def current_settings() -> Settings:
 ModelDep = Annotated[ScoringModel, Depends(serving_model)]
 RequestId = Annotated[str, Depends(request_id)]
 SettingsDep = Annotated[Settings, Depends(current_settings)]
+ApiKeyDoc = Annotated[str | None, Security(API_KEY)]
 
 
 async def health(model: ModelDep, settings: SettingsDep) -> Health:
     """Report liveness, the verified model's version and whether decisions are audited."""
-    if settings.audit_enabled and not (settings.audit_key_secret_arn or settings.audit_hash_key):
+    if settings.audit_key_missing:
         raise ApiError(503, "audit_unavailable", "AUDIT_TABLE is set but no HMAC key is configured.")
     return Health(
         status="ok", model_version=model.version, audit="enabled" if settings.audit_enabled else "disabled"
@@ -102,25 +113,39 @@ async def model_card(model: ModelDep) -> Response:
 
 
 async def predict(
-    applicant: Applicant, model: ModelDep, rid: RequestId, settings: SettingsDep, request: Request
+    applicant: Applicant,
+    model: ModelDep,
+    rid: RequestId,
+    settings: SettingsDep,
+    request: Request,
+    _key: ApiKeyDoc = None,
 ) -> Response:
     """Score one applicant: PD, decision, score, risk grade and the reasons that raise the PD."""
     decisions = model.assess(to_matrix([vars(applicant)]))
-    await audit_decisions(decisions, [applicant], model=model, rid=rid, settings=settings, batch=False)
+    await audit_decisions(
+        decisions, [applicant], model=model, request=request, settings=settings, batch=False
+    )
     observe(request, decisions)
     prediction = to_prediction(decisions[0], model_version=model.version, rid=rid)
     return json_response(Prediction.model_validate(prediction))
 
 
 async def predict_batch(
-    body: BatchRequest, model: ModelDep, rid: RequestId, settings: SettingsDep, request: Request
+    body: BatchRequest,
+    model: ModelDep,
+    rid: RequestId,
+    settings: SettingsDep,
+    request: Request,
+    _key: ApiKeyDoc = None,
 ) -> Response:
     """Score up to 1,000 applicants in one call; predictions keep the input order."""
     matrix = to_matrix([vars(applicant) for applicant in body.applicants])
     # Under uvicorn a full batch (~0.1 s) goes to a worker thread so that it does not stall other requests.
     in_thread = settings.score_in_thread
     decisions = await run_in_threadpool(model.assess, matrix) if in_thread else model.assess(matrix)
-    await audit_decisions(decisions, body.applicants, model=model, rid=rid, settings=settings, batch=True)
+    await audit_decisions(
+        decisions, body.applicants, model=model, request=request, settings=settings, batch=True
+    )
     observe(request, decisions)
     predictions = [to_prediction(d, model_version=model.version, rid=rid) for d in decisions]
     answer = {"predictions": predictions, "model_version": model.version, "request_id": rid}
@@ -151,23 +176,47 @@ async def audit_decisions(
     applicants: Sequence[Applicant],
     *,
     model: ScoringModel,
-    rid: str,
+    request: Request,
     settings: Settings,
     batch: bool,
 ) -> None:
-    """Record the decisions when auditing is on; answer 503 without a decision if that fails."""
+    """Record the decisions when auditing is on, before the Lambda deadline; else answer 503 without them."""
     if not settings.audit_enabled:
         return
+    record = record_of(request)
     canonical = [applicant.model_dump_json().encode() for applicant in applicants]
+    reference = model.manifest.reference
+    if reference is None:
+        note_missing_reference(model.version)
+    raw = to_matrix([vars(applicant) for applicant in applicants])
+    bins = decision_bins(raw, [d.score for d in decisions], reference)
     try:
         await run_in_threadpool(
-            audit.record, decisions, canonical, request_id=rid, model_version=model.version, batch=batch
+            audit.record,
+            decisions,
+            canonical,
+            request_id=record.request_id,
+            model_version=model.version,
+            batch=batch,
+            synthetic=record.synthetic,
+            bins=bins,
+            deadline=lambda_deadline(request, margin=settings.audit_deadline_margin_seconds),
         )
     except audit.AuditUnavailableError as err:
         logger.error(
-            "audit write failed, no decision returned", extra={"request_id": rid, "problem": str(err)}
+            "audit write failed, no decision returned",
+            extra={"request_id": record.request_id, "problem": str(err)},
         )
         raise ApiError(503, "audit_unavailable", AUDIT_REFUSAL) from err
+
+
+def lambda_deadline(request: Request, *, margin: float) -> float | None:
+    """Return when (time.monotonic) audit writes must end: `margin` s before Lambda's time runs out; None off Lambda."""
+    context = request.scope.get("aws.context")
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + float(remaining()) / 1000 - margin
 
 
 def observe(request: Request, decisions: Sequence[Decision]) -> None:

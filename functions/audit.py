@@ -1,47 +1,46 @@
-"""The decision audit trail in DynamoDB: the only module that talks to AWS.
+"""The decision audit trail in DynamoDB, the HMAC key, and `record`, which writes to the configured store.
 
-One item per decision, keyed by `request_id` (a batch item: `<request_id>#<index>`), holding the time, the
-model version, an HMAC-SHA256 of the applicant's canonical JSON (the validated inputs serialised by
-pydantic in contract field order, so the same inputs always hash alike and the raw values are never
-stored), the PD, threshold, score, grade, decision and reasons. A single decision is a conditional
-`PutItem` (an existing record is never overwritten); a batch goes in `BatchWriteItem` calls of 25.
+One item per decision, keyed by `request_id` (a batch item: `<request_id>#<index>`), holding the time and
+its UTC day, the model version, an HMAC-SHA256 of the applicant's canonical JSON (the validated inputs
+serialised by pydantic in contract field order, so the same inputs always hash alike and the raw values are
+never stored), the PD, threshold, score, grade, decision, reasons, a `synthetic` flag and each input's
+reference bin. A single decision is a conditional `PutItem` (an existing record is never overwritten); a
+batch goes in `BatchWriteItem` calls of 25, each started only if every call left can still finish (timeout x
+attempts) before the Lambda deadline. The index `by-day` (day and shard, time) lets the drift job Query a day.
 
 boto3 is imported on first use only, so a container without `AUDIT_TABLE` never pays for it.
 """
 
-import hashlib
-import hmac
-import threading
+import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+import zlib
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 
+from functions.auditkey import HashKey, aws_client, hash_key, input_hash
 from functions.config import get_settings
+from functions.decisions import (
+    HASH_METHOD,
+    AuditUnavailableError,
+    Bins,
+    DecisionRecord,
+    DecisionStore,
+    SqliteDecisionLog,
+    StoredBins,
+)
 from functions.scoring import Decision
 
 BATCH_WRITE_SIZE: Final = 25  # BatchWriteItem's limit per call
 UNPROCESSED_RETRIES: Final = 2  # extra BatchWriteItem calls for items DynamoDB left unprocessed
-_lock: Final = threading.Lock()
+DAY_INDEX: Final = "by-day"  # global secondary index: decided_day (hash), decided_at (range)
+# A day's index entries are spread over this many partition keys (`<day>#<shard>`): one key value takes at most
+# 1,000 writes per second, and a few full batches a second would exceed that and throttle the table's writes.
+DAY_SHARDS: Final = 10
+DAY_INDEX_ATTRIBUTES: Final = ("model_version", "synthetic", "bins")  # projected: all the drift job reads
 
-
-class AuditUnavailableError(RuntimeError):
-    """A decision could not be recorded; the message names the cause without secrets or inputs."""
-
-
-@dataclass(frozen=True)
-class HashKey:
-    """The HMAC key and the version to record with each hash, so a rotated key stays verifiable."""
-
-    secret: bytes
-    version: str
-
-
-def input_hash(canonical: bytes, *, key: bytes) -> str:
-    """Return the hex HMAC-SHA256 of an applicant's canonical JSON."""
-    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+__all__ = ["AuditUnavailableError", "HashKey", "hash_key", "input_hash", "record", "to_item"]
 
 
 def _number(value: float) -> dict[str, str]:
@@ -49,26 +48,23 @@ def _number(value: float) -> dict[str, str]:
     return {"N": f"{value:.12f}" if isinstance(value, float) else str(value)}
 
 
-def to_item(
-    decision: Decision,
-    canonical: bytes,
-    *,
-    key: str,
-    request_id: str,
-    decided_at: str,
-    model_version: str,
-    hash_key: HashKey,
-    index: int | None = None,
-) -> dict[str, Any]:
-    """Build the DynamoDB item (attribute-value form) recording one decision."""
+def day_shard(record: DecisionRecord) -> str:
+    """Return the record's index partition key: its UTC day and a shard drawn from its key (`2026-03-01#7`)."""
+    return f"{record.day}#{zlib.crc32(record.key.encode()) % DAY_SHARDS}"
+
+
+def to_item(record: DecisionRecord) -> dict[str, Any]:
+    """Build the DynamoDB item (attribute-value form) of one decision record."""
+    decision = record.decision
     item: dict[str, Any] = {
-        "request_id": {"S": key},
-        "api_request_id": {"S": request_id},
-        "decided_at": {"S": decided_at},
-        "model_version": {"S": model_version},
-        "input_hash": {"S": input_hash(canonical, key=hash_key.secret)},
-        "input_hash_method": {"S": "HMAC-SHA256 of the applicant's canonical JSON"},
-        "hash_key_version": {"S": hash_key.version},
+        "request_id": {"S": record.key},
+        "api_request_id": {"S": record.request_id},
+        "decided_at": {"S": record.decided_at},
+        "decided_day": {"S": day_shard(record)},
+        "model_version": {"S": record.model_version},
+        "input_hash": {"S": record.input_hash},
+        "input_hash_method": {"S": HASH_METHOD},
+        "hash_key_version": {"S": record.hash_key_version},
         "probability_of_default": _number(decision.probability_of_default),
         "threshold": _number(decision.threshold),
         "score": _number(decision.score),
@@ -80,56 +76,156 @@ def to_item(
                 for r in decision.reasons
             ]
         },
+        "synthetic": {"BOOL": record.synthetic},
     }
-    if index is not None:
-        item["batch_index"] = _number(index)
+    if record.batch_index is not None:
+        item["batch_index"] = _number(record.batch_index)
+    if record.bins is not None:
+        item["bins"] = {"M": {name: _number(index) for name, index in record.bins.items()}}
     return item
-
-
-def _client(service: str) -> Any:
-    """Create a client with short timeouts and one retry, so an outage fails fast."""
-    import boto3
-    from botocore.config import Config
-
-    settings = get_settings()
-    config = Config(
-        connect_timeout=settings.audit_timeout_seconds,
-        read_timeout=settings.audit_timeout_seconds,
-        retries={"mode": "standard", "total_max_attempts": settings.audit_max_attempts},
-    )
-    with _lock:  # boto3 sessions are not thread-safe while creating clients
-        return boto3.session.Session().client(service, config=config)
 
 
 @lru_cache(maxsize=1)
 def dynamodb() -> Any:
     """Return the container's DynamoDB client, created on first use."""
-    return _client("dynamodb")
+    return aws_client("dynamodb")
+
+
+@lru_cache(maxsize=4)
+def dynamodb_capped(timeout: float) -> Any:
+    """Return a DynamoDB client whose timeouts are cut to `timeout` seconds (close to the Lambda deadline)."""
+    return aws_client("dynamodb", timeout=timeout)
+
+
+def seconds_left(deadline: float | None) -> float:
+    """Return the seconds until `deadline` (time.monotonic), or infinity without one."""
+    return math.inf if deadline is None else deadline - time.monotonic()
+
+
+def ensure_time_for(calls: int, *, deadline: float | None) -> None:
+    """Raise AuditUnavailableError unless `calls` DynamoDB calls (timeout x attempts each) fit before the deadline."""
+    settings = get_settings()
+    needed = calls * settings.audit_timeout_seconds * settings.audit_max_attempts
+    left = seconds_left(deadline)
+    if left < needed:
+        raise AuditUnavailableError(
+            f"{max(left, 0.0):.2f} s left before the Lambda deadline, {calls} DynamoDB calls may need {needed:.2f} s"
+        )
+
+
+def client_before(deadline: float | None) -> Any:
+    """Return the DynamoDB client for one call: timeouts capped so its attempts end before the deadline."""
+    settings = get_settings()
+    per_attempt = seconds_left(deadline) / settings.audit_max_attempts
+    if per_attempt >= settings.audit_timeout_seconds:
+        return dynamodb()
+    return dynamodb_capped(max(math.floor(per_attempt * 20) / 20, 0.05))  # 50 ms steps: few clients
+
+
+class DynamoDecisionTable:
+    """The decision store on AWS: the audit table, written within the deadline, read by day through `by-day`."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def write(self, records: Sequence[DecisionRecord], *, deadline: float | None) -> None:
+        """Write the records (one: conditional PutItem; more: BatchWriteItem), or raise AuditUnavailableError."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        items = [to_item(r) for r in records]
+        written = 0
+        try:
+            if len(records) == 1 and records[0].batch_index is None:
+                ensure_time_for(1, deadline=deadline)
+                client_before(deadline).put_item(
+                    TableName=self.table,
+                    Item=items[0],
+                    ConditionExpression="attribute_not_exists(request_id)",
+                )
+                return
+            for start in range(0, len(items), BATCH_WRITE_SIZE):
+                ensure_time_for(math.ceil((len(items) - start) / BATCH_WRITE_SIZE), deadline=deadline)
+                self._write_chunk(items[start : start + BATCH_WRITE_SIZE], deadline=deadline)
+                written = min(start + BATCH_WRITE_SIZE, len(items))
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "ClientError")
+            raise AuditUnavailableError(
+                f"DynamoDB refused the call ({code}){_partial(written, items)}"
+            ) from err
+        except BotoCoreError as err:
+            raise AuditUnavailableError(
+                f"DynamoDB did not answer ({type(err).__name__}){_partial(written, items)}"
+            ) from err
+        except AuditUnavailableError as err:
+            raise AuditUnavailableError(f"{err}{_partial(written, items)}") from err
+
+    def _write_chunk(self, chunk: list[dict[str, Any]], *, deadline: float | None) -> None:
+        requests = [{"PutRequest": {"Item": item}} for item in chunk]
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            if attempt:
+                ensure_time_for(1, deadline=deadline)
+            response = client_before(deadline).batch_write_item(RequestItems={self.table: requests})
+            requests = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not requests:
+                return
+            if attempt < UNPROCESSED_RETRIES:
+                time.sleep(0.05 * 2**attempt)  # DynamoDB asks callers to back off before resending
+        raise AuditUnavailableError(f"DynamoDB left {len(requests)} audit items unprocessed (throttled)")
+
+    def read_day(self, day: str, *, since: str) -> Iterator[StoredBins]:
+        """Yield the bins of one UTC day's decisions at or after `since`: a Query per shard of the `by-day` index."""
+        for shard in range(DAY_SHARDS):
+            yield from self._read_shard(f"{day}#{shard}", since=since)
+
+    def _read_shard(self, key: str, *, since: str) -> Iterator[StoredBins]:
+        pages = (
+            dynamodb()
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table,
+                IndexName=DAY_INDEX,
+                KeyConditionExpression="#day = :day AND #at >= :since",
+                ProjectionExpression="#version, #synthetic, #bins",
+                ExpressionAttributeNames={
+                    "#day": "decided_day",
+                    "#at": "decided_at",
+                    "#version": "model_version",
+                    "#synthetic": "synthetic",
+                    "#bins": "bins",
+                },
+                ExpressionAttributeValues={":day": {"S": key}, ":since": {"S": since}},
+            )
+        )
+        for page in pages:
+            for item in page["Items"]:
+                bins = item.get("bins", {}).get("M")
+                yield StoredBins(
+                    model_version=item["model_version"]["S"],
+                    synthetic=item.get("synthetic", {}).get("BOOL", False),
+                    bins=None if bins is None else {name: int(value["N"]) for name, value in bins.items()},
+                )
+
+
+def _partial(written: int, items: Sequence[object]) -> str:
+    return f"; {written} of {len(items)} records of this request were written before" if written else ""
 
 
 @lru_cache(maxsize=1)
-def hash_key() -> HashKey:
-    """Read the HMAC key once per container: Secrets Manager if configured, else AUDIT_HASH_KEY."""
+def decision_store() -> DecisionStore:
+    """Return the configured store: the DynamoDB table (AUDIT_TABLE), else the SQLite log (DECISION_LOG)."""
     settings = get_settings()
-    if settings.audit_key_secret_arn:
-        secret = _client("secretsmanager").get_secret_value(SecretId=settings.audit_key_secret_arn)
-        value = secret.get("SecretString") or secret.get("SecretBinary") or b""
-        key = value.encode() if isinstance(value, str) else bytes(value)
-        if len(key) < 32:
-            raise AuditUnavailableError("the audit HMAC key in Secrets Manager is shorter than 32 bytes")
-        return HashKey(secret=key, version=str(secret.get("VersionId", "unknown")))
-    if settings.audit_hash_key is not None:
-        return HashKey(
-            secret=settings.audit_hash_key.get_secret_value().encode(), version="env:AUDIT_HASH_KEY"
-        )
-    raise AuditUnavailableError(
-        "AUDIT_TABLE is set but no HMAC key is configured: set AUDIT_KEY_SECRET_ARN or AUDIT_HASH_KEY"
-    )
+    if settings.audit_table is not None:
+        return DynamoDecisionTable(settings.audit_table)
+    if settings.decision_log is not None:
+        return SqliteDecisionLog(settings.decision_log)
+    raise AuditUnavailableError("neither AUDIT_TABLE nor DECISION_LOG is set")
 
 
 def reset() -> None:
-    """Forget the cached clients and key (tests, or after changing the environment)."""
+    """Forget the cached clients, store and key (tests, or after changing the environment)."""
     dynamodb.cache_clear()
+    dynamodb_capped.cache_clear()
+    decision_store.cache_clear()
     hash_key.cache_clear()
 
 
@@ -140,53 +236,26 @@ def record(
     request_id: str,
     model_version: str,
     batch: bool,
+    synthetic: bool = False,
+    bins: Sequence[Bins] | None = None,
+    deadline: float | None = None,
 ) -> None:
-    """Write one audit item per decision, or raise AuditUnavailableError naming the cause."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    table = get_settings().audit_table
-    if table is None:
-        raise AuditUnavailableError("AUDIT_TABLE is not set")
+    """Record one decision per input before `deadline` (time.monotonic), or raise AuditUnavailableError."""
     decided_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-    try:
-        key = hash_key()
-        items = [
-            to_item(
-                decision,
-                canonical,
-                key=f"{request_id}#{i}" if batch else request_id,
-                request_id=request_id,
-                decided_at=decided_at,
-                model_version=model_version,
-                hash_key=key,
-                index=i if batch else None,
-            )
-            for i, (decision, canonical) in enumerate(zip(decisions, canonical_inputs, strict=True))
-        ]
-        if batch:
-            _write_batch(table, items)
-        else:
-            dynamodb().put_item(
-                TableName=table, Item=items[0], ConditionExpression="attribute_not_exists(request_id)"
-            )
-    except ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "ClientError")
-        raise AuditUnavailableError(f"DynamoDB or Secrets Manager refused the call ({code})") from err
-    except BotoCoreError as err:
-        raise AuditUnavailableError(
-            f"DynamoDB or Secrets Manager did not answer ({type(err).__name__})"
-        ) from err
-
-
-def _write_batch(table: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), BATCH_WRITE_SIZE):
-        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_SIZE]]
-        for attempt in range(UNPROCESSED_RETRIES + 1):
-            response = dynamodb().batch_write_item(RequestItems={table: requests})
-            requests = response.get("UnprocessedItems", {}).get(table, [])
-            if not requests:
-                break
-            if attempt < UNPROCESSED_RETRIES:
-                time.sleep(0.05 * 2**attempt)  # DynamoDB asks callers to back off before resending
-        else:
-            raise AuditUnavailableError(f"DynamoDB left {len(requests)} audit items unprocessed (throttled)")
+    key = hash_key()
+    records = [
+        DecisionRecord(
+            key=f"{request_id}#{i}" if batch else request_id,
+            request_id=request_id,
+            decided_at=decided_at,
+            model_version=model_version,
+            input_hash=input_hash(canonical, key=key.secret),
+            hash_key_version=key.version,
+            decision=decision,
+            batch_index=i if batch else None,
+            synthetic=synthetic,
+            bins=None if bins is None else bins[i],
+        )
+        for i, (decision, canonical) in enumerate(zip(decisions, canonical_inputs, strict=True))
+    ]
+    decision_store().write(records, deadline=deadline)

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model"
+LOCAL_DECISION_LOG: Final = MODEL_DIR.parent / "var" / "decisions.sqlite"  # `make run`'s log (git-ignored)
 MIB: Final = 1024 * 1024
 
 
@@ -39,6 +40,16 @@ class Settings(BaseSettings):
     # outage answers 503 within about 2 s (two attempts of 0.4 s plus a jittered backoff below 1 s).
     audit_timeout_seconds: float = Field(default=0.4, gt=0)
     audit_max_attempts: int = Field(default=2, ge=1, le=5)
+    # Under Lambda, audit writes must end this long before the invocation's time runs out, so the app can
+    # still answer 503 itself (a timeout would reach the client as API Gateway's 502).
+    audit_deadline_margin_seconds: float = Field(default=1.5, ge=0)
+    # Embedded decision log for runs without DynamoDB (`make run`): the same records in a SQLite file. Used
+    # only when AUDIT_TABLE is unset; the HMAC key is AUDIT_HASH_KEY or one generated beside the file.
+    decision_log: Path | None = None
+    # The drift job (functions/drift_job.py): decisions of the last this many hours, and the fewest
+    # decisions worth a PSI (below it the job reports the count and publishes no PSI).
+    drift_window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    drift_min_decisions: int = Field(default=100, ge=1)
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored
     # inline: handing it to a worker thread costs ~70 ms for 1,000 applicants and buys nothing.
     aws_lambda_function_name: str | None = None
@@ -53,7 +64,7 @@ class Settings(BaseSettings):
             return tuple(origin.strip() for origin in value.split(",") if origin.strip())
         return value
 
-    @field_validator("audit_table", "audit_key_secret_arn", "audit_hash_key", mode="before")
+    @field_validator("audit_table", "audit_key_secret_arn", "audit_hash_key", "decision_log", mode="before")
     @classmethod
     def empty_is_unset(cls, value: object) -> object:
         """Treat an empty variable as unset (CloudFormation cannot omit one conditionally)."""
@@ -74,8 +85,13 @@ class Settings(BaseSettings):
 
     @property
     def audit_enabled(self) -> bool:
-        """Whether each decision must be written to the audit table."""
-        return self.audit_table is not None
+        """Whether each decision must be recorded (DynamoDB audit table, or the local decision log)."""
+        return self.audit_table is not None or self.decision_log is not None
+
+    @property
+    def audit_key_missing(self) -> bool:
+        """Whether DynamoDB auditing is on without an HMAC key (the local log generates its own)."""
+        return self.audit_table is not None and not (self.audit_key_secret_arn or self.audit_hash_key)
 
 
 @lru_cache(maxsize=1)

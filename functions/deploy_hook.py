@@ -19,13 +19,13 @@ from botocore.config import Config
 
 from functions.config import get_settings
 from functions.contract import EXAMPLES
+from functions.record import SYNTHETIC_HEADER  # marks hook and smoke requests (kept out of monitoring)
 
 logger = logging.getLogger(__name__)
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]  # an API Gateway event in, the function's answer out
 COMPARED: Final = ("status", "probability_of_default", "score", "risk_grade", "predicted_default", "reasons")
 TOLERANCE: Final = 1e-9  # the same model and numpy on the same image: answers agree to rounding
-SYNTHETIC_HEADER: Final = "X-Synthetic-Traffic"  # marks hook and smoke requests (kept out of monitoring)
 CLIENT_CONFIG: Final = Config(
     connect_timeout=5, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
 )

@@ -156,8 +156,12 @@ def bin_labels(reference: ReferenceBins) -> tuple[str, ...]:
 
 def drift_of(values: Vector, reference: ReferenceBins, *, floor: float = FLOOR) -> Drift:
     """Compare one column of current values with its reference: PSI, verdict and per-bin shift."""
+    return drift_of_shares(bin_shares(values, reference), reference, floor=floor)
+
+
+def drift_of_shares(actual: Vector, reference: ReferenceBins, *, floor: float = FLOOR) -> Drift:
+    """Compare current shares per reference bin (e.g. counted from stored bin indexes) with the reference."""
     expected = np.asarray(reference.shares, dtype=np.float64)
-    actual = bin_shares(values, reference)
     parts = _contributions(expected, actual, floor=floor)
     value = float(parts.sum())
     bins = tuple(

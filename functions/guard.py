@@ -207,4 +207,5 @@ def log_request(scope: Scope, record: RequestRecord, *, status: int, latency_ms:
         latency_ms=latency_ms,
         probabilities=record.probabilities,
         predicted_defaults=record.predicted_defaults,
+        synthetic=record.synthetic,
     )

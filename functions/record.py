@@ -7,6 +7,9 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 RECORD_KEY: Final = "credit_record"  # the one key of the record in the ASGI scope's state
+# Marks requests of the deploy hook (value `deploy-hook`) and the smoke test (`smoke`): they are audited with
+# `synthetic: true` and counted as requests, but kept out of the decision metrics and of drift.
+SYNTHETIC_HEADER: Final = "X-Synthetic-Traffic"
 
 
 @dataclass
@@ -18,11 +21,14 @@ class RequestRecord:
     predicted_defaults: int = 0
     error_code: str | None = None
     invalid_fields: list[str] | None = None  # names of contract fields only, never unknown keys
+    synthetic: bool = False  # the request carried SYNTHETIC_HEADER with a value
 
 
 def start_record(scope: Scope, request_id: str) -> RequestRecord:
     """Attach a fresh record to the request's scope state and return it."""
-    record = RequestRecord(request_id=request_id)
+    marker = SYNTHETIC_HEADER.lower().encode()
+    synthetic = any(name.lower() == marker and value.strip() for name, value in scope.get("headers", ()))
+    record = RequestRecord(request_id=request_id, synthetic=synthetic)
     scope.setdefault("state", {})[RECORD_KEY] = record
     return record
 

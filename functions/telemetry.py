@@ -62,11 +62,17 @@ def emit_metrics(
     latency_ms: float,
     probabilities: Sequence[float] = (),
     predicted_defaults: int = 0,
+    synthetic: bool = False,
 ) -> None:
-    """Print this request's metrics as CloudWatch EMF; PDs (each in [0, 1]) beyond 100 go on extra lines."""
+    """Print this request's metrics as CloudWatch EMF; PDs (each in [0, 1]) beyond 100 go on extra lines.
+
+    A synthetic request (deploy hook, smoke test) counts as a request but adds no decisions or PDs.
+    """
     settings = get_settings()
     if settings.powertools_metrics_disabled:
         return
+    if synthetic:
+        probabilities, predicted_defaults = (), 0
     values: dict[str, tuple[str, float | list[float]]] = {
         "Requests": ("Count", 1),
         "ClientErrors": ("Count", int(400 <= status < 500)),

@@ -2,6 +2,9 @@
 
 python -m scripts.smoke --stack-name credit-default [--region eu-west-1]
 python -m scripts.smoke --url https://ID.execute-api.REGION.amazonaws.com/Prod --api-key KEY
+
+Every request carries `X-Synthetic-Traffic: smoke`, so the decision is audited as synthetic and kept out of
+the decision metrics and drift. A new API key can take a minute to work: `predict` is retried on 403.
 """
 
 import argparse
@@ -10,10 +13,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+import httpx
+
 from functions.contract import EXAMPLES
+from functions.record import SYNTHETIC_HEADER
 from ui.client import Answer, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
 
 APPLICANT: Final = EXAMPLES["typical"]
+SMOKE_MARK: Final = "smoke"  # the value of SYNTHETIC_HEADER on the smoke test's requests
+FIRST_RETRY_SECONDS: Final = 2.0
+MAX_RETRY_SECONDS: Final = 20.0
 PREDICTION_FIELDS: Final = frozenset(
     {
         "probability_of_default",
@@ -32,12 +41,22 @@ class SmokeError(Exception):
     """A check that failed, with a message saying what was wrong."""
 
 
+class SmokeTransport(httpx.HTTPTransport):
+    """httpx's transport, marking each request as synthetic smoke traffic (kept out of monitoring)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Add the synthetic-traffic header, then send the request."""
+        request.headers[SYNTHETIC_HEADER] = SMOKE_MARK
+        return super().handle_request(request)
+
+
 def call(
     endpoint: Endpoint, method: str, path: str, *, body: Any = None, with_key: bool = True, timeout: float
 ) -> Answer:
-    """Send one request and return its status and JSON body; HTTP errors are answers, no answer fails."""
+    """Send one marked request and return its status and JSON body; HTTP errors are answers, no answer fails."""
     try:
-        return ApiClient(endpoint).send(method, path, body=body, timeout=timeout, with_key=with_key)
+        client = ApiClient(endpoint, transport=SmokeTransport())
+        return client.send(method, path, body=body, timeout=timeout, with_key=with_key)
     except ApiError as err:
         raise SmokeError(f"{method} {path}: no answer ({err})") from err
 
@@ -76,9 +95,24 @@ def fetch_model_version(endpoint: Endpoint, *, timeout: float) -> str:
     return str(version)
 
 
-def check_predict(endpoint: Endpoint, *, timeout: float, model_version: str | None) -> str:
+def post_predict(endpoint: Endpoint, *, timeout: float, key_wait: float) -> Answer:
+    """POST the sample applicant; on 403 (a new key not active yet) retry with backoff for up to `key_wait` s."""
+    deadline = time.monotonic() + key_wait
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        answer = call(endpoint, "POST", "/v1/predict", body=APPLICANT, timeout=timeout)
+        left = deadline - time.monotonic()
+        if answer.status != 403 or left <= 0:
+            return answer
+        pause = min(delay, left)
+        print(f"WAIT predict: 403, the API key may not be active yet; retrying in {pause:.0f} s", flush=True)
+        time.sleep(pause)
+        delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+
+def check_predict(endpoint: Endpoint, *, timeout: float, model_version: str | None, key_wait: float) -> str:
     """Check that /v1/predict scores the sample applicant with a complete, sane answer."""
-    answer = call(endpoint, "POST", "/v1/predict", body=APPLICANT, timeout=timeout)
+    answer = post_predict(endpoint, timeout=timeout, key_wait=key_wait)
     expect(answer.status == 200, f"/v1/predict answered {answer.status} {answer.body!r}")
     body = answer.body
     expect(isinstance(body, dict), f"/v1/predict answered a non-object {body!r}")
@@ -120,7 +154,9 @@ def attempt(name: str, check: Callable[[], str]) -> bool:
     return True
 
 
-def run_checks(endpoint: Endpoint, *, timeout: float, wait: float, expect_key_required: bool) -> bool:
+def run_checks(
+    endpoint: Endpoint, *, timeout: float, wait: float, expect_key_required: bool, key_wait: float
+) -> bool:
     """Run every check (each prints one line) and return whether all passed."""
     passed = attempt("health", lambda: check_health(endpoint, timeout=timeout, wait=wait))
     version: str | None = None
@@ -131,7 +167,11 @@ def run_checks(endpoint: Endpoint, *, timeout: float, wait: float, expect_key_re
         report(False, "model", str(err))
         passed = False
     passed = (
-        attempt("predict", lambda: check_predict(endpoint, timeout=timeout, model_version=version)) and passed
+        attempt(
+            "predict",
+            lambda: check_predict(endpoint, timeout=timeout, model_version=version, key_wait=key_wait),
+        )
+        and passed
     )
     if expect_key_required:
         passed = attempt("key required", lambda: check_key_required(endpoint, timeout=timeout)) and passed
@@ -148,6 +188,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--region", help="AWS region of the stack (default: the AWS configuration's)")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds per request (default 15)")
     parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for health (default 60)")
+    parser.add_argument(
+        "--key-wait",
+        type=float,
+        default=120.0,
+        help="seconds to retry predict while it answers 403, as a new API key activates (default 120)",
+    )
     parser.add_argument(
         "--expect-key-required",
         action="store_true",
@@ -172,7 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         report(True, "stack", f"{args.stack_name} -> {endpoint.url}")
     ok = run_checks(
-        endpoint, timeout=args.timeout, wait=args.wait, expect_key_required=args.expect_key_required
+        endpoint,
+        timeout=args.timeout,
+        wait=args.wait,
+        expect_key_required=args.expect_key_required,
+        key_wait=args.key_wait,
     )
     return 0 if ok else 1
 

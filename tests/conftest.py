@@ -5,6 +5,7 @@ import base64
 import copy
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -12,10 +13,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
+import numpy as np
 import pytest
+from botocore.stub import Stubber
 from fastapi.testclient import TestClient
 
+from functions import audit
 from functions.app import adapter, get_app, load_serving_model
+from functions.config import MODEL_DIR, get_settings
 from functions.errors import ErrorResponse
 from scripts.image_check import local_context
 from scripts.local import free_port, start_server, stop
@@ -163,8 +169,6 @@ def lambda_context() -> SimpleNamespace:
 @pytest.fixture
 def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     """Set (or with None, unset) environment variables, then forget cached settings, app, model, AWS clients."""
-    from functions import audit
-    from functions.config import get_settings
 
     def forget() -> None:
         get_settings.cache_clear()
@@ -221,7 +225,6 @@ def api_stack(fake_aws: None) -> Callable[..., str]:
     moto cannot deploy template.yaml (SAM transform), so a stack with the same Outputs stands in for it.
     Call `api_stack(name, url=..., outputs=("ApiUrl", "ApiKeyId"), key_value=...)`; it returns the key's value.
     """
-    import boto3
 
     def create(
         name: str, *, url: str, outputs: tuple[str, ...] = ("ApiUrl", "ApiKeyId"), key_value: str = "k" * 40
@@ -253,6 +256,34 @@ def synthetic_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def unreferenced_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shipped model as trained before reference distributions were frozen (no `reference`)."""
+    from functions.manifest import read_manifest, write_manifest
+
+    folder = tmp_path_factory.mktemp("unreferenced-model")
+    shutil.copy(MODEL_DIR / "serving.npz", folder / "serving.npz")
+    write_manifest(read_manifest(MODEL_DIR).model_copy(update={"reference": None}), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def referenced_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shipped model whose manifest carries reference bins frozen on 400 generated clients."""
+    from functions.drift import build_reference
+    from functions.manifest import write_manifest
+    from functions.scoring import load_model, to_matrix
+    from training.synthetic import generate_rows
+
+    folder = tmp_path_factory.mktemp("referenced-model")
+    shutil.copy(MODEL_DIR / "serving.npz", folder / "serving.npz")
+    model = load_model(MODEL_DIR)
+    raw = to_matrix(generate_rows(400, seed=11))
+    points = np.array([d.score for d in model.assess(raw, explain=False)], dtype=np.float64)
+    write_manifest(model.manifest.model_copy(update={"reference": build_reference(raw, points)}), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def retrained_model_dir(real_data_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole protocol rerun on the real data into a temporary folder (about 65 s, once per session)."""
     from training.data import load_dataset
@@ -261,3 +292,43 @@ def retrained_model_dir(real_data_path: Path, tmp_path_factory: pytest.TempPathF
     folder = tmp_path_factory.mktemp("retrained") / "model"
     train(load_dataset(real_data_path), folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def create_audit_table() -> Callable[[Any, str], None]:
+    """Create the audit table as template.yaml declares it (index `by-day`): `create_audit_table(client, name)`."""
+    from functions.audit import DAY_INDEX, DAY_INDEX_ATTRIBUTES
+
+    def create(client: Any, name: str) -> None:
+        keys = [("request_id", "HASH"), ("decided_day", "HASH"), ("decided_at", "RANGE")]
+        client.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
+            KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys[:1]],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": DAY_INDEX,
+                    "KeySchema": [{"AttributeName": key, "KeyType": kind} for key, kind in keys[1:]],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": list(DAY_INDEX_ATTRIBUTES),
+                    },
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    return create
+
+
+@pytest.fixture
+def stubbed_audit(
+    aws_credentials: None, configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """Audit to table `credit-default-audit` through a DynamoDB client scripted by botocore's Stubber."""
+    configure(AUDIT_TABLE="credit-default-audit", AUDIT_HASH_KEY="k" * 40)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    monkeypatch.setattr(audit, "dynamodb", lambda: dynamodb)
+    monkeypatch.setattr(audit, "dynamodb_capped", lambda timeout: dynamodb)
+    with Stubber(dynamodb) as stubber:
+        yield stubber

@@ -1,27 +1,24 @@
-"""The DynamoDB decision audit trail: records, keyed hashes, fail-closed faults, and an end-to-end run."""
+"""The DynamoDB decision audit trail: records, keyed hashes, reference bins (faults: tests/test_audit_faults.py)."""
 
 import json
-import socket
-import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 from fastapi.testclient import TestClient
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
-from functions import audit
-from functions.contract import Applicant
+from functions import audit, auditkey
+from functions.app import get_app, handler
+from functions.contract import FEATURE_NAMES, Applicant
+from functions.decisions import DecisionRecord, decision_bins, note_missing_reference
+from functions.deploy_hook import predict_event
+from functions.manifest import read_manifest
 from functions.reasons import Reason
-from functions.scoring import Decision
-from scripts.local import free_port
+from functions.record import SYNTHETIC_HEADER
+from functions.scoring import Decision, to_matrix
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE = "credit-default-audit"
@@ -36,22 +33,14 @@ DECISION = Decision(
 )
 
 
-def create_table(client: Any) -> None:
-    """Create the audit table as template.yaml declares it."""
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "request_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "request_id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @pytest.fixture
-def audited(aws_credentials: None, configure: Callable[..., None]) -> Iterator[Any]:
+def audited(
+    aws_credentials: None, configure: Callable[..., None], create_audit_table: Callable[[Any, str], None]
+) -> Iterator[Any]:
     """Moto's DynamoDB with the audit table, and the app configured to audit with an env HMAC key."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client)
+        create_audit_table(client, TABLE)
         configure(AUDIT_TABLE=TABLE, AUDIT_HASH_KEY=HASH_KEY)
         yield client
 
@@ -77,18 +66,24 @@ def test_input_hash_is_keyed_and_canonical() -> None:
 
 
 def test_item_records_decision_without_inputs() -> None:
-    key = audit.HashKey(secret=HASH_KEY.encode(), version="v1")
-    item = audit.to_item(
-        DECISION,
-        canonical(TYPICAL),
+    record = DecisionRecord(
         key="rid#2",
         request_id="rid",
         decided_at="2026-01-01T00:00:00.000+00:00",
         model_version="m1",
-        hash_key=key,
-        index=2,
+        input_hash=audit.input_hash(canonical(TYPICAL), key=HASH_KEY.encode()),
+        hash_key_version="v1",
+        decision=DECISION,
+        batch_index=2,
+        bins=dict.fromkeys(FEATURE_NAMES, 1) | {"score": 3},
     )
+    item = audit.to_item(record)
     assert item["request_id"] == {"S": "rid#2"}
+    assert item["decided_day"] == {"S": audit.day_shard(record)}
+    assert item["decided_day"]["S"].split("#")[0] == "2026-01-01"
+    assert item["synthetic"] == {"BOOL": False}
+    assert item["bins"]["M"]["score"] == {"N": "3"}
+    assert item["bins"]["M"]["limit_bal"] == {"N": "1"}
     assert item["api_request_id"] == {"S": "rid"}
     assert item["batch_index"] == {"N": "2"}
     assert item["model_version"] == {"S": "m1"}
@@ -118,7 +113,12 @@ def test_predict_writes_one_audit_record(audited: Any, client: TestClient) -> No
     assert [r["M"]["code"]["S"] for r in item["reasons"]["L"]] == [r["code"] for r in body["reasons"]]
     assert item["input_hash"] == {"S": audit.input_hash(canonical(HIGH_RISK), key=HASH_KEY.encode())}
     assert "decided_at" in item
+    assert item["decided_day"]["S"].startswith(item["decided_at"]["S"][:10] + "#")
+    assert item["synthetic"] == {"BOOL": False}
     assert "batch_index" not in item
+    # One reference bin index per input and for the score, never the raw values (issue 12, item 4).
+    assert set(item["bins"]["M"]) == {*FEATURE_NAMES, "score"}
+    assert all(set(index) == {"N"} and int(index["N"]) >= 0 for index in item["bins"]["M"].values())
 
 
 def test_batch_writes_one_record_per_applicant(audited: Any, client: TestClient) -> None:
@@ -148,8 +148,10 @@ def test_audit_reads_hmac_key_from_secrets_manager_once(
     created = secrets.create_secret(Name="audit-key", SecretString="s" * 64)
     configure(AUDIT_KEY_SECRET_ARN=created["ARN"], AUDIT_HASH_KEY=None)
     clients: list[str] = []
-    make_client = audit._client
-    monkeypatch.setattr(audit, "_client", lambda service: clients.append(service) or make_client(service))
+    make_client = auditkey.aws_client
+    monkeypatch.setattr(
+        auditkey, "aws_client", lambda service: clients.append(service) or make_client(service)
+    )
     for applicant in (TYPICAL, HIGH_RISK):
         assert client.post("/v1/predict", json=applicant).status_code == 200
     assert clients.count("secretsmanager") == 1
@@ -171,165 +173,79 @@ def test_audit_without_hmac_key_refuses_to_decide(
     assert items(audited) == []
 
 
-@pytest.fixture
-def stubbed(
-    aws_credentials: None, configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
-) -> Stubber:
-    """A DynamoDB client whose answers the test scripts with botocore's Stubber."""
-    configure(AUDIT_TABLE=TABLE, AUDIT_HASH_KEY=HASH_KEY)
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    monkeypatch.setattr(audit, "dynamodb", lambda: dynamodb)
-    with Stubber(dynamodb) as stubber:
-        yield stubber
-
-
-@pytest.mark.parametrize(
-    ("code", "status"),
-    [
-        ("ThrottlingException", 400),
-        ("ProvisionedThroughputExceededException", 400),
-        ("AccessDeniedException", 400),
-        ("ResourceNotFoundException", 400),
-        ("ConditionalCheckFailedException", 400),
-        ("RequestTimeout", 408),
-        ("InternalServerError", 500),
-        ("ServiceUnavailable", 503),
-    ],
-)
-def test_audit_fault_fails_closed(
-    stubbed: Stubber, client: TestClient, capsys: pytest.CaptureFixture[str], code: str, status: int
-) -> None:
-    stubbed.add_client_error("put_item", service_error_code=code, http_status_code=status)
-    response = client.post("/v1/predict", json=TYPICAL)
-    assert response.status_code == 503
-    error = response.json()["error"]
-    assert error["code"] == "audit_unavailable"
-    assert "probability_of_default" not in response.text
-    logged = [line for line in capsys.readouterr().out.splitlines() if "audit write failed" in line]
-    assert len(logged) == 1
-    assert code in logged[0]
-    assert error["request_id"] in logged[0]
-
-
-def test_batch_audit_fault_fails_closed(stubbed: Stubber, client: TestClient) -> None:
-    stubbed.add_client_error("batch_write_item", service_error_code="AccessDeniedException")
-    response = client.post("/v1/predict/batch", json={"applicants": [TYPICAL, HIGH_RISK]})
-    assert response.status_code == 503
-    assert "predictions" not in response.text
-
-
-def test_batch_left_unprocessed_fails_closed(stubbed: Stubber, client: TestClient) -> None:
-    for _ in range(audit.UNPROCESSED_RETRIES + 1):
-        stubbed.add_response(
-            "batch_write_item",
-            {"UnprocessedItems": {TABLE: [{"PutRequest": {"Item": {"request_id": {"S": "x"}}}}]}},
-        )
-    response = client.post("/v1/predict/batch", json={"applicants": [TYPICAL]})
-    assert response.status_code == 503
-    stubbed.assert_no_pending_responses()
-
-
-def test_batch_resends_unprocessed_items(stubbed: Stubber, client: TestClient) -> None:
-    stubbed.add_response(
-        "batch_write_item",
-        {"UnprocessedItems": {TABLE: [{"PutRequest": {"Item": {"request_id": {"S": "x"}}}}]}},
+def test_a_batch_spreads_over_the_day_index_shards(audited: Any, client: TestClient) -> None:
+    assert (
+        client.post("/v1/predict/batch", json={"applicants": generate_rows(200, seed=9)}).status_code == 200
     )
-    stubbed.add_response("batch_write_item", {"UnprocessedItems": {}})
-    response = client.post("/v1/predict/batch", json={"applicants": [TYPICAL]})
+    shards = {item["decided_day"]["S"].split("#")[1] for item in items(audited)}
+    assert shards == {str(shard) for shard in range(audit.DAY_SHARDS)}
+
+
+def test_records_carry_reference_bins_never_raw_values(
+    audited: Any, client: TestClient, configure: Callable[..., None], referenced_model_dir: Path
+) -> None:
+    configure(MODEL_DIR=str(referenced_model_dir))
+    rows = generate_rows(30, seed=8)
+    response = client.post("/v1/predict/batch", json={"applicants": rows})
     assert response.status_code == 200
-    stubbed.assert_no_pending_responses()
+    reference = read_manifest(referenced_model_dir).reference
+    scores = [p["score"] for p in response.json()["predictions"]]
+    expected = decision_bins(to_matrix(rows), scores, reference)
+    assert expected is not None
+    stored = {int(item["batch_index"]["N"]): item for item in items(audited)}
+    for i, bins in enumerate(expected):
+        assert stored[i]["bins"]["M"] == {name: {"N": str(index)} for name, index in bins.items()}
+        assert list(bins) == [*FEATURE_NAMES, "score"]
+    assert str(rows[0]["limit_bal"]) not in json.dumps(stored[0])
 
 
-def test_audit_recovers_after_outage(stubbed: Stubber, client: TestClient) -> None:
-    stubbed.add_client_error("put_item", service_error_code="ThrottlingException")
-    stubbed.add_response("put_item", {})
-    assert client.post("/v1/predict", json=TYPICAL).status_code == 503
-    assert client.post("/v1/predict", json=TYPICAL).status_code == 200
-
-
-@pytest.fixture
-def silent_endpoint() -> Iterator[str]:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung DynamoDB)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list[socket.socket] = []
-    stopping = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stopping.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stopping.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    server.close()
-
-
-def test_hung_dynamodb_answers_503_within_two_seconds(
-    aws_credentials: None, configure: Callable[..., None], client: TestClient, silent_endpoint: str
+def test_missing_reference_is_said_once_and_scoring_goes_on(
+    audited: Any,
+    configure: Callable[..., None],
+    unreferenced_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure(AUDIT_TABLE=TABLE, AUDIT_HASH_KEY=HASH_KEY, AWS_ENDPOINT_URL=silent_endpoint)
-    durations = []
-    for _ in range(3):
-        started = time.perf_counter()
-        response = client.post("/v1/predict", json=TYPICAL)
-        durations.append(time.perf_counter() - started)
-        assert response.status_code == 503
-        assert response.json()["error"]["code"] == "audit_unavailable"
-    assert max(durations) <= 2.0
+    configure(MODEL_DIR=str(unreferenced_model_dir))
+    client = TestClient(get_app())
+    note_missing_reference.cache_clear()
+    for applicant in (TYPICAL, HIGH_RISK):
+        assert client.post("/v1/predict", json=applicant).status_code == 200
+    said = [line for line in capsys.readouterr().out.splitlines() if "no reference distributions" in line]
+    assert len(said) == 1
+    assert all("bins" not in item for item in items(audited))
 
 
-@pytest.fixture
-def moto_server() -> Iterator[str]:
-    """Moto in server mode on a free 127.0.0.1 port."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def test_decision_bins_follow_the_reference(referenced_model_dir: Path) -> None:
+    reference = read_manifest(referenced_model_dir).reference
+    assert reference is not None
+    raw = to_matrix([TYPICAL, HIGH_RISK])
+    bins = decision_bins(raw, [700, 400], reference)
+    assert bins is not None
+    assert bins[0]["pay_0"] == reference.inputs[FEATURE_NAMES.index("pay_0")].categories.index(
+        TYPICAL["pay_0"]
+    )
+    assert bins[1]["score"] < bins[0]["score"]  # fewer points, a lower decile
+    assert decision_bins(raw, [700, 400], None) is None
 
 
-def test_uvicorn_app_audits_to_moto_server_end_to_end(
-    aws_credentials: None,
-    moto_server: str,
-    serve_api: Callable[[dict[str, str]], AbstractContextManager[str]],
+def test_synthetic_traffic_is_audited_as_such_and_kept_out_of_decision_metrics(
+    audited: Any, client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_server)
-    create_table(dynamodb)
-    secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_server)
-    secret = secrets.create_secret(Name="audit-key", SecretString="e" * 48)
-    env = {
-        "AUDIT_TABLE": TABLE,
-        "AUDIT_KEY_SECRET_ARN": secret["ARN"],
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
-    with serve_api(env) as url:
-        request = urllib.request.Request(
-            f"{url}/v1/predict",
-            data=json.dumps(HIGH_RISK).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            body = json.loads(answer.read())
-        stored = dynamodb.scan(TableName=TABLE)["Items"]
-        dynamodb.delete_table(TableName=TABLE)  # the store goes away: the next decision must be refused
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 503
-    assert json.loads(refused.value.read())["error"]["code"] == "audit_unavailable"
-    assert [item["request_id"]["S"] for item in stored] == [body["request_id"]]
-    assert stored[0]["hash_key_version"]["S"] == secret["VersionId"]
-    assert stored[0]["input_hash"]["S"] == audit.input_hash(canonical(HIGH_RISK), key=b"e" * 48)
+    marked = client.post("/v1/predict", json=TYPICAL, headers={SYNTHETIC_HEADER: "smoke"})
+    plain = client.post("/v1/predict", json=TYPICAL)
+    flags = {item["request_id"]["S"]: item["synthetic"] for item in items(audited)}
+    assert flags == {marked.json()["request_id"]: {"BOOL": True}, plain.json()["request_id"]: {"BOOL": False}}
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["Requests"] for m in metrics] == [1, 1]  # both count as requests
+    assert "ProbabilityOfDefault" not in metrics[0] and "Decisions" not in metrics[0]
+    assert metrics[1]["Decisions"] == 1 and len(metrics[1]["ProbabilityOfDefault"]) == 1
+
+
+def test_deploy_hook_requests_are_synthetic(
+    audited: Any, body_of: Callable[[dict[str, Any]], Any], lambda_context: Any
+) -> None:
+    answer = handler(predict_event(TYPICAL), lambda_context)
+    assert answer["statusCode"] == 200
+    [item] = items(audited)
+    assert item["request_id"]["S"] == body_of(answer)["request_id"]
+    assert item["synthetic"] == {"BOOL": True}

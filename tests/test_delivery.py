@@ -185,7 +185,7 @@ def test_teardown_keeps_the_audit_table_and_its_hash_key_together() -> None:
 def test_alarms_notify_a_topic_with_an_optional_email() -> None:
     resources = load_template()["Resources"]
     alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    assert len(alarms) == 5
+    assert len(alarms) == 10  # API and canary: 5; drift job errors and PSI: 5 (tests/test_drift_job.py)
     assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] == a["OKActions"] for a in alarms)
     assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
     assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from functions.record import SYNTHETIC_HEADER
 from scripts import smoke
 from scripts.local import ROOT, free_port
 
@@ -65,7 +66,9 @@ class StandInApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), StandInHandler)
         self.answers = answers
         self.require_key = require_key
-        self.keys_seen: list[str | None] = []
+        self.keys_seen: list[str | None] = []  # x-api-key of each scoring call
+        self.marks_seen: list[str | None] = []  # the synthetic-traffic header of each call
+        self.refuse_first = 0  # scoring calls refused with 403 first, as while a new key activates
 
 
 class StandInHandler(BaseHTTPRequestHandler):
@@ -85,10 +88,13 @@ class StandInHandler(BaseHTTPRequestHandler):
     def answer(self, method: str) -> None:
         """Send the table's answer, or 403 for a scoring call without the right key."""
         status, body = self.server.answers.get((method, self.path), (404, {"message": "Not Found"}))
+        self.server.marks_seen.append(self.headers.get(SYNTHETIC_HEADER))
         if self.path.startswith("/v1/predict"):
             key = self.headers.get("x-api-key")
             self.server.keys_seen.append(key)
-            if self.server.require_key and key != KEY_VALUE:
+            activating = self.server.refuse_first > 0
+            self.server.refuse_first -= int(activating)
+            if activating or (self.server.require_key and key != KEY_VALUE):
                 status, body = 403, {"message": "Forbidden"}
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -162,7 +168,7 @@ def test_smoke_reads_the_stack_outputs_with_boto3(
     assert lines(capsys)[0] == f"PASS stack: {STACK} -> {live_api}"
 
 
-def test_smoke_sends_the_stacks_key_value(
+def test_smoke_sends_the_stacks_key_value_and_marks_its_traffic(
     fake_aws: None, stand_in: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = stand_in()
@@ -170,6 +176,7 @@ def test_smoke_sends_the_stacks_key_value(
     code = smoke.main(["--stack-name", STACK, "--region", REGION, "--wait", "0", "--expect-key-required"])
     assert code == 0, lines(capsys)
     assert server.keys_seen == [KEY_VALUE, None]  # the scored call with the key, the refusal check without
+    assert server.marks_seen == ["smoke"] * 4  # health, model, predict, the refusal check: all synthetic
 
 
 def test_smoke_fails_when_the_stack_lacks_an_output(
@@ -269,3 +276,24 @@ def test_smoke_runs_as_a_module_and_exits_non_zero_on_failure(stand_in: StandIn)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == "PASS health: 200 status=ok"
     assert "FAIL model:" in result.stdout
+
+
+def test_smoke_retries_predict_while_the_key_activates(
+    stand_in: StandIn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = stand_in()
+    pauses: list[float] = []
+    server.refuse_first = 3
+    monkeypatch.setattr(smoke.time, "sleep", pauses.append)
+    assert smoke.main(["--url", url_of(server), "--api-key", KEY_VALUE, "--wait", "0"]) == 0
+    assert pauses == [2.0, 4.0, 8.0]  # backoff, within the default 120 s
+    assert sum(line.startswith("WAIT predict: 403") for line in lines(capsys)) == 3
+
+
+def test_smoke_gives_up_on_403_after_the_key_wait(
+    stand_in: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = stand_in()
+    assert smoke.main(["--url", url_of(server), "--api-key", "bad", "--wait", "0", "--key-wait", "1"]) == 1
+    assert 2 <= len(server.keys_seen) <= 3  # the first try, then retries for 1 s only
+    assert any(line.startswith("FAIL predict: /v1/predict answered 403") for line in lines(capsys))
