@@ -217,7 +217,8 @@ def route_of(scope: Scope) -> str:
     path, root = scope["path"], scope.get("root_path", "")
     path = path[len(root) :] if root and path.startswith(root) else path
     served = {str(getattr(route, "path", "")) for route in getattr(scope.get("app"), "routes", ())}
-    return path if path in served else "unmatched"
+    mounted = next((prefix for prefix in served if prefix and path.startswith(f"{prefix}/")), None)
+    return path if path in served else mounted or "unmatched"  # a mount (docs assets) by its prefix
 
 
 def log_request(scope: Scope, record: RequestRecord, *, status: int, latency_ms: float) -> None:

@@ -60,7 +60,8 @@ def start(args: argparse.Namespace) -> dict[str, subprocess.Popen[bytes]]:
     """Start the servers asked for, each in its own session; print where each one answers."""
     api_url = f"http://{args.host}:{args.api_port}"
     environment = {**os.environ, "LOG_FORMAT": os.environ.get("LOG_FORMAT", "line")}
-    environment.setdefault("CREDIT_API_URL", api_url)
+    if args.only is None or not environment.get("CREDIT_API_URL"):  # `make ui` alone may name another API
+        environment["CREDIT_API_URL"] = api_url
     plans = {
         "API": (api_command(host=args.host, port=args.api_port), f"{api_url}/docs"),
         "UI": (ui_command(host=args.host, port=args.ui_port), f"http://{args.host}:{args.ui_port}"),

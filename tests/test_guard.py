@@ -286,6 +286,8 @@ def test_stage_prefix_becomes_root_path(
         ("/Prod/v1/predict", "/Prod", "/v1/predict"),
         ("/v1/canary-7f3a9c", "", "unmatched"),
         ("/Prod/v1/canary-7f3a9c", "/Prod", "unmatched"),
+        ("/Prod/docs-assets/swagger-ui.css", "/Prod", "/docs-assets"),
+        ("/docs-assets-canary-7f3a9c", "", "unmatched"),
     ],
 )
 def test_route_of_names_a_route_never_a_raw_path(path: str, root_path: str, route: str) -> None:

@@ -292,12 +292,14 @@ def test_handler_serves_headers_mangum_cannot_parse(
     assert 0 <= body_of(response)["probability_of_default"] <= 1
 
 
-@pytest.mark.parametrize("name", ["http-health", "http-predict-no-content-type"])
-def test_handler_serves_http_api_event_with_null_headers(
+@pytest.mark.parametrize("name", ["http-health", "http-predict-no-content-type", "rest-health"])
+def test_handler_serves_event_with_null_headers(
     name: str, load_event: Callable[[str], dict[str, Any]]
 ) -> None:
     event = load_event(name)
     event["headers"] = None
+    if "multiValueHeaders" in event:
+        event["multiValueHeaders"] = None
     response = handler(event, None)
     assert response["statusCode"] == 200
 

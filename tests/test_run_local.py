@@ -9,12 +9,13 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Final
 
 import pytest
 
 from scripts.local import free_port, wait_for
-from scripts.run_local import api_command, main, ui_command
+from scripts.run_local import api_command, main, parse_args, start, ui_command
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 STARTED: Final = re.compile(r"^(API|UI): (\S+) \(pid (\d+)\)$", re.MULTILINE)
@@ -37,7 +38,7 @@ def run_local() -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.run_local", *args],
         cwd=ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "CREDIT_API_URL": ""},
+        env={**os.environ, "OMP_NUM_THREADS": "1", "CREDIT_API_URL": "http://127.0.0.1:9"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -88,3 +89,30 @@ def test_server_that_exits_by_itself_gives_status_1(
     output = capsys.readouterr().out
     assert "API exited by itself with status 3" in output
     assert output.count("API stopped") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "api_url"),
+    [
+        (["--api-port", "8123"], "http://127.0.0.1:8123"),  # run: the UI always talks to the local API
+        (["--only", "ui", "--api-port", "8123"], "https://api.example.com"),  # ui alone: the given API
+    ],
+)
+def test_start_points_the_ui_at_the_right_api(
+    argv: list[str], api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: dict[str, dict[str, str]] = {}
+
+    def fake_popen(command: list[str], **kwargs: object) -> SimpleNamespace:
+        env = kwargs["env"]
+        assert isinstance(env, dict)
+        assert kwargs["start_new_session"] is True
+        started["ui" if "streamlit" in command else "api"] = env
+        return SimpleNamespace(pid=1)
+
+    monkeypatch.setenv("CREDIT_API_URL", "https://api.example.com")
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    monkeypatch.setattr("scripts.run_local.subprocess.Popen", fake_popen)
+    start(parse_args(argv))
+    assert started["ui"]["CREDIT_API_URL"] == api_url
+    assert all(env["LOG_FORMAT"] == "line" for env in started.values())
