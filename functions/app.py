@@ -219,7 +219,7 @@ def adapter() -> Mangum:
 
 def handler(event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
     """Answer one Lambda invocation (REST v1, HTTP v2, or a non-HTTP event) without raising: the entry point."""
-    return envelope.answer(event, context, adapter=adapter)
+    return envelope.answer(event, context, adapter=adapter, warm=load_serving_model)
 
 
 def __getattr__(name: str) -> FastAPI:

@@ -100,7 +100,7 @@ def normalise(event: Mapping[str, Any]) -> dict[str, Any]:
     return repaired
 
 
-def ignore(event: object, kind: EventKind) -> dict[str, Any]:
+def ignore(kind: EventKind) -> dict[str, Any]:
     """Answer an invocation that is not an HTTP request: log it once, count it, score nothing."""
     logger.info("non-HTTP event ignored", extra={"event_kind": kind})
     emit_event_metric(kind)
@@ -122,12 +122,21 @@ def failure(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def answer(
-    event: Any, context: Any, *, adapter: Callable[[], Callable[..., dict[str, Any]]]
+    event: Any,
+    context: Any,
+    *,
+    adapter: Callable[[], Callable[..., dict[str, Any]]],
+    warm: Callable[[], object] = lambda: None,
 ) -> dict[str, Any]:
-    """Answer one Lambda invocation through the adapter `adapter()` builds; never raise."""
+    """Answer one Lambda invocation through the adapter `adapter()` builds; a warm-up calls `warm`; never raise."""
     kind = kind_of(event)
+    if kind == "warmup":
+        try:
+            warm()  # what the ping is for: the model loaded before the first real request
+        except Exception:
+            logger.exception("warm-up failed")
     if kind != "http":
-        return ignore(event, kind)
+        return ignore(kind)
     try:
         return adapter()(normalise(event), context)
     except Exception:

@@ -85,3 +85,24 @@ def test_answer_turns_a_fault_into_a_500_in_the_error_schema(capsys: pytest.Capt
     assert '"code":"internal_error"' in response["body"]
     assert "adapter broke" not in response["body"]
     assert "adapter broke" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("event", "calls"), [({"source": "serverless-plugin-warmup"}, 1), ({}, 0)])
+def test_answer_warms_on_a_warm_up_ping_only(event: dict[str, Any], calls: int) -> None:
+    warmed: list[int] = []
+
+    def never() -> Any:
+        raise AssertionError("a non-HTTP event must not reach the adapter")
+
+    answered = answer(event, None, adapter=never, warm=lambda: warmed.append(1))
+    assert answered["status"] == "ignored"
+    assert len(warmed) == calls
+
+
+def test_answer_survives_a_failing_warm_up(capsys: pytest.CaptureFixture[str]) -> None:
+    def broken() -> None:
+        raise OSError("model folder unreadable")
+
+    answered = answer({"source": "serverless-plugin-warmup"}, None, adapter=lambda: print, warm=broken)
+    assert answered["event"] == "warmup"
+    assert "model folder unreadable" in capsys.readouterr().out

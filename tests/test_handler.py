@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mangum import Mangum
 
-from functions.app import adapter, handler
+from functions.app import adapter, handler, load_serving_model
 from functions.config import MODEL_DIR
 from functions.contract import MAX_BATCH
 from functions.errors import ErrorResponse
@@ -322,7 +322,8 @@ def test_handler_answers_non_http_invocation_with_one_log_line_and_a_metric(
         "message": "Not an API Gateway HTTP request; nothing was scored.",
     }
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    logged = [line for line in lines if "_aws" not in line]
+    # a warm-up loads the model, so the first one in a container also logs "model loaded and verified"
+    logged = [line for line in lines if "_aws" not in line and line["message"] != "model loaded and verified"]
     metrics = [line for line in lines if "_aws" in line]
     assert [(line["message"], line["event_kind"]) for line in logged] == [("non-HTTP event ignored", kind)]
     assert [(m["route"], m["IgnoredEvents"]) for m in metrics] == [(f"event:{kind}", 1)]
@@ -393,3 +394,14 @@ def test_handler_refuses_repeated_key_naming_its_path(
     error = body_of(response)["error"]
     assert error["code"] == "duplicate_key"
     assert [(f["field"], f["index"]) for f in error["fields"]] == [("applicants[2].pay_0", 2)]
+
+
+def test_handler_warm_up_loads_the_model(
+    configure: Callable[..., None], load_event: Callable[[str], dict[str, Any]]
+) -> None:
+    configure()  # forget the cached model
+    assert load_serving_model.cache_info().currsize == 0
+    assert handler(load_event("warmup"), None)["event"] == "warmup"
+    assert load_serving_model.cache_info().currsize == 1
+    handler(load_event("scheduled-event"), None)
+    assert load_serving_model.cache_info().hits == 0  # a schedule does not touch the model
