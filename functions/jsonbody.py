@@ -6,7 +6,7 @@ FastAPI's documented custom route class), so a valid body is parsed once, into t
 """
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Final
 
 from fastapi import Request
@@ -35,28 +35,57 @@ def parse_json(body: bytes) -> tuple[Any, list[Location]]:
         if len(obj) == len(pairs):
             return obj
         found = True
+        seen: set[str] = set()
+        repeated: dict[str, None] = {}  # insertion-ordered set: each repeated key once, in order
+        for key, _ in pairs:
+            if key in seen:
+                repeated[key] = None
+            seen.add(key)
         marked = Repeated(obj)
-        keys = [key for key, _ in pairs]
-        marked.repeated = tuple(dict.fromkeys(k for i, k in enumerate(keys) if k in keys[:i]))
+        marked.repeated = tuple(repeated)
         return marked
 
     parsed = json.loads(body, object_pairs_hook=pairs_to_object)
     return parsed, (repeated_locations(parsed) if found else [])
 
 
+Trail = tuple["Trail", str | int] | None  # a path as a linked list, so each step costs O(1), not O(depth)
+
+
+def spell(trail: Trail) -> Location:
+    """Turn a linked trail into a location tuple, root first."""
+    steps: list[str | int] = []
+    while trail is not None:
+        trail, step = trail
+        steps.append(step)
+    return tuple(reversed(steps))
+
+
 def repeated_locations(value: Any, *, limit: int = MAX_FIELDS) -> list[Location]:
     """Find repeated keys in a parsed document, in document order, without recursion; at most `limit`."""
-    found: list[Location] = []
-    pending: list[tuple[Location, Any]] = [((), value)]
-    while pending and len(found) < limit:
-        location, node = pending.pop()
-        if isinstance(node, Repeated):
-            found += [(*location, key) for key in node.repeated]
-        children = (
-            node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        )
-        pending += reversed([((*location, key), child) for key, child in children])
+    found: list[Location] = [(key,) for key in value.repeated] if isinstance(value, Repeated) else []
+    if not isinstance(value, dict | list):
+        return found
+    # Depth first with one lazy iterator per open container: each value is looked at once, and only
+    # non-empty containers are entered (a hostile body is mostly tiny arrays and scalars).
+    stack: list[tuple[Trail, Iterator[tuple[Any, Any]]]] = [(None, steps_of(value))]
+    while stack and len(found) < limit:
+        trail, steps = stack[-1]
+        for step, child in steps:
+            if child and isinstance(child, dict | list):
+                here = (trail, step)
+                if isinstance(child, Repeated):
+                    found += [(*spell(here), key) for key in child.repeated]
+                stack.append((here, steps_of(child)))
+                break
+        else:
+            stack.pop()
     return found[:limit]
+
+
+def steps_of(node: dict[str, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+    """Iterate a container's (key or index, value) pairs in document order."""
+    return iter(node.items()) if isinstance(node, dict) else enumerate(node)
 
 
 class ScreenedRequest(Request):

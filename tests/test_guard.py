@@ -216,6 +216,12 @@ HOSTILE: Final = {
     ).encode(),
     "1,000 empty applicants": json.dumps({"applicants": [{}] * MAX_BATCH}).encode(),
     "300k empty applicants": b'{"applicants":[' + b",".join([b"{}"] * 300_000) + b"]}",
+    "131k short keys, one repeated": widest_object()[:-8] + b'"aaa":0}',
+    "deep and wide, one key repeated": b'{"a":' * 900
+    + b"["
+    + b",".join([b"[]"] * 100_000)  # at 900 levels deep: a path per value would cost 90 M steps
+    + b',{"k":1,"k":2}]'
+    + b"}" * 900,
     "invalid UTF-8": b'{"limit_bal":"\xff\xfe"}',
     "lone surrogate": b'{"limit_bal":"\\ud800"}',
     "NUL bytes": b"\x00" * 1000,
