@@ -57,22 +57,16 @@ test: install tools lint ## every check CI runs: lint, unit, real-data, template
 train: install ## train on DATA (or the downloaded UCI zip) and rewrite model/
 	$(BIN)/python -m training.train $(if $(DATA),--data $(DATA)) --out model
 
-api: install ## serve the API with uvicorn on 127.0.0.1:8000 using the shipped model
-	$(BIN)/uvicorn functions.app:get_app --factory --host $(API_HOST) --port $(API_PORT) --no-access-log
+api: install ## serve the API with uvicorn on 127.0.0.1:8000 using the shipped model (one log line per request)
+	$(BIN)/python -m scripts.run_local --only api --host $(API_HOST) --api-port $(API_PORT)
 
-ui: install ## serve the Streamlit frontend on 127.0.0.1:8501 (CREDIT_API_URL picks the endpoint)
-	$(BIN)/streamlit run frontend.py --server.address $(API_HOST) --server.port $(UI_PORT) \
-		--server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer \
-		--server.fileWatcherType none
+ui: install ## serve the Streamlit frontend on 127.0.0.1:8501 (CREDIT_API_URL picks the endpoint; no file watcher)
+	$(BIN)/python -m scripts.run_local --only ui --host $(API_HOST) --api-port $(API_PORT) --ui-port $(UI_PORT)
 
 # `make run` records each decision in a local SQLite log; `python -m functions.drift_job --local` reads it.
 run: export DECISION_LOG ?= $(CURDIR)/var/decisions.sqlite
-run: install ## start the API and the UI together; Ctrl-C stops both
-	@echo "API: http://$(API_HOST):$(API_PORT)/docs   UI: http://$(API_HOST):$(UI_PORT)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(MAKE) --no-print-directory api & \
-	CREDIT_API_URL=http://$(API_HOST):$(API_PORT) $(MAKE) --no-print-directory ui & \
-	wait
+run: install ## start the API and the UI together; Ctrl-C stops both (scripts/run_local.py)
+	$(BIN)/python -m scripts.run_local --host $(API_HOST) --api-port $(API_PORT) --ui-port $(UI_PORT)
 
 build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build

@@ -1,7 +1,8 @@
 """FastAPI routes of the scoring API and Lambda's `handler`; nothing is read or built at import.
 
 `get_app()` builds the app once per process from the settings (uvicorn: `functions.app:get_app --factory`),
-`load_serving_model()` loads the model once per container, `handler` passes events to one Mangum adapter.
+`load_serving_model()` loads the model once per container, `handler` passes events to one Mangum adapter
+through `functions.envelope`, which repairs what Mangum cannot parse and answers non-HTTP invocations.
 """
 
 import logging
@@ -18,12 +19,14 @@ from mangum.types import LambdaContext, LambdaEvent
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from functions import audit
+from functions import audit, envelope
+from functions.apidocs import install_docs
 from functions.config import Settings, get_settings
 from functions.contract import Applicant, BatchPredictions, BatchRequest, Health, Prediction
 from functions.decisions import decision_bins, note_missing_reference
 from functions.errors import ApiError, documented, install_error_handlers
 from functions.guard import JSON_TYPE, install_guard
+from functions.jsonbody import ScreenedRoute
 from functions.manifest import ModelUnavailable
 from functions.record import record_of
 from functions.scoring import Decision, ScoringModel, load_model, to_matrix
@@ -236,11 +239,16 @@ def create_app(settings: Settings) -> FastAPI:
         description=API_DESCRIPTION,
         root_path=settings.root_path,
         strict_content_type=False,  # a body without Content-Type is read as JSON (see API_DESCRIPTION)
+        redirect_slashes=False,  # the guard serves /v1/health/ as /v1/health; a redirect could drop the stage
+        docs_url=None,  # served by install_docs from the app's own assets, not a CDN
+        redoc_url=None,
     )
+    app.router.route_class = ScreenedRoute  # routes read the body the guard already parsed
     app.get("/v1/health", response_model=Health, responses=STATUS_ERRORS)(health)
     app.get("/v1/model", response_model=dict[str, Any], responses=STATUS_ERRORS)(model_card)
     app.post("/v1/predict", response_model=Prediction, responses=SCORING_ERRORS)(predict)
     app.post("/v1/predict/batch", response_model=BatchPredictions, responses=SCORING_ERRORS)(predict_batch)
+    install_docs(app, openapi_url=app.openapi_url or "/openapi.json")
     install_error_handlers(app)
     install_guard(app, cors_origins=settings.cors_origins)
     return app
@@ -259,8 +267,8 @@ def adapter() -> Mangum:
 
 
 def handler(event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
-    """Answer one API Gateway event (REST v1 or HTTP v2) through the app: Lambda's entry point."""
-    return adapter()(event, context)
+    """Answer one Lambda invocation (REST v1, HTTP v2, or a non-HTTP event) without raising: the entry point."""
+    return envelope.answer(event, context, adapter=adapter, warm=load_serving_model)
 
 
 def __getattr__(name: str) -> FastAPI:

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # A custom-domain base path mapping that API Gateway leaves in the path; passed to Mangum.
     api_base_path: str = "/"
     log_level: str = "INFO"
+    # "json" (Lambda, CloudWatch Logs Insights) or "line": one short line per request (`make run`).
+    log_format: Literal["json", "line"] = "json"
     powertools_service_name: str = "credit-default"
     powertools_metrics_namespace: str = "CreditDefault"
     powertools_metrics_disabled: bool = False

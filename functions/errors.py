@@ -17,6 +17,7 @@ from functions.record import record_of
 
 ErrorCode = Literal[
     "malformed_json",
+    "duplicate_key",
     "not_found",
     "method_not_allowed",
     "payload_too_large",
@@ -153,8 +154,29 @@ def to_field_errors(errors: Iterable[Mapping[str, Any]], *, max_batch: int) -> l
     return described
 
 
+def repeated_key_errors(locations: Iterable[Sequence[int | str]]) -> list[FieldError]:
+    """Describe keys sent more than once in one JSON object (`("applicants", 3, "pay_0")`), with hints."""
+    described = []
+    for loc in locations:
+        path, index = field_path(loc)
+        name = str(loc[-1]) if loc else ""
+        spec = FEATURE_BY_NAME.get(name)
+        described.append(
+            FieldError(
+                field=path,
+                index=index,
+                type="duplicate_key",
+                message="This key appears more than once in the same object; send it once.",
+                hint=hint(spec) if spec is not None else None,
+            )
+        )
+    return described
+
+
 DESCRIPTIONS: Final = {
-    400: "The body is not valid JSON.",
+    400: "The body is not valid JSON (`malformed_json`), or repeats a key within one object "
+    "(`duplicate_key`, e.g. `pay_0` twice; `fields` names each repeated key with its path, such as "
+    "`applicants[3].pay_0`).",
     413: "The body is larger than the limit (MAX_BODY_BYTES, 1 MiB by default).",
     415: "The body is not sent as application/json.",
     422: f"An input is missing, unknown, of the wrong type or out of range, or a batch is empty or holds more "

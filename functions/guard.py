@@ -3,9 +3,10 @@
 The guard is the outermost layer of the app (inside CORS): it gives each request an id and a typed
 record, restores the stage prefix API Gateway strips, refuses bodies that are too large or not JSON,
 answers 500 in the error schema on a fault, and logs one line and one metrics record per request.
-Checks of the body's content (such as repeated JSON keys) belong in `screen`, after the body is read;
-repairs of the Lambda event itself (headers Mangum cannot parse, non-HTTP events) belong in front of the
-Mangum adapter, which `functions.app.handler` calls.
+`screen` parses a JSON body once, refusing repeated keys at any depth (400 `duplicate_key`), and hands the
+parsed body to the routes (`ScreenedRoute`), so it is not parsed twice. A trailing slash is dropped
+(`/v1/health/` is served as `/v1/health`); the app never redirects. Repairs of the Lambda event itself
+(headers Mangum cannot parse, non-HTTP events) belong in `functions.envelope`, in front of Mangum.
 """
 
 import time
@@ -18,7 +19,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from functions.config import get_settings
-from functions.errors import error_response
+from functions.errors import error_response, repeated_key_errors
+from functions.jsonbody import PARSED_KEY, parse_json
 from functions.record import RequestRecord, start_record
 from functions.telemetry import bind_lambda_context, emit_metrics, logger
 
@@ -58,6 +60,7 @@ class RequestGuard:
             apply_stage_prefix(scope, event)
             if scope.get("aws.context") is not None:
                 bind_lambda_context(scope["aws.context"])
+        drop_trailing_slash(scope)
         rid = str((event or {}).get("requestContext", {}).get("requestId") or uuid.uuid4())
         record = start_record(scope, rid)
         status = 500
@@ -89,7 +92,7 @@ class RequestGuard:
 
 
 async def screen(scope: Scope, receive: Receive, *, record: RequestRecord) -> tuple[Response | None, bytes]:
-    """Read the body within the size limit; return a refusal (noting its code in `record`) or the body."""
+    """Read and parse the body within the size limit; return a refusal (its code noted in `record`) or the body."""
     limit = get_settings().max_body_bytes
     refusal = refuse(scope, limit=limit, request_id=record.request_id)
     body = b"" if refusal else await read_body(receive, limit=limit)
@@ -98,7 +101,29 @@ async def screen(scope: Scope, receive: Receive, *, record: RequestRecord) -> tu
     if refusal is not None:
         record.error_code = "payload_too_large" if refusal.status_code == 413 else "unsupported_media_type"
         return refusal, b""
+    if body and scope["method"] in BODY_METHODS:
+        return refuse_repeated_keys(scope, body, record=record), body
     return None, body or b""
+
+
+def refuse_repeated_keys(scope: Scope, body: bytes, *, record: RequestRecord) -> Response | None:
+    """Parse a JSON body once for the routes; answer 400 naming each key repeated within one object."""
+    try:
+        parsed, repeated = parse_json(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON: FastAPI answers it as before (400 malformed_json or 422)
+    if not repeated:
+        scope["state"][PARSED_KEY] = parsed
+        return None
+    fields = repeated_key_errors(repeated)
+    record.error_code = "duplicate_key"
+    record.invalid_fields = [field.field for field in fields if field.hint is not None]
+    more = f" (and {len(fields) - 1} more, listed in `fields`)" if len(fields) > 1 else ""
+    message = (
+        f"The key `{fields[0].field}` appears more than once in the same object{more}; "
+        "send each key once (a repeated key would otherwise silently replace the first value)."
+    )
+    return error_response(400, "duplicate_key", message, request_id=record.request_id, fields=fields)
 
 
 def too_large(limit: int, *, request_id: str) -> Response:
@@ -174,6 +199,16 @@ def apply_stage_prefix(scope: Scope, event: dict[str, Any]) -> None:
         scope["path"] = prefix + path
 
 
+def drop_trailing_slash(scope: Scope) -> None:
+    """Serve `/v1/health/` as `/v1/health` (a redirect would be built from the Host and lose the stage)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    own = path[len(root) :] if root and path.startswith(root) else path
+    if len(own) > 1 and own.endswith("/") and own.rstrip("/"):
+        scope["path"] = path[: len(path) - len(own)] + own.rstrip("/")
+        if isinstance(scope.get("raw_path"), bytes):
+            scope["raw_path"] = scope["raw_path"].rstrip(b"/") or b"/"
+
+
 def route_of(scope: Scope) -> str:
     """Name a request's path for logs and metrics: its route template, or `unmatched` (never the raw path)."""
     matched = getattr(scope.get("route"), "path", None)
@@ -182,7 +217,8 @@ def route_of(scope: Scope) -> str:
     path, root = scope["path"], scope.get("root_path", "")
     path = path[len(root) :] if root and path.startswith(root) else path
     served = {str(getattr(route, "path", "")) for route in getattr(scope.get("app"), "routes", ())}
-    return path if path in served else "unmatched"
+    mounted = next((prefix for prefix in served if prefix and path.startswith(f"{prefix}/")), None)
+    return path if path in served else mounted or "unmatched"  # a mount (docs assets) by its prefix
 
 
 def log_request(scope: Scope, record: RequestRecord, *, status: int, latency_ms: float) -> None:

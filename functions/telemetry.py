@@ -1,5 +1,7 @@
 """Structured JSON logs (Powertools Logger) and one CloudWatch EMF metrics line per request.
 
+Under Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) the logs are JSON and the metrics EMF lines for CloudWatch;
+elsewhere no EMF is written, and `LOG_FORMAT=line` (as `make run` sets) logs one short line per request.
 Nothing here ever receives an applicant's field values: callers pass counts, codes, field names and PDs.
 """
 
@@ -11,11 +13,15 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 
 from functions.config import Settings, get_settings
 
 MAX_VALUES: Final = 100  # EMF limit of values per metric in one record
+QUIET_KEYS: Final = frozenset(
+    {"level", "location", "message", "timestamp", "service", "sampling_rate", "xray_trace_id", "stack_trace"}
+)
 
 
 class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -27,6 +33,25 @@ class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+class SwitchableFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter that writes one short line instead under `LOG_FORMAT=line` (local runs)."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        """Write the record as JSON, or as `HH:MM:SS LEVEL message key=value ...` under LOG_FORMAT=line."""
+        if get_settings().log_format != "line":
+            return super().serialize(log)
+        clock = str(log.get("timestamp", ""))[11:19]
+        if log.get("message") == "request":
+            code = f" {log['error_code']}" if "error_code" in log else ""
+            text = f"{log['method']} {log['route']} {log['status']}{code} {log['latency_ms']:.1f} ms"
+            return f"{clock} {text} id={log['request_id']}"
+        extras = "".join(
+            f" {key}={value}" for key, value in log.items() if key not in QUIET_KEYS and key != "exception"
+        )
+        trace = f"\n{log['exception']}" if "exception" in log else ""
+        return f"{clock} {log.get('level', '')} {log.get('message', '')}{extras}{trace}"
+
+
 def make_logger() -> Logger:
     """Build the service's JSON logger with the settings' defaults (`configure_logger` applies the environment)."""
     defaults = Settings.model_fields
@@ -34,6 +59,7 @@ def make_logger() -> Logger:
         service=defaults["powertools_service_name"].default,
         level=defaults["log_level"].default,
         logger_handler=StdoutHandler(),
+        logger_formatter=SwitchableFormatter(),
     )
 
 
@@ -64,12 +90,11 @@ def emit_metrics(
     predicted_defaults: int = 0,
     synthetic: bool = False,
 ) -> None:
-    """Print this request's metrics as CloudWatch EMF; PDs (each in [0, 1]) beyond 100 go on extra lines.
+    """Print this request's metrics as CloudWatch EMF under Lambda; PDs (each in [0, 1]) beyond 100 go on extra lines.
 
     A synthetic request (deploy hook, smoke test) counts as a request but adds no decisions or PDs.
     """
-    settings = get_settings()
-    if settings.powertools_metrics_disabled:
+    if not metrics_enabled():
         return
     if synthetic:
         probabilities, predicted_defaults = (), 0
@@ -89,6 +114,19 @@ def emit_metrics(
         lines.append(_emf_line({"ProbabilityOfDefault": ("None", chunk)}, route=route))
     sys.stdout.write("".join(lines))
     sys.stdout.flush()
+
+
+def metrics_enabled() -> bool:
+    """Whether EMF lines are written: only under Lambda, where CloudWatch reads them, unless disabled."""
+    settings = get_settings()
+    return settings.aws_lambda_function_name is not None and not settings.powertools_metrics_disabled
+
+
+def emit_event_metric(kind: str) -> None:
+    """Count one invocation that was not an HTTP request (a warm-up, a schedule, other), by its kind."""
+    if metrics_enabled():
+        sys.stdout.write(_emf_line({"IgnoredEvents": ("Count", 1)}, route=f"event:{kind}"))
+        sys.stdout.flush()
 
 
 def _emf_line(values: dict[str, tuple[str, float | list[float]]], *, route: str) -> str:

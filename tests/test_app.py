@@ -2,6 +2,7 @@
 refusal, the OpenAPI contract, CORS and how the app is built (errors: test_errors.py; guard: test_guard.py)."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -160,6 +161,28 @@ def test_docs_served_locally(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert "'/openapi.json'" in response.text or '"/openapi.json"' in response.text
+
+
+ASSET: Final = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
+EXTERNAL: Final = re.compile(r"(?:https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_page_references_no_external_host_and_its_assets_load(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 200
+    assert EXTERNAL.findall(response.text) == []
+    assets = ASSET.findall(response.text)
+    assert len(assets) >= 2
+    for asset in assets:
+        assert asset.startswith("/docs-assets/")
+        loaded = client.get(asset)
+        assert loaded.status_code == 200
+        assert len(loaded.content) > 1000
+
+
+def test_swagger_ui_asks_no_validator_host(client: TestClient) -> None:
+    assert '"validatorUrl": null' in client.get("/docs").text
 
 
 def run_python(code: str, env: dict[str, str] | None = None) -> str:

@@ -229,8 +229,11 @@ def test_decision_bins_follow_the_reference(referenced_model_dir: Path) -> None:
 
 
 def test_synthetic_traffic_is_audited_as_such_and_kept_out_of_decision_metrics(
-    audited: Any, client: TestClient, capsys: pytest.CaptureFixture[str]
+    audited: Any, client: TestClient, configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    configure(
+        AWS_LAMBDA_FUNCTION_NAME="credit-default-scoring"
+    )  # EMF metric lines are written under Lambda only
     marked = client.post("/v1/predict", json=TYPICAL, headers={SYNTHETIC_HEADER: "smoke"})
     plain = client.post("/v1/predict", json=TYPICAL)
     flags = {item["request_id"]["S"]: item["synthetic"] for item in items(audited)}

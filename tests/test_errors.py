@@ -137,3 +137,11 @@ def test_batch_with_many_errors_lists_the_first_hundred(
     error = error_of(response)
     assert len(error["fields"]) == 100
     assert error["message"].startswith(f"{50 * len(FEATURE_NAMES)} invalid inputs; the first 100 are listed")
+
+
+def test_openapi_documents_duplicate_key_on_scoring_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    codes = spec["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["enum"]
+    assert "duplicate_key" in codes
+    for path in ("/v1/predict", "/v1/predict/batch"):
+        assert "duplicate_key" in spec["paths"][path]["post"]["responses"]["400"]["description"]

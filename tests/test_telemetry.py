@@ -7,8 +7,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from functions.app import get_app
 from functions.telemetry import emit_metrics, logger
 from training.synthetic import TYPICAL, generate_rows
+
+
+@pytest.fixture
+def under_lambda(configure: Callable[..., None]) -> None:
+    """Run as under Lambda (AWS_LAMBDA_FUNCTION_NAME set), where EMF lines are written."""
+    configure(AWS_LAMBDA_FUNCTION_NAME="credit-default-scoring")
 
 
 def test_logger_writes_json_to_current_stdout(capsys: pytest.CaptureFixture[str]) -> None:
@@ -23,6 +30,7 @@ def test_logger_writes_json_to_current_stdout(capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.parametrize(("count", "records"), [(0, 1), (1, 1), (100, 1), (101, 2), (1000, 10)])
+@pytest.mark.usefixtures("under_lambda")
 def test_emf_splits_probabilities_into_records_of_100(
     capsys: pytest.CaptureFixture[str], count: int, records: int
 ) -> None:
@@ -45,6 +53,7 @@ def test_emf_splits_probabilities_into_records_of_100(
 
 
 @pytest.mark.parametrize(("status", "client", "server"), [(200, 0, 0), (422, 1, 0), (503, 0, 1)])
+@pytest.mark.usefixtures("under_lambda")
 def test_emf_counts_errors_by_class(
     capsys: pytest.CaptureFixture[str], status: int, client: int, server: int
 ) -> None:
@@ -79,6 +88,7 @@ def emf_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
 
 
+@pytest.mark.usefixtures("under_lambda")
 def test_metrics_line_per_request_in_emf(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
     client.post("/v1/predict/batch", json={"applicants": generate_rows(250, seed=2)})
     records = emf_lines(capsys.readouterr().out)
@@ -95,6 +105,29 @@ def test_metrics_line_per_request_in_emf(client: TestClient, capsys: pytest.Capt
 def test_metrics_can_be_disabled(
     client: TestClient, configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure(POWERTOOLS_METRICS_DISABLED="true")
+    configure(AWS_LAMBDA_FUNCTION_NAME="credit-default-scoring", POWERTOOLS_METRICS_DISABLED="true")
     client.post("/v1/predict", json=TYPICAL)
     assert emf_lines(capsys.readouterr().out) == []
+
+
+def test_no_emf_outside_lambda(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    client.post("/v1/predict", json=TYPICAL)
+    emit_metrics(route="/v1/health", status=200, latency_ms=1.0)
+    output = capsys.readouterr().out
+    assert emf_lines(output) == []
+    assert output.count('"message":"request"') == 1
+
+
+def test_line_format_logs_one_short_line_per_request(
+    configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(LOG_FORMAT="line")
+    with TestClient(get_app()) as local:
+        rid = local.post("/v1/predict", json={**TYPICAL, "pay_0": 99}).headers["x-request-id"]
+        local.get("/v1/health")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line[9:] for line in lines[-2:]] == [
+        f"POST /v1/predict 422 validation_error {lines[-2].split()[-3]} ms id={rid}",
+        f"GET /v1/health 200 {lines[-1].split()[-3]} ms id={lines[-1].split('id=')[1]}",
+    ]
+    assert all("{" not in line for line in lines[-2:])
