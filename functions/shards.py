@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.clientfile import ClientFileError, ClientRow, Layout, check_cells, data_rows, read_layout
 from functions.config import get_settings
+from functions.contract import FEATURES
 from functions.reasons import MAX_REASONS
 from functions.scoring import Decision, ScoringModel, load_model
 
@@ -119,7 +120,7 @@ def score_chunk(
     """Check and score (line, cells) rows; return their scored CSV lines (no header) in order and their tally."""
     rows = [check_cells(cells, layout, line) for line, cells in numbered]
     valid = [row for row in rows if row.valid]
-    raw = np.asarray([row.values for row in valid], dtype=np.float64).reshape(len(valid), -1)
+    raw = np.asarray([row.values for row in valid], dtype=np.float64).reshape(len(valid), len(FEATURES))
     decisions = iter(model.assess(raw) if valid else [])
     tally = Tally(rows=len(rows), scored=len(valid), invalid=len(rows) - len(valid))
     out = io.StringIO()
