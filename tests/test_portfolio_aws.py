@@ -9,10 +9,10 @@ import csv
 import io
 import json
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Final
 
 import boto3
@@ -24,99 +24,20 @@ from scripts.cfn import ROOT, load_template
 from training.synthetic import generate_rows, to_dataset_csv
 
 ACCOUNT: Final = "123456789012"
-REGION: Final = "us-east-1"
-INPUT_BUCKET, OUTPUT_BUCKET = "book-in", "book-out"
-SHARD_ROWS: Final = 100  # the smallest prepare accepts: tens of rows per shard keeps moto fast
-ROWS = generate_rows(450, seed=31)
+ROWS = generate_rows(450, seed=31)  # 5 shards of 100 rows (portfolio_moto's ShardRows)
 BAD_AT = {7: ("AGE", "17"), 150: ("LIMIT_BAL", "-5"), 449: ("PAY_0", "x")}  # invalid rows in shards 0, 1, 4
 HANDLERS: Final[dict[str, Callable[[dict[str, Any], object], dict[str, Any]]]] = {
     "prepare": portfolio_steps.prepare,
     "shard": shards.handler,
     "summarise": portfolio_steps.summarise,
 }
+OUTPUT_BUCKET: Final = "book-out"
 
 
 def machine() -> dict[str, Any]:
     """Return the PortfolioStateMachine resource of template.yaml."""
     resource: dict[str, Any] = load_template()["Resources"]["PortfolioStateMachine"]
     return resource
-
-
-def definition(**values: str) -> str:
-    """Return the state machine's definition as JSON, each ${Name} substitution replaced by values[Name]."""
-    text = json.dumps(machine()["Properties"]["Definition"])
-    for name in machine()["Properties"]["DefinitionSubstitutions"]:
-        text = text.replace("${" + name + "}", values[name])
-    assert "${" not in text
-    return text
-
-
-def function_arn(step: str) -> str:
-    """Return a Lambda ARN whose name ends with the step (the shim dispatches on it)."""
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:stack-portfolio-{step}"
-
-
-class Dispatcher:
-    """Stands in for moto's Lambda invoke: runs the step's handler in process, records calls, can break a shard."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.unreadable: set[int] = set()  # shard indexes whose object is corrupted before each read
-        self.lock = threading.Lock()
-
-    def __call__(
-        self, backend: Any, name: str, qualifier: Any, body: Any, headers: Any, response: Any
-    ) -> bytes:
-        step = name.rsplit("-", 1)[-1]
-        event = json.loads(body)
-        with self.lock:
-            self.calls.append((step, event))
-        if step == "shard" and event["index"] in self.unreadable:
-            boto3.client("s3").put_object(
-                Bucket=event["bucket"], Key=event["key"], Body=b"\xff\xfe\x00garbage"
-            )
-        try:
-            result = HANDLERS[step](event, None)
-        except Exception as err:  # what the Lambda runtime does with an unhandled error
-            response["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(err).__name__, "errorMessage": str(err)}).encode()
-        return json.dumps(result).encode()
-
-
-@pytest.fixture
-def stepfunctions(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Dispatcher]]:
-    """moto with executions on, the portfolio machine created from template.yaml, both buckets; yield sfn, shim."""
-    from moto import mock_aws
-    from moto.awslambda_simple.models import LambdaSimpleBackend
-
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    shim = Dispatcher()
-    monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambda self, *args: shim(self, *args))
-    shards.s3_client.cache_clear()
-    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    with mock_aws(config=config):  # type: ignore[arg-type]
-        s3 = boto3.client("s3")
-        for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-        sfn = boto3.client("stepfunctions")
-        sfn.create_state_machine(
-            name="stack-portfolio",
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/stack-portfolio",
-            definition=definition(
-                PrepareFunctionArn=function_arn("prepare"),
-                ShardFunctionArn=function_arn("shard"),
-                SummariseFunctionArn=function_arn("summarise"),
-                OutputBucket=OUTPUT_BUCKET,
-                ShardRows=str(SHARD_ROWS),
-                MaxConcurrency="3",
-            ),
-        )
-        yield sfn, shim
-    shards.s3_client.cache_clear()
 
 
 def book_csv() -> str:
@@ -130,14 +51,14 @@ def book_csv() -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(sfn: Any, *, deadline_seconds: float = 90) -> dict[str, Any]:
+def run(moto: SimpleNamespace, *, deadline_seconds: float = 90) -> dict[str, Any]:
     """Upload the book, start a run, poll until it ends (or fail at the deadline); return describe_execution."""
-    boto3.client("s3").put_object(Bucket=INPUT_BUCKET, Key="incoming/book.csv", Body=book_csv().encode())
-    arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    boto3.client("s3").put_object(Bucket=moto.input_bucket, Key="incoming/book.csv", Body=book_csv().encode())
+    sfn = moto.sfn
     execution = sfn.start_execution(
-        stateMachineArn=arn,
+        stateMachineArn=moto.arn,
         name="run-1",
-        input=json.dumps({"bucket": INPUT_BUCKET, "key": "incoming/book.csv"}),
+        input=json.dumps({"bucket": moto.input_bucket, "key": "incoming/book.csv"}),
     )["executionArn"]
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
@@ -163,10 +84,10 @@ def map_run_counts(sfn: Any, execution_arn: str) -> dict[str, Any]:
 
 
 def test_run_scores_every_row_across_shards_as_the_local_command_does(
-    stepfunctions: tuple[Any, Dispatcher], tmp_path: Path
+    portfolio_moto: SimpleNamespace, tmp_path: Path
 ) -> None:
-    sfn, shim = stepfunctions
-    described = run(sfn)
+    sfn, shim = portfolio_moto.sfn, portfolio_moto.shim
+    described = run(portfolio_moto)
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
     assert output["rows"] == len(ROWS)
@@ -194,10 +115,10 @@ def test_run_scores_every_row_across_shards_as_the_local_command_does(
     assert all(len(json.dumps(event)) < 1024 for _, event in shim.calls)  # no rows in any payload
 
 
-def test_unreadable_shard_is_retried_then_named_in_the_summary(stepfunctions: tuple[Any, Dispatcher]) -> None:
-    sfn, shim = stepfunctions
+def test_unreadable_shard_is_retried_then_named_in_the_summary(portfolio_moto: SimpleNamespace) -> None:
+    sfn, shim = portfolio_moto.sfn, portfolio_moto.shim
     shim.unreadable.add(2)
-    described = run(sfn)
+    described = run(portfolio_moto)
     assert described["status"] == "FAILED", described
     assert described.get("error") == "ShardsFailed"
     attempts = [event for step, event in shim.calls if step == "shard" and event["index"] == 2]
