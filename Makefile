@@ -12,12 +12,15 @@ API_PORT ?= 8000
 UI_PORT ?= 8501
 BENCH_OUT := build/bench
 SERVING_ARGS ?=
+IN ?=
+OUT ?=
+WORKERS ?=
 LOAD_ARGS ?=
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help install tools lint format test train api ui run build image deploy bench bench-docs clean
+.PHONY: help install tools lint format test train api ui run build image deploy bench bench-docs clean score
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +73,10 @@ run: install ## start the API and the UI together; Ctrl-C stops both
 	$(MAKE) --no-print-directory api & \
 	CREDIT_API_URL=http://$(API_HOST):$(API_PORT) $(MAKE) --no-print-directory ui & \
 	wait
+
+score: install ## score a whole client file: make score IN=clients.csv OUT=scored.csv [WORKERS=N] (docs/portfolio.md)
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=clients.csv OUT=scored.csv [WORKERS=N]" >&2; exit 2; }
+	$(BIN)/python -m functions.portfolio score "$(IN)" "$(OUT)" $(if $(WORKERS),--workers $(WORKERS))
 
 build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build

@@ -139,13 +139,17 @@ def check_cells(cells: list[str], layout: Layout, line: int) -> ClientRow:
             target = int(flag)
         else:
             target_problem = Problem(line, layout.header[at], f"default flag {flag!r} is not 0 or 1")
-    client_id = cells[layout.id_at].strip() if layout.id_at is not None and layout.id_at < len(cells) else None
+    client_id = (
+        cells[layout.id_at].strip() if layout.id_at is not None and layout.id_at < len(cells) else None
+    )
     return ClientRow(line, client_id, values, target, problems, target_problem)
 
 
-def data_rows(lines: Iterator[list[str]], layout: Layout) -> Iterator[tuple[int, list[str]]]:
-    """Yield each non-blank data row after the header with its 1-based line number."""
-    for line, cells in enumerate(lines, start=layout.first_line):
+def data_rows(
+    lines: Iterator[list[str]], layout: Layout, *, start: int | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """Yield each non-blank data row after the header with its 1-based line (numbered from `start` if given)."""
+    for line, cells in enumerate(lines, start=layout.first_line if start is None else start):
         if any(c.strip() for c in cells):  # a blank line (often the last) is not a client
             yield line, cells
 
