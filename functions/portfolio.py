@@ -66,15 +66,12 @@ def scored_chunks(
             yield pending.popleft().result()
 
 
-def score_file(
-    source: Path, target: Path, *, workers: int, model_dir: Path, chunk_rows: int = CHUNK_ROWS
-) -> dict[str, Any]:
-    """Score the client file `source` into the CSV `target` and return the summary; raises ClientFileError."""
-    started, size = time.perf_counter(), max(source.stat().st_size, 1)
-    partial = target.with_name(target.name + ".partial")
-    model = serving_model(model_dir)  # fail before reading when the model is missing
-    tally = Tally()
-    with source.open("rb") as raw, partial.open("w", encoding="utf-8", newline="") as out:
+def write_scored(
+    source: Path, target: Path, *, workers: int, model_dir: Path, chunk_rows: int
+) -> tuple[Tally, str]:
+    """Stream `source` into the scored CSV `target`; return the tally and the input's sha256."""
+    size, tally = max(source.stat().st_size, 1), Tally()
+    with source.open("rb") as raw, target.open("w", encoding="utf-8", newline="") as out:
         hashed = HashingReader(raw)
         text = io.TextIOWrapper(io.BufferedReader(hashed), encoding="utf-8-sig", newline="")
         reader = csv.reader(text)
@@ -90,14 +87,30 @@ def score_file(
             raise ClientFileError(f"{source.name}: not UTF-8 text ({err}); save it as UTF-8 CSV") from err
         finally:
             say("")
-    if tally.rows == 0:
-        partial.unlink()
-        raise ClientFileError(f"{source.name}: no client rows")
+    return tally, hashed.sha256.hexdigest()
+
+
+def score_file(
+    source: Path, target: Path, *, workers: int, model_dir: Path, chunk_rows: int = CHUNK_ROWS
+) -> dict[str, Any]:
+    """Score the client file `source` into the CSV `target` and return the summary; raises ClientFileError."""
+    started = time.perf_counter()
+    partial = target.with_name(target.name + ".partial")  # renamed only when complete
+    model = serving_model(model_dir)  # fail before reading when the model is missing
+    try:
+        tally, sha256 = write_scored(
+            source, partial, workers=workers, model_dir=model_dir, chunk_rows=chunk_rows
+        )
+        if tally.rows == 0:
+            raise ClientFileError(f"{source.name}: no client rows")
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(target)
     return tally.report() | {
         "model_version": model.version,
         "input": str(source),
-        "input_sha256": hashed.sha256.hexdigest(),
+        "input_sha256": sha256,
         "output": str(target),
         "duration_seconds": round(time.perf_counter() - started, 3),
     }

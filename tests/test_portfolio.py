@@ -107,6 +107,7 @@ def test_unusable_input_exits_2_with_a_message(
     assert message in err
     assert "Traceback" not in err
     assert not out.exists()
+    assert not out.with_name("out.csv.partial").exists()
 
 
 @pytest.mark.parametrize(
