@@ -4,6 +4,7 @@ import csv
 import hashlib
 import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,16 +20,10 @@ BAD_AT = {5: ("LIMIT_BAL", "abc"), 33: ("PAY_0", "12"), 59: ("AGE", "")}
 
 
 @pytest.fixture
-def book(tmp_path: Path) -> Path:
+def book(tmp_path: Path, book_text: Callable[..., str]) -> Path:
     """A Kaggle-layout client file with three invalid rows (last one at the end of the file)."""
-    lines = to_dataset_csv(ROWS).splitlines()
-    header = [c.strip('"') for c in lines[0].split(",")]
-    for i, (column, value) in BAD_AT.items():
-        cells = lines[i + 1].split(",")
-        cells[header.index(column)] = value
-        lines[i + 1] = ",".join(cells)
     path = tmp_path / "book.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(book_text(ROWS, BAD_AT), encoding="utf-8")
     return path
 
 

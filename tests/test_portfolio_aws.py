@@ -21,7 +21,7 @@ import pytest
 from functions import portfolio_steps, shards
 from functions.portfolio import score_file
 from scripts.cfn import ROOT, load_template
-from training.synthetic import generate_rows, to_dataset_csv
+from training.synthetic import generate_rows
 
 ACCOUNT: Final = "123456789012"
 ROWS = generate_rows(450, seed=31)  # 5 shards of 100 rows (portfolio_moto's ShardRows)
@@ -40,20 +40,9 @@ def machine() -> dict[str, Any]:
     return resource
 
 
-def book_csv() -> str:
-    """Render ROWS in the Kaggle layout with the invalid cells of BAD_AT."""
-    lines = to_dataset_csv(ROWS).splitlines()
-    header = [c.strip('"') for c in lines[0].split(",")]
-    for i, (column, value) in BAD_AT.items():
-        cells = lines[i + 1].split(",")
-        cells[header.index(column)] = value
-        lines[i + 1] = ",".join(cells)
-    return "\n".join(lines) + "\n"
-
-
-def run(moto: SimpleNamespace, *, deadline_seconds: float = 90) -> dict[str, Any]:
+def run(moto: SimpleNamespace, book: str, *, deadline_seconds: float = 90) -> dict[str, Any]:
     """Upload the book, start a run, poll until it ends (or fail at the deadline); return describe_execution."""
-    boto3.client("s3").put_object(Bucket=moto.input_bucket, Key="incoming/book.csv", Body=book_csv().encode())
+    boto3.client("s3").put_object(Bucket=moto.input_bucket, Key="incoming/book.csv", Body=book.encode())
     sfn = moto.sfn
     execution = sfn.start_execution(
         stateMachineArn=moto.arn,
@@ -84,10 +73,10 @@ def map_run_counts(sfn: Any, execution_arn: str) -> dict[str, Any]:
 
 
 def test_run_scores_every_row_across_shards_as_the_local_command_does(
-    portfolio_moto: SimpleNamespace, tmp_path: Path
+    portfolio_moto: SimpleNamespace, tmp_path: Path, book_text: Callable[..., str]
 ) -> None:
     sfn, shim = portfolio_moto.sfn, portfolio_moto.shim
-    described = run(portfolio_moto)
+    described = run(portfolio_moto, book_text(ROWS, BAD_AT))
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
     assert output["rows"] == len(ROWS)
@@ -104,7 +93,7 @@ def test_run_scores_every_row_across_shards_as_the_local_command_does(
         for row in csv.DictReader(io.StringIO(read_object(uri.split("/", 3)[3]).decode()))
     ]
     source = tmp_path / "book.csv"
-    source.write_text(book_csv(), encoding="utf-8")
+    source.write_text(book_text(ROWS, BAD_AT), encoding="utf-8")
     local = score_file(source, tmp_path / "scored.csv", workers=1, model_dir=ROOT / "model")
     with (tmp_path / "scored.csv").open(newline="") as handle:
         assert remote == list(csv.DictReader(handle))  # same rows, same order, PDs to the last bit
@@ -115,10 +104,12 @@ def test_run_scores_every_row_across_shards_as_the_local_command_does(
     assert all(len(json.dumps(event)) < 1024 for _, event in shim.calls)  # no rows in any payload
 
 
-def test_unreadable_shard_is_retried_then_named_in_the_summary(portfolio_moto: SimpleNamespace) -> None:
+def test_unreadable_shard_is_retried_then_named_in_the_summary(
+    portfolio_moto: SimpleNamespace, book_text: Callable[..., str]
+) -> None:
     sfn, shim = portfolio_moto.sfn, portfolio_moto.shim
     shim.unreadable.add(2)
-    described = run(portfolio_moto)
+    described = run(portfolio_moto, book_text(ROWS, BAD_AT))
     assert described["status"] == "FAILED", described
     assert described.get("error") == "ShardsFailed"
     attempts = [event for step, event in shim.calls if step == "shard" and event["index"] == 2]
