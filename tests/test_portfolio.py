@@ -4,13 +4,14 @@ import csv
 import hashlib
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from functions.portfolio import chunks, main, score_file, summary_path
+from functions.clientfile import read_layout
+from functions.portfolio import chunks, main, score_file, scored_chunks, summary_path
 from functions.scoring import to_matrix
 from functions.shards import serving_model
 from training.synthetic import generate_rows, to_dataset_csv
@@ -159,3 +160,21 @@ def test_real_file_scores_30000_rows_in_order_as_the_api_does(
         assert abs(float(mine["probability_of_default"]) - api["probability_of_default"]) <= 1e-12
         assert mine["risk_grade"] == api["risk_grade"]
         assert mine["reason_1"] == (api["reasons"][0]["code"] if api["reasons"] else "")
+
+
+def test_pool_reads_at_most_two_chunks_per_worker_ahead(book: Path) -> None:
+    header, *rows = list(csv.reader(book.read_text(encoding="utf-8").splitlines()))
+    ten = rows[:10]
+    drawn = 0
+
+    def pieces() -> Iterator[list[tuple[int, list[str]]]]:
+        nonlocal drawn
+        for k in range(60):
+            drawn += 1
+            yield [(2 + 10 * k + i, cells) for i, cells in enumerate(ten)]
+
+    layout = read_layout(iter([header]), name="book.csv")
+    results = scored_chunks(layout, pieces(), workers=2, model_dir=Path("model"))
+    next(results)
+    assert drawn <= 2 * 2  # the first answer comes with at most 2 x workers chunks read: memory stays flat
+    assert sum(1 for _ in results) == 59

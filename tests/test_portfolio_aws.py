@@ -266,3 +266,47 @@ def test_step_policies_name_only_the_two_buckets() -> None:
             text = json.dumps(statement["Resource"])
             assert "PortfolioInputBucket" in text or "PortfolioOutputBucket" in text, statement
             assert '"*"' not in text
+
+
+@pytest.mark.parametrize("bucket", ["PortfolioInputBucket", "PortfolioOutputBucket"])
+def test_buckets_are_encrypted_private_expiring_and_tls_only(bucket: str) -> None:
+    resources = load_template()["Resources"]
+    props = resources[bucket]["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    assert all(
+        "ExpirationInDays" in r or "NoncurrentVersionExpiration" in r
+        for r in props["LifecycleConfiguration"]["Rules"]
+    )
+    (deny,) = resources[f"{bucket}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_an_upload_under_incoming_starts_a_run_with_bucket_and_key() -> None:
+    event = machine()["Properties"]["Events"]["BookUploaded"]["Properties"]
+    assert event["Pattern"]["detail-type"] == ["Object Created"]
+    assert event["Pattern"]["detail"]["object"]["key"] == [{"prefix": "incoming/"}]
+    transformer = event["InputTransformer"]
+    sample = {"bucket": '"book-in"', "key": '"incoming/march.csv"'}
+    text = transformer["InputTemplate"]
+    for name in transformer["InputPathsMap"]:
+        text = text.replace(f"<{name}>", sample[name])
+    started = json.loads(text)
+    payload = machine()["Properties"]["Definition"]["States"]["Prepare"]["Parameters"]["Payload"]
+    assert {payload["bucket.$"], payload["key.$"]} == {f"$.{name}" for name in started}
+    assert load_template()["Resources"]["PortfolioInputBucket"]["Properties"][
+        "NotificationConfiguration"
+    ] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+
+
+def test_machine_role_touches_only_its_functions_the_shard_list_and_itself() -> None:
+    for statement in machine()["Properties"]["Policies"][0]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Resource"] == "*":
+            assert all(action.split(":")[0] in ("xray", "logs") for action in actions), statement
+        elif any(action.startswith("s3:") for action in actions):
+            assert actions == ["s3:GetObject"]
+            assert statement["Resource"] == {"Fn::Sub": "${PortfolioOutputBucket.Arn}/shards/*"}
