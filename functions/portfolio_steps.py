@@ -140,26 +140,16 @@ def summarise(event: dict[str, Any], context: object) -> dict[str, Any]:
         ShardItem.model_validate(i)
         for i in json.loads(s3.get_object(Bucket=request.bucket, Key=request.shards_key)["Body"].read())
     ]
-    tally, versions, results, failed = Tally(), set(), [], []
+    tally, versions = Tally(), set[str]()
+    results: list[str] = []
+    failed: list[dict[str, Any]] = []
     for item in items:
         summary = _shard_summary(request.bucket, item)
         if summary is None:
-            failed.append(
-                {
-                    "index": item.index,
-                    "shard": f"s3://{item.bucket}/{item.key}",
-                    "first_line": item.first_line,
-                }
-            )
+            shard = f"s3://{item.bucket}/{item.key}"
+            failed.append({"index": item.index, "shard": shard, "first_line": item.first_line})
             continue
-        tally.add(
-            Tally(
-                **{
-                    k: summary[k]
-                    for k in ("rows", "scored", "invalid", "grades", "sum_probability_of_default")
-                }
-            )
-        )
+        tally.add(Tally.from_summary(summary))
         versions.add(summary["model_version"])
         results.append(f"s3://{request.bucket}/{item.result_key}")
     prefix = f"{RESULTS}/{request.run}"

@@ -71,6 +71,17 @@ class Tally:
     grades: dict[str, int] = field(default_factory=dict)
     sum_probability_of_default: float = 0.0
 
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> "Tally":
+        """Read the counts back from a shard's summary (its other keys are ignored)."""
+        return cls(
+            rows=summary["rows"],
+            scored=summary["scored"],
+            invalid=summary["invalid"],
+            grades=dict(summary["grades"]),
+            sum_probability_of_default=summary["sum_probability_of_default"],
+        )
+
     def add(self, other: "Tally") -> None:
         """Add another tally's counts to this one."""
         self.rows += other.rows
