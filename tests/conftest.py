@@ -286,6 +286,7 @@ def portfolio_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]
     import boto3
     from moto import mock_aws
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     from functions import shards
     from scripts.cfn import load_template
@@ -297,6 +298,17 @@ def portfolio_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     shim = PortfolioDispatcher()
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambda self, *args: shim(self, *args))
+    # moto 5.2.5 raises AttributeError from list_map_runs until the execution's worker has an environment;
+    # AWS answers an empty list then.
+    original = StepFunctionsParserBackend.list_map_runs
+
+    def list_map_runs(self: Any, execution_arn: str) -> dict[str, Any]:
+        worker = self.describe_execution(execution_arn=execution_arn).exec_worker
+        if worker is None or worker.env is None:
+            return {"mapRuns": []}
+        return original(self, execution_arn)
+
+    monkeypatch.setattr(StepFunctionsParserBackend, "list_map_runs", list_map_runs)
     props = load_template()["Resources"]["PortfolioStateMachine"]["Properties"]
     function = "arn:aws:lambda:us-east-1:123456789012:function:stack-portfolio-{}"
     values = {
