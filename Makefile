@@ -13,12 +13,15 @@ UI_PORT ?= 8501
 PYTEST_WORKERS ?= auto  # pytest-xdist workers for `make test` (one per core); files stay whole on one worker
 BENCH_OUT := build/bench
 SERVING_ARGS ?=
+IN ?=
+OUT ?=
+WORKERS ?=
 LOAD_ARGS ?=
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help install tools lint format test train api ui run build image deploy bench bench-docs clean
+.PHONY: help install tools lint format test train api ui run build image deploy bench bench-docs clean score
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +70,10 @@ ui: install ## serve the Streamlit frontend on 127.0.0.1:8501 (CREDIT_API_URL pi
 run: export DECISION_LOG ?= $(CURDIR)/var/decisions.sqlite
 run: install ## start the API and the UI together; Ctrl-C stops both (scripts/run_local.py)
 	$(BIN)/python -m scripts.run_local --host $(API_HOST) --api-port $(API_PORT) --ui-port $(UI_PORT)
+
+score: install ## score a whole client file: make score IN=clients.csv OUT=scored.csv [WORKERS=N] (docs/portfolio.md)
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=clients.csv OUT=scored.csv [WORKERS=N]" >&2; exit 2; }
+	$(BIN)/python -m functions.portfolio score "$(IN)" "$(OUT)" $(if $(WORKERS),--workers $(WORKERS))
 
 build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build

@@ -1,11 +1,12 @@
 """The csv-module client reader: every dataset layout, and bad rows named by row, column and problem."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from functions.clientfile import ClientFileError, parse_clients, read_clients
+from functions.clientfile import ClientFileError, parse_clients, read_clients, stream_clients
 from functions.contract import FEATURES
 from functions.scoring import to_matrix
 from training.synthetic import generate_rows, to_dataset_csv
@@ -110,3 +111,46 @@ def test_unreadable_file_is_named(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ClientFileError, match=r"binary\.csv: cannot be read"):
         read_clients(path)
+
+
+# --- streaming: every row yielded, valid or not, in file order ---------------------------------------------
+def test_stream_yields_every_row_with_its_line_id_and_problems() -> None:
+    text = _with_cell("LIMIT_BAL", "abc", row=2)
+    text = (
+        UCI_CODES_ROW + text.replace('"', "") + "\n"
+    )  # a code row above the header and a blank line at the end
+    layout, rows = stream_clients(io.StringIO(text), name="f.csv")
+    streamed = list(rows)
+    assert layout.first_line == 3
+    assert [row.line for row in streamed] == list(range(3, 3 + len(ROWS)))
+    assert [row.client_id for row in streamed] == [str(i) for i in range(1, len(ROWS) + 1)]
+    assert [row.valid for row in streamed].count(False) == 1
+    bad = streamed[2]
+    assert bad.values == ()
+    assert bad.error == "LIMIT_BAL: Input should be a valid number"
+    assert str(bad.problems[0]) == "row 5, column LIMIT_BAL: Input should be a valid number"
+    valid = [row.values for row in streamed if row.valid]
+    np.testing.assert_array_equal(np.asarray(valid), np.delete(to_matrix(ROWS), 2, axis=0))
+
+
+def test_stream_is_lazy_and_keeps_a_bad_default_flag_apart_from_the_inputs() -> None:
+    text = _with_cell("default.payment.next.month", "7", row=0)
+    layout, rows = stream_clients(io.StringIO(text), name="f.csv")
+    first = next(rows)  # a generator: rows are checked one at a time, not all at read
+    assert layout.id_at == 0
+    assert layout.target_at == len(layout.header) - 1
+    assert first.valid
+    assert first.target is None
+    assert first.target_problem is not None
+    assert "default flag 7" in first.target_problem.problem
+    assert next(rows).target == TARGET[1]
+
+
+def test_stream_without_id_gives_no_client_id() -> None:
+    _, rows = stream_clients(io.StringIO(to_dataset_csv(ROWS[:2], with_id=False)), name="f.csv")
+    assert [row.client_id for row in rows] == [None, None]
+
+
+def test_stream_refuses_a_header_without_the_contract_columns() -> None:
+    with pytest.raises(ClientFileError, match=r"f\.csv: missing column"):
+        stream_clients(io.StringIO('"ID","LIMIT_BAL"\n1,2000\n'), name="f.csv")
