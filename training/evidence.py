@@ -131,8 +131,9 @@ def discrimination_lines(evidence: ValidationEvidence) -> list[str]:
         f"| Brier | {evidence.brier:.4f} | {_range(evidence.brier_interval)} |",
         f"| mean PD / observed default rate | {_pct(evidence.mean_pd)} / {_pct(evidence.default_rate)} | — |",
         "",
-        f"Credible ceiling for this dataset: held-out AUC ≈ {ceiling.low:.2f}–{ceiling.high:.2f}"
-        f" ({ceiling.note}: {ceiling.best_published:.3f}).",
+        f"Credible ceiling for this dataset: held-out AUC ≈ {ceiling.low:.2f}–{ceiling.high:.2f};"
+        f" {ceiling.best_published:.3f} is the",
+        f"{ceiling.note}.",
         "A held-out AUC above this range calls for a check for leakage before it is believed.",
         "",
     ]
@@ -184,8 +185,8 @@ def stability_lines(evidence: ValidationEvidence) -> list[str]:
     return [
         "### Population stability: training vs test split",
         "",
-        "PSI against the reference bins frozen at training (deciles; one bin per code): < 0.10 stable,"
-        " 0.10–0.25 investigate, ≥ 0.25 shifted.",
+        "PSI against the reference bins frozen at training (deciles; one bin per code):",
+        "< 0.10 stable, 0.10–0.25 investigate, ≥ 0.25 shifted.",
         f"Largest: {evidence.psi[worst]:.4f} (`{worst}`).",
         "",
         "| input | PSI | verdict |",
