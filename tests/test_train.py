@@ -284,3 +284,9 @@ def test_a_model_that_does_not_rank_is_refused_before_anything_is_written(tmp_pa
     ):
         train_small(_two_class(9, 400), out)  # a booster needing 100 clients a leaf cannot split 409 rows
     assert not out.exists()
+
+
+def test_a_split_that_draws_too_few_of_a_class_is_named() -> None:
+    unstratified = SPLIT_POLICY.model_copy(update={"stratified": False})
+    with pytest.raises(DataError, match="two-class: after the split, the test rows hold 0 defaults"):
+        train.check_trainable(_two_class(9, 200), unstratified)  # enough in total, none drawn for test
