@@ -25,6 +25,7 @@ from functions.records import (
     Probability,
     Record,
     ReferenceDistributions,
+    ValidationEvidence,
 )
 
 MANIFEST_FILE: Final = "model.json"
@@ -132,6 +133,7 @@ class Manifest(Record):
     artifacts: dict[str, str]
     training_seconds: float
     reference: "ReferenceDistributions | None" = None  # omitted from the JSON when None
+    evidence: "ValidationEvidence | None" = None  # the test split's validation evidence; omitted when None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Manifest":
@@ -148,9 +150,8 @@ class Manifest(Record):
         return next(band for band in self.grade_bands if probability_of_default < band.max_pd)
 
     def _fields(self) -> dict[str, object]:
-        return self.model_dump(
-            mode="json", by_alias=True, exclude={"reference"} if self.reference is None else None
-        )
+        unset = {name for name in ("reference", "evidence") if getattr(self, name) is None}
+        return self.model_dump(mode="json", by_alias=True, exclude=unset or None)
 
     def to_json(self) -> str:
         """Serialise with the JSON names, indented, as `model/model.json` holds it."""

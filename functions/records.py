@@ -14,6 +14,8 @@ VALIDATION_PRECISION_AT_RECALL: Final = f"validation_{PRECISION_AT_RECALL}"
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 Rate = Probability | None  # undefined (no one in the group) is null, never NaN
+Light = Literal["green", "amber", "red"]
+Direction = Literal["under", "over", ""]  # "under": PD below the 95 % interval (risk understated)
 
 
 class Record(BaseModel):
@@ -143,4 +145,73 @@ class ReferenceDistributions(Record):
     def _one_per_input(self) -> "ReferenceDistributions":
         if tuple(bins.name for bins in self.inputs) != FEATURE_NAMES or self.score.name != "score":
             raise ValueError("reference bins must cover the contract's inputs in order, then `score`")
+        return self
+
+
+class GainsBand(Record):
+    """One score band of the gains (odds) table on the test split, riskiest first (Siddiqi 2006, ch. 9)."""
+
+    band: str  # points, half-open: `< 500`, `500-520` (500 <= points < 520), `>= 700`
+    clients: int = Field(ge=1)
+    defaults: int = Field(ge=0)
+    default_rate: Probability
+    odds: float | None  # good:bad; null when the band has no default
+    captured: Probability  # cumulative share of all test defaults in this band and the riskier ones
+
+
+class GradeLight(Record):
+    """One grade's back-test on the test split: mean PD against the Jeffreys intervals of its default rate."""
+
+    grade: str
+    clients: int = Field(ge=1)
+    defaults: int = Field(ge=0)
+    mean_pd: Probability
+    observed_default_rate: Probability
+    interval_95: tuple[Probability, Probability]
+    interval_999: tuple[Probability, Probability]
+    light: Light
+    direction: Direction
+
+
+class AucCeiling(Record):
+    """The credible held-out AUC range stated for this dataset, and the best credible published figure."""
+
+    low: float
+    high: float
+    best_published: float
+    note: str
+
+
+class ValidationEvidence(Record):
+    """Validation evidence of the shipped model on the held-out test split (Basel Committee WP14, 2005).
+
+    AUC and Brier carry percentile bootstrap intervals (`bootstrap_rounds` resamples, `seed`, `level`);
+    Gini is 2 * AUC - 1; KS is the largest gap between the two classes' PD distributions. `psi` is the
+    population stability of the test split against the training reference, per input and on the score.
+    """
+
+    rows: int = Field(gt=0)
+    defaults: int = Field(gt=0)
+    auc: Probability
+    auc_interval: tuple[Probability, Probability]
+    gini: float = Field(ge=-1, le=1)
+    ks: Probability
+    brier: Probability
+    brier_interval: tuple[Probability, Probability]
+    mean_pd: Probability
+    default_rate: Probability
+    bootstrap_rounds: int = Field(gt=0)
+    seed: int
+    level: Probability
+    gains: tuple[GainsBand, ...] = Field(min_length=1)
+    grades: tuple[GradeLight, ...] = Field(min_length=1)
+    psi: dict[str, float]
+    ceiling: AucCeiling
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ValidationEvidence":
+        if tuple(self.psi) != (*FEATURE_NAMES, "score"):
+            raise ValueError("`psi` must cover the contract's inputs in order, then `score`")
+        if abs(self.gini - (2 * self.auc - 1)) > 1e-12:
+            raise ValueError(f"`gini` {self.gini} is not 2 * AUC - 1 ({2 * self.auc - 1})")
         return self

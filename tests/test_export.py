@@ -92,3 +92,14 @@ def test_refresh_card_rewrites_only_the_card_and_its_hash(synthetic_model_dir: P
     assert after.artifacts["MODEL_CARD.md"] == sha256_file(folder / "MODEL_CARD.md")
     assert after.model_copy(update={"artifacts": before.artifacts}) == before
     assert read_manifest(folder) == after
+
+
+def test_manifest_carries_the_evidence_of_the_held_out_rows(synthetic_model_dir: Path) -> None:
+    manifest = read_manifest(synthetic_model_dir)
+    evidence, test = manifest.evidence, manifest.metrics.test
+    assert evidence is not None and manifest.reference is not None
+    assert evidence.rows == test.tn + test.fp + test.fn + test.tp
+    assert evidence.defaults == test.tp + test.fn
+    assert evidence.auc == pytest.approx(test.roc_auc, abs=1e-12)
+    assert evidence.brier == pytest.approx(test.brier, abs=1e-12)
+    assert sum(g.clients for g in evidence.grades) == sum(g.n for g in manifest.grades_observed)

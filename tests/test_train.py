@@ -16,9 +16,16 @@ from functions.features import engineer
 from functions.manifest import Manifest, read_manifest
 from functions.predictor import TreeEnsemble, load_ensemble
 from training import train
-from training.data import PINNED_TABLE_SHA256, Dataset, load_dataset, split_dataset
+from training.data import (
+    PINNED_TABLE_SHA256,
+    SPLIT_POLICY,
+    DataError,
+    Dataset,
+    load_dataset,
+    split_dataset,
+)
 from training.metrics import classification_metrics
-from training.synthetic import SMALL_BOOSTER, generate_dataset
+from training.synthetic import SMALL_BOOSTER, generate_dataset, generate_rows, to_dataset_csv, train_small
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "model"
@@ -201,3 +208,85 @@ def test_sex_and_marriage_never_change_pd(
         changed = X.copy()
         changed[:, FEATURE_NAMES.index(field)] = value
         assert np.array_equal(_pod(serving, changed), base)
+
+
+# --- Other data the protocol cannot use (issue 10 part E) --------------------------------------------------
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _dataset_file(folder: Path, target: list[int]) -> Path:
+    path = folder / "other.csv"
+    path.write_text(to_dataset_csv(generate_rows(len(target), seed=3), target=target))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ([], "0 data rows (0 defaults and 0 non-defaults); the protocol needs at least 9 of each"),
+        (
+            [0, 1, 0, 1, 0],
+            "5 data rows (2 defaults and 3 non-defaults); the protocol needs at least 9 of each",
+        ),
+        ([0] * 300, "300 data rows (0 defaults and 300 non-defaults); the protocol needs at least 9 of each"),
+        (
+            [1] * 8 + [0] * 300,
+            "308 data rows (8 defaults and 300 non-defaults); the protocol needs at least 9 of each",
+        ),
+    ],
+    ids=["header-only", "five-rows", "single-class", "eight-defaults"],
+)
+def test_train_cli_refuses_data_too_small_to_train_and_keeps_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: list[int], message: str
+) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "model.json").write_text('{"served": true}\n')
+    (out / "serving.npz").write_bytes(b"\x00served")
+    before = _snapshot(out)
+    data = _dataset_file(tmp_path, target)
+    assert train.main(["--data", str(data), "--out", str(out), "--allow-other-data"]) == 2
+    printed = capsys.readouterr().out
+    assert f"error: other.csv: {message}" in printed
+    assert "25% test split, 20% of the rest for validation, and 5-fold calibration" in printed
+    assert "Traceback" not in printed
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "other.csv"]  # no staging folder left
+
+
+def test_rows_needed_per_class_follows_the_split_policy_and_folds() -> None:
+    assert train.rows_needed_per_class() == 9  # 5 folds in the fit rows' 0.75 * 0.8 = 60 % share
+    assert train.rows_needed_per_class(SPLIT_POLICY.model_copy(update={"test_size": 0.5}), folds=10) == 25
+    assert train.rows_needed_per_class(folds=3) == 7  # then one validation row per class binds: 1 / 0.15
+
+
+def _two_class(defaults: int, non_defaults: int) -> Dataset:
+    frame = generate_dataset(defaults + non_defaults, seed=4).frame.copy()
+    frame["default"] = [1] * defaults + [0] * non_defaults
+    return Dataset(frame=frame, source="two-class", table_sha256="-")
+
+
+@pytest.mark.parametrize("defaults", [9, 10, 13, 17, 29])
+@pytest.mark.parametrize("non_defaults", [9, 11, 250, 5000])
+def test_the_rows_needed_are_enough_for_every_split(defaults: int, non_defaults: int) -> None:
+    train.check_trainable(_two_class(defaults, non_defaults))  # the real split draws enough of each class
+    with pytest.raises(DataError, match="needs at least 9 of each"):
+        train.check_trainable(_two_class(8, non_defaults))
+
+
+def test_a_model_that_does_not_rank_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    with pytest.raises(
+        DataError, match="two-class: the model fitted on 409 rows does not rank clients by risk"
+    ):
+        train_small(_two_class(9, 400), out)  # a booster needing 100 clients a leaf cannot split 409 rows
+    assert not out.exists()
+
+
+def test_a_split_that_draws_too_few_of_a_class_is_named() -> None:
+    unstratified = SPLIT_POLICY.model_copy(update={"stratified": False})
+    with pytest.raises(DataError, match="two-class: after the split, the test rows hold 0 defaults"):
+        train.check_trainable(_two_class(9, 200), unstratified)  # enough in total, none drawn for test

@@ -30,7 +30,8 @@ from functions.predictor import FORMAT, TreeEnsemble, save_ensemble
 from functions.records import ReferenceDistributions
 from training import report
 from training.candidates import CALIBRATION, SELECTION_POLICY, Candidate, feature_columns
-from training.data import SPLIT_POLICY, Dataset
+from training.data import SPLIT_POLICY, DataError, Dataset
+from training.evidence import validation_evidence
 from training.flatten import export_ensemble
 from training.metrics import REFERENCE_APP, threshold_policy
 from training.plots import write_plots
@@ -67,19 +68,28 @@ class TrainingRun:
     X_train: NDArray[
         Any
     ]  # rows x 23 inputs the model was refitted on: the population monitoring compares with
+    X_test: NDArray[Any]  # rows x 23 held-out inputs (y_test's rows): the validation evidence's population
     started: float  # time.perf_counter() when the protocol began
 
 
 def serving_ensemble(run: TrainingRun) -> tuple[TreeEnsemble, float]:
     """Flatten the pipeline's booster and check it on every row; return it and the max |ΔPD|.
 
-    Raises RuntimeError when the ensemble differs from scikit-learn by more than PARITY_TOLERANCE.
+    Raises RuntimeError when the ensemble differs from scikit-learn by more than PARITY_TOLERANCE, and
+    DataError when the fitted model cannot be served (it does not rank clients by risk).
     """
-    ensemble = export_ensemble(
-        run.pipeline.named_steps["model"],
-        columns=feature_columns(run.chosen.features),
-        n_features=len(MODEL_FEATURES),
-    )
+    try:
+        ensemble = export_ensemble(
+            run.pipeline.named_steps["model"],
+            columns=feature_columns(run.chosen.features),
+            n_features=len(MODEL_FEATURES),
+        )
+    except ValueError as err:  # e.g. a booster without a split on too few rows: PD cannot rise with risk
+        rows = len(run.dataset.y)
+        raise DataError(
+            f"{run.dataset.source}: the model fitted on {rows:,} rows does not rank clients by risk ({err});"
+            " add rows (each leaf needs tens of clients) or check the default flag"
+        ) from err
     X = run.dataset.X
     parity = float(np.max(np.abs(ensemble.predict_proba(engineer(X)) - run.pipeline.predict_proba(X)[:, 1])))
     if parity > PARITY_TOLERANCE:
@@ -149,6 +159,15 @@ def reference_distributions(X_train: NDArray[Any], ensemble: TreeEnsemble) -> Re
 def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -> mf.Manifest:
     """Return the manifest of this run; `artifacts` is empty and `training_seconds` 0 until the files exist."""
     y = run.dataset.y
+    reference = reference_distributions(run.X_train, ensemble)
+    evidence = validation_evidence(
+        run.y_test,
+        run.evaluation.probability_of_default,
+        run.X_test,
+        reference,
+        scaling=mf.SCORE_SCALING,
+        bands=mf.GRADE_BANDS,
+    )
     return mf.Manifest(
         name=MODEL_NAME,
         version=model_version(ensemble, run.threshold),
@@ -185,7 +204,8 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
         serving_files=mf.SERVING_FILES,
         fairness=run.evaluation.fairness,
         grades_observed=run.evaluation.grades_observed,
-        reference=reference_distributions(run.X_train, ensemble),
+        reference=reference,
+        evidence=evidence,
         artifacts={},
         training_seconds=0.0,
     )

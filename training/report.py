@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from functions.contract import EDUCATION_CODES, FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES
 from functions.manifest import GradeBand, Manifest
 from functions.records import REFERENCE_RECALL, FairnessRow, GradeOutcome
+from training.evidence import evidence_lines
 from training.plots import PLOTS
 
 AGE_BANDS: Final = [
@@ -146,12 +147,15 @@ def _model_section(manifest: Manifest) -> list[str]:
 def _metrics_section(manifest: Manifest) -> list[str]:
     m = manifest.metrics
     test, base, ref = m.test, m.baseline_test, m.reference_app_published
+    ks = "—" if manifest.evidence is None else f"{manifest.evidence.ks:.4f}"
     return [
         f"## Metrics (held-out test set, {test_rows(manifest):,} clients, default class)",
         "",
         "| metric | this model | reference approach, retrained here | reference app, published |",
         "| --- | --- | --- | --- |",
         f"| ROC-AUC | {test.roc_auc:.4f} | {base.roc_auc:.4f} | not published |",
+        f"| Gini (2·AUC − 1) | {2 * test.roc_auc - 1:.4f} | {2 * base.roc_auc - 1:.4f} | not published |",
+        f"| Kolmogorov–Smirnov | {ks} | — | — |",
         f"| 5-fold CV AUC (training part) | {m.cv_auc_mean:.4f} ± {m.cv_auc_std:.4f} | — | — |",
         f"| PR-AUC | {test.pr_auc:.4f} | {base.pr_auc:.4f} | — |",
         f"| Brier | {test.brier:.4f} | {base.brier:.4f} | — |",
@@ -220,8 +224,14 @@ def model_card(manifest: Manifest) -> str:
         *[f"![{name[:-4]}]({name})" for name in PLOTS],
         "",
     ]
-    sections = (_intro_and_data, _model_section, _metrics_section, _tables_section)
+    sections = (_intro_and_data, _model_section, _metrics_section, _tables_section, _evidence_section)
     return "\n".join([line for section in sections for line in section(manifest)] + limitations)
+
+
+def _evidence_section(manifest: Manifest) -> list[str]:
+    if manifest.evidence is None:  # a manifest written before the evidence existed
+        return ["## Validation evidence", "Not recorded in this manifest; run `make train`.", ""]
+    return evidence_lines(manifest.evidence, manifest.score_scaling)
 
 
 def summary(manifest: Manifest) -> str:

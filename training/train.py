@@ -13,6 +13,7 @@ evaluated once on the test set; training/export.py writes model/.
 
 import argparse
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -24,10 +25,18 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from functions.contract import FEATURE_NAMES, PAY_STATUS
-from functions.manifest import GRADE_BANDS, Manifest
+from functions.manifest import GRADE_BANDS, Manifest, SplitPolicy
 from training import candidates, report
-from training.candidates import SEARCH, Candidate, Search
-from training.data import DataError, Dataset, Splits, data_report, load_dataset, split_dataset
+from training.candidates import CV_FOLDS, SEARCH, Candidate, Search
+from training.data import (
+    SPLIT_POLICY,
+    DataError,
+    Dataset,
+    Splits,
+    data_report,
+    load_dataset,
+    split_dataset,
+)
 from training.export import Evaluation, TrainingRun, export_model
 from training.metrics import classification_metrics, threshold_for_max_f1
 
@@ -37,6 +46,47 @@ log = logging.getLogger(__name__)
 def say(message: str) -> None:
     """Print one line of the CLI's output to stdout."""
     print(message, flush=True)
+
+
+def rows_needed_per_class(policy: SplitPolicy = SPLIT_POLICY, *, folds: int = CV_FOLDS) -> int:
+    """Return the fewest rows of each class (defaults, non-defaults) the protocol can train on.
+
+    The fit rows' share of each class must reach `folds` rows (k-fold calibration and CV), the validation
+    and test rows' share one row (AUC); `check_trainable` then checks the rows the split really drew.
+    """
+    train_share = 1 - policy.test_size
+    shares_and_needs = (
+        (train_share * (1 - policy.validation_size_of_train), folds),
+        (train_share * policy.validation_size_of_train, 1),
+        (policy.test_size, 1),
+    )
+    return max(math.ceil(need / share) for share, need in shares_and_needs)
+
+
+def check_trainable(dataset: Dataset, policy: SplitPolicy = SPLIT_POLICY, *, folds: int = CV_FOLDS) -> None:
+    """Refuse, before any work, data the protocol cannot train on; raises DataError saying what is short."""
+    y = dataset.y
+    need = rows_needed_per_class(policy, folds=folds)
+    defaults = int(y.sum())
+    counts = {"defaults": defaults, "non-defaults": len(y) - defaults}
+    if min(counts.values()) >= need:
+        splits = split_dataset(dataset, policy)
+        parts = {"fit": (splits.y_fit, folds), "validation": (splits.y_val, 1), "test": (splits.y_test, 1)}
+        short = [
+            f"the {part} rows hold {int(np.sum(rows == label))} {name}"
+            for part, (rows, minimum) in parts.items()
+            for label, name in ((1, "defaults"), (0, "non-defaults"))
+            if np.sum(rows == label) < minimum
+        ]
+        if not short:
+            return
+        raise DataError(f"{dataset.source}: after the split, {'; '.join(short)}; add rows of that class")
+    held = f"{counts['defaults']:,} defaults and {counts['non-defaults']:,} non-defaults"
+    raise DataError(
+        f"{dataset.source}: {len(y):,} data rows ({held}); the protocol needs at least {need:,} of each"
+        f" (a {policy.test_size:.0%} test split, {policy.validation_size_of_train:.0%} of the rest for"
+        f" validation, and {folds}-fold calibration and CV on the remaining fit rows)"
+    )
 
 
 def split(dataset: Dataset) -> Splits:
@@ -98,6 +148,7 @@ def reference_profile(X_train: NDArray[Any], y_train: NDArray[Any]) -> dict[str,
 def run_protocol(dataset: Dataset, search: Search = SEARCH) -> TrainingRun:
     """Run split -> candidates -> calibrate -> threshold -> evaluate on rows x 23 inputs; write nothing."""
     started = time.perf_counter()
+    check_trainable(dataset)
     splits = split(dataset)
     log.info("[2/5] comparing candidates on validation")
     compared = candidates.compare_candidates(splits, search)
@@ -122,6 +173,7 @@ def run_protocol(dataset: Dataset, search: Search = SEARCH) -> TrainingRun:
         evaluation=evaluation,
         reference_profile=reference_profile(splits.X_train, splits.y_train),
         X_train=splits.X_train,
+        X_test=splits.X_test,
         started=started,
     )
 
@@ -129,7 +181,8 @@ def run_protocol(dataset: Dataset, search: Search = SEARCH) -> TrainingRun:
 def train(dataset: Dataset, out: Path, search: Search = SEARCH) -> Manifest:
     """Run the whole protocol and replace the folder `out` with its artifacts at once; return the manifest.
 
-    Raises RuntimeError when the serving ensemble does not reproduce scikit-learn (then `out` is untouched).
+    Raises DataError for data the protocol cannot use and RuntimeError when the serving ensemble does not
+    reproduce scikit-learn; either way `out` is untouched.
     """
     # One thread everywhere: OpenMP histogram sums in the booster differ in the last bits with the
     # thread count, and the same data and seed must give the same manifest on any machine.
@@ -154,11 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
         dataset = load_dataset(args.data, cache_dir=args.cache, allow_other_data=args.allow_other_data)
+        check_trainable(dataset)
     except DataError as err:
         say(f"error: {err}")
         return 2
     say(data_report(dataset))
-    manifest = train(dataset, args.out)
+    try:
+        manifest = train(dataset, args.out)
+    except DataError as err:  # the rows load and split, yet the fitted model cannot be served
+        say(f"error: {err}")
+        return 2
     say(report.summary(manifest))
     say(f"  card: {args.out / 'MODEL_CARD.md'}")
     return 0
