@@ -69,7 +69,7 @@ def test_batch_with_time_for_its_writes_records_every_decision(
     with_body: Callable[..., Any],
     lambda_context: SimpleNamespace,
 ) -> None:
-    answer = handler(batch_event(load_event, with_body, 60), context_with(lambda_context, 6.0))
+    answer = handler(batch_event(load_event, with_body, 60), context_with(lambda_context, 30.0))
     assert answer["statusCode"] == 200
     assert moto_audit.scan(TableName=TABLE)["Count"] == 60
 
