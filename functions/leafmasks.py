@@ -20,7 +20,7 @@ Matrix = npt.NDArray[np.float64]
 Masks = npt.NDArray[np.unsignedinteger]
 MASK_TYPES: Final = (np.uint16, np.uint32, np.uint64)  # the narrowest that holds a tree's leaves is used
 # Lowest set bit of every 16-bit mask (0 has none and never occurs: the rightmost leaf is never ruled out).
-_LOWEST_BIT: Final = np.zeros(1 << 16, dtype=np.uint8)
+_LOWEST_BIT: Final = np.zeros(1 << 16, dtype=np.intp)  # intp: no cast before it indexes
 for _bit in range(15, -1, -1):
     _LOWEST_BIT[(np.arange(1 << 16) >> _bit) & 1 == 1] = _bit
 
@@ -120,7 +120,7 @@ def leaf_index(masks: Masks) -> npt.NDArray[np.intp]:
     """Return each (tree, row) pair's leaf number, shape (trees, rows), from masks of shape (rows, trees)."""
     transposed = np.ascontiguousarray(masks.T)
     if transposed.dtype == np.uint16:
-        return np.take(_LOWEST_BIT, transposed).astype(np.intp)
+        return np.take(_LOWEST_BIT, transposed)
     lowest = transposed & (~transposed + transposed.dtype.type(1))  # two's complement isolates the bit
     return (np.frexp(lowest.astype(np.float64))[1] - 1).astype(np.intp)
 
