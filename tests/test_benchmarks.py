@@ -59,19 +59,22 @@ def test_load_totals_its_bursts_per_stack() -> None:
 
 def portfolio_figures() -> list[Figure]:
     return [
-        Figure("(a) this predictor, PD alone", 1000, 0.01, 100_000.0, 5.0),
-        Figure("(a) this predictor, PD + reasons (assess)", 1000, 0.1, 10_000.0, 20.0),
-        Figure("(b) scikit-learn predict_proba + pandas, PD alone", 1000, 0.02, 50_000.0, 4.0),
-        Figure("(c) SHAP TreeExplainer + calibration, PD + attributions", 100, 0.1, 1_000.0, 1.0),
+        Figure("(a) this predictor, PD alone", 1000, 0.01, 100_000.0, 100_000.0, 5.0),
+        Figure("(a) this predictor, PD + reasons (assess)", 1000, 0.1, 10_000.0, 10_000.0, 20.0),
+        Figure("(b) scikit-learn predict_proba + pandas, PD alone", 1000, 0.02, 50_000.0, 50_000.0, 4.0),
+        Figure("(c) SHAP TreeExplainer + calibration, PD + attributions", 100, 0.1, 1_000.0, 1_000.0, 1.0),
     ]
 
 
 def test_portfolio_report_tabulates_every_stack_and_the_ratios_to_the_targets() -> None:
     section = portfolio.report(portfolio_figures(), load=1.5, chunk=500, data="clients.csv")
     assert section.startswith(portfolio.HEADING + "\n")
-    assert "| (c) SHAP TreeExplainer + calibration, PD + attributions | 100 | 0.10 | 1,000 | 1 |" in section
+    assert (
+        "| (c) SHAP TreeExplainer + calibration, PD + attributions | 100 | 0.10 | 1,000 | 1,000 | 1 |"
+        in section
+    )
     assert "- 1,000 rows: PD alone 2.0 x scikit-learn's predict_proba (target >= 1);" in section
-    assert "PD + reasons 10.0 x SHAP (target >= 10, here on one core)." in section
+    assert "PD + reasons 10.0 x SHAP (target >= 10, here on one core); by CPU time." in section
     assert "load average 1.5" in section and portfolio.COMMAND in section
 
 
