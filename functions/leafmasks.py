@@ -19,6 +19,7 @@ import numpy.typing as npt
 Matrix = npt.NDArray[np.float64]
 Masks = npt.NDArray[np.unsignedinteger]
 MASK_TYPES: Final = (np.uint16, np.uint32, np.uint64)  # the narrowest that holds a tree's leaves is used
+FEW_ROWS: Final = 64  # up to this many rows, one search and one gather serve all features (the API's path)
 # Lowest set bit of every 16-bit mask (0 has none and never occurs: the rightmost leaf is never ruled out).
 _LOWEST_BIT: Final = np.zeros(1 << 16, dtype=np.intp)  # intp: no cast before it indexes
 for _bit in range(15, -1, -1):
@@ -31,6 +32,7 @@ class LeafMasks:
 
     cuts: tuple[Matrix, ...]  # per model feature: ascending thresholds of the splits on it
     starts: npt.NDArray[np.intp]  # per model feature: the row of `masks` of its empty prefix
+    keys: npt.NDArray[np.complex128]  # every (feature, threshold) as feature + i threshold, ascending
     masks: Masks  # (prefixes, trees): bit j set while the tree's leaf j is still reachable
     leaf_nodes: npt.NDArray[np.intp]  # (trees, widest tree's leaves): node of each leaf, left to right
     leaf_values: Matrix  # (trees, widest tree's leaves): value of each leaf, left to right
@@ -98,6 +100,7 @@ def build_masks(
     sizes = np.array([block.shape[0] for block in blocks], dtype=np.intp)
     return LeafMasks(
         cuts=tuple(cuts),
+        keys=_complex(np.repeat(np.arange(n_features), sizes - 1), np.concatenate(cuts)),
         starts=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp),
         masks=np.ascontiguousarray(np.concatenate(blocks)),
         leaf_nodes=leaf_nodes,
@@ -105,9 +108,24 @@ def build_masks(
     )
 
 
+def _complex(real: npt.NDArray[np.intp], imaginary: Matrix) -> npt.NDArray[np.complex128]:
+    """Pair two arrays as complex numbers, exactly (real + 1j * imaginary would turn 0 * inf into nan)."""
+    paired = np.empty(np.broadcast_shapes(real.shape, imaginary.shape), dtype=np.complex128)
+    paired.real, paired.imag = real, imaginary
+    return paired
+
+
 def reachable(tables: LeafMasks, X: Matrix, features: Iterable[int], *, into: Masks | None = None) -> Masks:
     """AND into `into` (rows x trees, default all set) the leaves reachable given X's values of `features`."""
-    for f in features:
+    chosen = np.fromiter(features, dtype=np.intp)
+    if chosen.size and X.shape[0] <= FEW_ROWS:
+        # numpy orders complex numbers by real part, then imaginary part: one search finds, for every
+        # (feature, value), the thresholds of earlier features plus this feature's thresholds below x.
+        found = np.searchsorted(tables.keys, _complex(chosen, X[:, chosen]).ravel(), side="left")
+        rows = np.take(tables.masks, found + np.tile(chosen, X.shape[0]), axis=0)  # + f: empty prefixes
+        reduced: Masks = np.bitwise_and.reduce(rows.reshape(X.shape[0], chosen.size, -1), axis=1)
+        return reduced if into is None else np.bitwise_and(into, reduced, out=into)
+    for f in chosen.tolist():
         prefix = np.searchsorted(tables.cuts[f], X[:, f], side="left")  # splits whose threshold is < x
         rows = np.take(tables.masks, prefix + tables.starts[f], axis=0)
         into = rows if into is None else np.bitwise_and(into, rows, out=into)

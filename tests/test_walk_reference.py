@@ -165,3 +165,13 @@ def test_answers_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(predictor, "BLOCK_ROWS", 7)
     assert np.array_equal(model.ensemble.raw_score(engineer(raw)), whole[0])
     assert model.assess(raw) == whole[1]
+
+
+@pytest.mark.parametrize("rows", [1, 5, 64, 65], ids=lambda n: f"{n}-rows")
+def test_few_rows_take_one_search_and_find_the_same_leaves(rows: int) -> None:
+    """Up to FEW_ROWS rows, all features share one search of (feature, threshold) complex keys."""
+    ensemble = load_model(MODEL_DIR).ensemble
+    X = edge_rows(ensemble, seed=rows)[-rows * 7 :: 7]
+    np.testing.assert_array_equal(ensemble.leaves(X), plain_leaves(ensemble, X))
+    # numpy sums one row's (trees x 1) values pairwise, not tree by tree, as the walk before this one did.
+    np.testing.assert_allclose(ensemble.raw_score(X), plain_raw_score(ensemble, X), rtol=0, atol=1e-12)
