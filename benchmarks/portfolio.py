@@ -18,6 +18,7 @@ Figures go to --out (git-ignored); `--write-docs` also rewrites the Portfolio se
 import argparse
 import os
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -33,8 +34,7 @@ from benchmarks.results import DOC, RESULTS_DIR, ROOT, cpu_name, say, shown, wri
 
 HEADING: Final = "## Portfolio scoring"
 COMMAND: Final = (
-    "CREDIT_DATA=../shared/data/default_of_credit_card_clients.csv"
-    " .venv/bin/python -m benchmarks.portfolio --rows 100000 1000000"
+    "CREDIT_DATA=../shared/data/default_of_credit_card_clients.csv .venv/bin/python -m benchmarks.portfolio"
 )
 Matrix = npt.NDArray[np.float64]
 Scorer = Callable[[Matrix], Matrix]
@@ -173,7 +173,7 @@ def ratios(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
-def report(figures: list[Figure], *, load: float, chunk: int, data: str) -> str:
+def report(figures: list[Figure], *, load: float, chunk: int, data: str, options: str = "") -> str:
     """Render the portfolio section of docs/benchmarks.md."""
     table = "\n".join(
         f"| {f.stack} | {f.rows:,} | {f.seconds:.2f} | {f.rows_per_s:,.0f} | {f.cpu_rows_per_s:,.0f} | {f.peak_mb:.0f} |"
@@ -185,13 +185,12 @@ Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_name()} ({os.cpu_count()
 start), one thread, in one process, rows drawn with replacement from {data}, with
 
 ```
-{COMMAND}
+{COMMAND}{options}
 ```
 
 Chunks of {chunk:,} rows; medians of the rounds, in wall time and in this process's CPU time (steadier when
 other work shares the cores); peak memory is tracemalloc's peak during one more run (it sees numpy's buffers,
-not SHAP's C++ ones). The
-PDs of every stack agree with this predictor's to 1e-9 (checked in the run). SHAP runs on a subsample.
+not SHAP's C++ ones). The PDs of every stack agree with this predictor's to 1e-9 (checked in the run). SHAP runs on a subsample.
 (a') the portfolio command end to end (CSV to CSV, all cores) is not measured yet.
 
 | stack | rows | seconds | rows/s | rows/s of CPU time | peak MB |
@@ -228,7 +227,9 @@ def main(argv: list[str] | None = None) -> None:
             figures += measure(scorers, raw, shap_rows=min(args.shap_rows, rows), repeats=args.repeats)
             command = portfolio_command(raw, RESULTS_DIR)
             figures += [command] if command else []
-    section = report(figures, load=load, chunk=args.chunk, data=Path(args.data).name)
+    given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-docs"]
+    options = "".join(f" {a}" for a in given if not a.startswith("--data") and a != str(args.data))
+    section = report(figures, load=load, chunk=args.chunk, data=Path(args.data).name, options=options)
     say(section, result=True)
     record = {"load_average": load, "chunk": args.chunk, "figures": [asdict(f) for f in figures]}
     say(f"wrote {shown(write_results(args.out.stem, record, folder=args.out.parent))}")

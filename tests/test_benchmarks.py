@@ -67,7 +67,9 @@ def portfolio_figures() -> list[Figure]:
 
 
 def test_portfolio_report_tabulates_every_stack_and_the_ratios_to_the_targets() -> None:
-    section = portfolio.report(portfolio_figures(), load=1.5, chunk=500, data="clients.csv")
+    section = portfolio.report(
+        portfolio_figures(), load=1.5, chunk=500, data="clients.csv", options=" --rows 1000"
+    )
     assert section.startswith(portfolio.HEADING + "\n")
     assert (
         "| (c) SHAP TreeExplainer + calibration, PD + attributions | 100 | 0.10 | 1,000 | 1,000 | 1 |"
@@ -75,7 +77,7 @@ def test_portfolio_report_tabulates_every_stack_and_the_ratios_to_the_targets() 
     )
     assert "- 1,000 rows: PD alone 2.0 x scikit-learn's predict_proba (target >= 1);" in section
     assert "PD + reasons 10.0 x SHAP (target >= 10, here on one core); by CPU time." in section
-    assert "load average 1.5" in section and portfolio.COMMAND in section
+    assert "load average 1.5" in section and f"{portfolio.COMMAND} --rows 1000\n" in section
 
 
 def test_portfolio_writes_its_figures_as_json(tmp_path: Path) -> None:
