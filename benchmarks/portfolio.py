@@ -69,7 +69,7 @@ def stacks(chunk: int) -> dict[str, Scorer]:
     """Build each stack's scorer of raw inputs (rows x 23) -> PDs (rows); the reference ones from model/."""
     import joblib
     import pandas as pd
-    import shap
+    import shap  # type: ignore[import-untyped]  # no stubs; dev only
 
     from functions.config import MODEL_DIR
     from functions.contract import FEATURE_NAMES
