@@ -158,17 +158,20 @@ def measure(scorers: dict[str, Scorer], raw: Matrix, *, shap_rows: int, repeats:
 
 
 def ratios(figures: list[Figure]) -> str:
-    """Say, per row count, how many times faster this predictor is than each reference, against the targets."""
+    """Say, per run (from each PD-alone figure on), how many times faster this predictor is, against the targets."""
+    starts = [i for i, f in enumerate(figures) if f.stack == "(a) this predictor, PD alone"]
     lines = []
-    for rows in sorted({f.rows for f in figures if f.stack.startswith("(a)")}):
-        here = [f for f in figures if f.rows == rows or f.stack.startswith("(c)")]  # SHAP: its subsample
-        speed = {f.stack[:3]: f.cpu_rows_per_s for f in here}
-        alone = {f.stack: f.cpu_rows_per_s for f in here}
-        pd_alone = alone.get("(a) this predictor, PD alone", 0.0)
-        reasons = alone.get("(a) this predictor, PD + reasons (assess)", 0.0)
+    for start, end in zip(starts, [*starts[1:], len(figures)], strict=True):
+        run = figures[start:end]
+
+        def speed(prefix: str, run: list[Figure] = run) -> float:
+            return next(f.cpu_rows_per_s for f in run if f.stack.startswith(prefix))
+
+        alone = speed("(a) this predictor, PD alone") / speed("(b)")
+        reasons = speed("(a) this predictor, PD + reasons") / speed("(c)")
         lines.append(
-            f"- {rows:,} rows: PD alone {pd_alone / speed['(b)']:.1f} x scikit-learn's predict_proba (target >= 1);"
-            f" PD + reasons {reasons / speed['(c)']:.1f} x SHAP (target >= 10, here on one core); by CPU time."
+            f"- {run[0].rows:,} rows: PD alone {alone:.1f} x scikit-learn's predict_proba (target >= 1);"
+            f" PD + reasons {reasons:.1f} x SHAP (target >= 10, here on one core); by CPU time."
         )
     return "\n".join(lines)
 
