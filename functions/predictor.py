@@ -1,9 +1,10 @@
 """A gradient-boosted tree ensemble as plain numpy arrays: load without pickle, predict without scikit-learn.
 
-The trees of all iterations share flat node arrays; a leaf is its own child, so walking every tree
-`depth` steps at once lands each row on its leaf in every tree. A split sends x <= threshold left, as
-scikit-learn does; inputs are finite by contract, so the missing-value branch is never needed. The raw score is the baseline plus the
-leaf values; a sigmoid calibration (Platt scaling of that raw score) gives the probability of default.
+The trees of all iterations share flat node arrays; a leaf is its own child. A split sends x <= threshold
+left, as scikit-learn does; inputs are finite by contract, so the missing-value branch is never needed.
+Rows find their leaves in blocks, through bit-mask tables built at load (functions/leafmasks.py), not node
+by node. The raw score is the baseline plus the leaf values, summed tree by tree in one fixed order; a
+sigmoid calibration (Platt scaling of that raw score) gives the probability of default.
 """
 
 from collections.abc import Sequence
@@ -14,8 +15,11 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from functions.leafmasks import LeafMasks, build_masks, leaf_index, leaf_values, reachable
+
 FORMAT: Final = "credit-default-trees/1"
 ARRAYS: Final = ("feature", "threshold", "children", "value", "roots", "scalars")
+BLOCK_ROWS: Final = 2048  # rows per block: (rows x trees) masks and values fit in a few MB of cache
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,10 @@ class TreeEnsemble:
     slope: float  # calibrated PD = 1 / (1 + exp(slope * raw + intercept))
     intercept: float
     n_features: int
-    # Trees deepest first, and how many of them are deeper than each level: a walk stops visiting a
-    # tree once its deepest leaf is reached (the mean depth is well below the maximum).
+    # Trees deepest first (the order every sum over trees takes, so answers never depend on the walk)
+    # and the bit-mask tables that find each row's leaf in all of them (functions/leafmasks.py).
     _order: npt.NDArray[np.intp] = field(init=False, repr=False, compare=False)
-    _active: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _masks: LeafMasks = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_ensemble(self)
@@ -48,62 +52,39 @@ class TreeEnsemble:
         if np.any(node_depth < 0):
             raise ValueError(f"nodes unreachable within the declared depth {self.depth}")
         tree_depth = np.maximum.reduceat(node_depth, self.roots) if self.roots.size else node_depth[:0]
-        object.__setattr__(self, "_order", np.argsort(-tree_depth, kind="stable"))
-        object.__setattr__(
-            self, "_active", tuple(int(np.sum(tree_depth > level)) for level in range(self.depth))
+        order = np.argsort(-tree_depth, kind="stable")
+        object.__setattr__(self, "_order", order)
+        masks = build_masks(
+            self.feature, self.threshold, self.children, self.value, self.roots[order], self.n_features
         )
+        object.__setattr__(self, "_masks", masks)
 
     @property
     def is_split(self) -> npt.NDArray[np.bool_]:
         """Return which nodes are splits (a leaf is its own child)."""
         return np.asarray(self.children[:, 0] != np.arange(self.value.size))
 
+    @property
+    def walk_order(self) -> npt.NDArray[np.intp]:
+        """Return the trees (indices into `roots`) in the order leaves and sums list them."""
+        return self._order.copy()
+
     def _flat(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected {self.n_features} model features, got shape {X.shape}")
         if not np.isfinite(X).all():
             raise ValueError("model features must be finite")
-        return np.ascontiguousarray(X, dtype=np.float64).ravel()
+        return np.ascontiguousarray(X, dtype=np.float64)
 
-    def walk(
-        self, X: npt.NDArray[np.float64], *, tags: npt.NDArray[np.uint8] | None = None
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8]]:
-        """Return the leaf each row reaches in each tree and the OR of node `tags` along each path.
-
-        Both have shape (trees, rows) with the trees deepest first (the walk's own order, see `_order`).
-        """
-        flat_x = self._flat(X)
-        row_start = np.arange(X.shape[0]) * X.shape[1]
-        flat_children = self.children.ravel()
-        node = np.repeat(self.roots[self._order][:, None], X.shape[0], axis=1)
-        path = np.zeros(node.shape, dtype=np.uint8)
-        for active in self._active:
-            walking = node[:active]
-            if tags is not None:
-                path[:active] |= np.take(tags, walking)
-            go_right = np.take(flat_x, np.take(self.feature, walking) + row_start) > np.take(
-                self.threshold, walking
-            )
-            walking[...] = np.take(flat_children, 2 * walking + go_right)
-        return node, path
-
-    def walk_pairs(
-        self, X: npt.NDArray[np.float64], slots: npt.NDArray[np.intp], rows: npt.NDArray[np.intp]
-    ) -> npt.NDArray[np.intp]:
-        """Return the leaf that row `rows[i]` reaches in the tree at walk position `slots[i]` (ascending)."""
-        flat_x = self._flat(X)
-        row_start = rows * X.shape[1]
-        flat_children = self.children.ravel()
-        node = self.roots[self._order[slots]]
-        for active in self._active:
-            walking = node[
-                : int(np.searchsorted(slots, active))
-            ]  # pairs whose tree is deeper than this level
-            go_right = np.take(flat_x, np.take(self.feature, walking) + row_start[: walking.size]) > np.take(
-                self.threshold, walking
-            )
-            walking[...] = np.take(flat_children, 2 * walking + go_right)
-        return node
+    def leaves(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        """Return the leaf node each row reaches in each tree, shape (trees, rows), trees in `walk_order`."""
+        X = self._flat(X)
+        found = np.empty((self._order.size, X.shape[0]), dtype=np.intp)
+        for block in _blocks(X.shape[0]):
+            reached = reachable(self._masks, X[block], self._masks.read)
+            index = leaf_index(reached)
+            found[:, block] = np.take_along_axis(self._masks.leaf_nodes, index, axis=1)
+        return found
 
     def rewalk(
         self,
@@ -114,24 +95,47 @@ class TreeEnsemble:
     ) -> npt.NDArray[np.float64]:
         """Return the log-odds of X's rows and of each variant's rows, shape (1 + variants, rows).
 
-        Variant k may differ from X only in features read by nodes whose `tags` carry bit k; only the
-        (tree, row) paths that pass such a node are walked again, the others keep X's leaf.
+        Variant k may differ from X only in features read by nodes whose `tags` carry bit k: only those
+        features of the variant are read, the others are X's. Each variant's log-odds is X's plus the sum,
+        over trees in walk order, of its leaf value minus X's (the same arithmetic whatever the batch).
         """
-        leaves, paths = self.walk(X, tags=tags)
-        values = np.take(self.value, leaves)  # (trees, rows), trees in walk order
-        base = values.sum(axis=0) + self.baseline
-        stacked = [base]
-        for bit, variant in enumerate(variants):
-            touched = np.flatnonzero(paths & np.uint8(1 << bit))  # by tree slot: deepest trees first
-            slots, rows = np.divmod(touched, X.shape[0])
-            moved = self.walk_pairs(variant, slots, rows)
-            change = np.take(self.value, moved) - np.take(values, touched)
-            stacked.append(base + np.bincount(rows, weights=change, minlength=X.shape[0]))
-        return np.vstack(stacked)
+        X = self._flat(X)
+        if any(variant.shape != X.shape for variant in variants):
+            raise ValueError(f"every variant must have the shape of X, {X.shape}")
+        changed = [
+            np.unique(self.feature[self.is_split & (tags & np.uint8(1 << bit) != 0)]).tolist()
+            for bit in range(len(variants))
+        ]
+        # Features by the set of variants that change them: each variant ANDs the groups it keeps.
+        groups: dict[int, list[int]] = {}
+        for f in self._masks.read:
+            groups.setdefault(sum(1 << k for k, cols in enumerate(changed) if f in cols), []).append(f)
+        stacked = np.empty((1 + len(variants), X.shape[0]), dtype=np.float64)
+        for block in _blocks(X.shape[0]):
+            kept = {key: reachable(self._masks, X[block], group) for key, group in groups.items()}
+            base = reachable(self._masks, X[block], ())
+            for masks in kept.values():
+                np.bitwise_and(base, masks, out=base)
+            values = leaf_values(self._masks, base)
+            stacked[0, block] = values.sum(axis=0) + self.baseline
+            for k, variant in enumerate(variants):
+                reached = reachable(self._masks, X[block], ())
+                for key, masks in kept.items():
+                    if not key >> k & 1:
+                        np.bitwise_and(reached, masks, out=reached)
+                reachable(self._masks, self._flat(variant[block]), changed[k], into=reached)
+                change = leaf_values(self._masks, reached) - values
+                stacked[1 + k, block] = stacked[0, block] + change.sum(axis=0)
+        return stacked
 
     def raw_score(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Return the ensemble's log-odds for each row of the model matrix."""
-        return np.asarray(np.take(self.value, self.walk(X)[0]).sum(axis=0) + self.baseline, dtype=np.float64)
+        X = self._flat(X)
+        raw = np.empty(X.shape[0], dtype=np.float64)
+        for block in _blocks(X.shape[0]):
+            reached = reachable(self._masks, X[block], self._masks.read)
+            raw[block] = leaf_values(self._masks, reached).sum(axis=0) + self.baseline
+        return raw
 
     def calibrate(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Map log-odds to the calibrated probability of default."""
@@ -154,6 +158,11 @@ class TreeEnsemble:
             "roots": self.roots.astype(np.int32),
             "scalars": scalars,
         }
+
+
+def _blocks(rows: int) -> list[slice]:
+    """Split rows into blocks whose masks and leaf values stay in the CPU's cache."""
+    return [slice(start, min(start + BLOCK_ROWS, rows)) for start in range(0, rows, BLOCK_ROWS)]
 
 
 def save_ensemble(ensemble: TreeEnsemble, path: Path) -> None:

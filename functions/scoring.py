@@ -75,13 +75,13 @@ class ScoringModel:
         if explain:
             reference = self.manifest.reference_profile
             probabilities, impacts = measure(self.ensemble, raw, reference=reference, tags=self.node_tags)
-            impact_rows, features = impacts.T.tolist(), engineer(raw).tolist()
+            impact_rows, features, inputs = impacts.T.tolist(), engineer(raw).tolist(), raw.tolist()
         else:
             probabilities = self.probabilities(raw)
         scaling, threshold = self.manifest.score_scaling, self.threshold
         decisions = []
         for i, probability in enumerate(probabilities.tolist()):
-            reasons = _reasons(raw[i].tolist(), features[i], impact_rows[i]) if explain else ()
+            reasons = _reasons(inputs[i], features[i], impact_rows[i]) if explain else ()
             decisions.append(
                 Decision(
                     probability_of_default=probability,

@@ -1,12 +1,15 @@
 """benchmarks/results.py and the load benchmark's tables: figures go to build/bench/, the doc only when asked."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from benchmarks import results
+from benchmarks import portfolio, results
 from benchmarks.load import Phase, summary, totals
+from benchmarks.portfolio import Figure
 
 DOC = "# Benchmarks\n\nIntro.\n\n## Serving\n\nold serving\n\n## Lambda task root\n\nsizes\n"
 
@@ -52,3 +55,33 @@ def test_load_totals_its_bursts_per_stack() -> None:
     ]
     assert kept[1].figures()["requests_per_s"] == 10.0
     assert summary(kept).splitlines()[3] == "| this API | all bursts | 10 | 1 | 10 | 4.0 | 4.0 | 4.0 |"
+
+
+def portfolio_figures() -> list[Figure]:
+    return [
+        Figure("(a) this predictor, PD alone", 1000, 0.01, 100_000.0, 100_000.0, 5.0),
+        Figure("(a) this predictor, PD + reasons (assess)", 1000, 0.1, 10_000.0, 10_000.0, 20.0),
+        Figure("(b) scikit-learn predict_proba + pandas, PD alone", 1000, 0.02, 50_000.0, 50_000.0, 4.0),
+        Figure("(c) SHAP TreeExplainer + calibration, PD + attributions", 100, 0.1, 1_000.0, 1_000.0, 1.0),
+    ]
+
+
+def test_portfolio_report_tabulates_every_stack_and_the_ratios_to_the_targets() -> None:
+    section = portfolio.report(
+        portfolio_figures(), load=1.5, chunk=500, data="clients.csv", options=" --rows 1000"
+    )
+    assert section.startswith(portfolio.HEADING + "\n")
+    assert (
+        "| (c) SHAP TreeExplainer + calibration, PD + attributions | 100 | 0.10 | 1,000 | 1,000 | 1 |"
+        in section
+    )
+    assert "- 1,000 rows: PD alone 2.0 x scikit-learn's predict_proba (target >= 1);" in section
+    assert "PD + reasons 10.0 x SHAP (target >= 10, here on one core); by CPU time." in section
+    assert "load average 1.5" in section and f"{portfolio.COMMAND} --rows 1000\n" in section
+
+
+def test_portfolio_writes_its_figures_as_json(tmp_path: Path) -> None:
+    figures = [asdict(f) for f in portfolio_figures()]
+    path = results.write_results("portfolio", {"figures": figures}, folder=tmp_path)
+    assert json.loads(path.read_text())["figures"][1]["rows_per_s"] == 10_000.0
+    assert portfolio.portfolio_command(np.zeros((2, 23)), tmp_path) is None  # (a') not on this branch yet

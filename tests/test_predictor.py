@@ -129,3 +129,10 @@ def test_rewalk_equals_a_full_walk_of_each_variant(
     assert stacked.shape == (bit + 2, 200)
     np.testing.assert_allclose(stacked[0], ensemble.raw_score(X[:200]), rtol=0, atol=1e-12)
     np.testing.assert_allclose(stacked[-1], ensemble.raw_score(variant), rtol=0, atol=1e-12)
+
+
+def test_rewalk_refuses_a_variant_of_another_shape(fitted: tuple[CalibratedClassifierCV, np.ndarray]) -> None:
+    model, X = fitted
+    ensemble = export(model)
+    with pytest.raises(ValueError, match="shape of X"):
+        ensemble.rewalk(X[:20], [X[:19]], tags=np.zeros(ensemble.value.size, dtype=np.uint8))
