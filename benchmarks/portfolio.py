@@ -8,7 +8,8 @@ in this process; the stacks take turns for `--repeats` rounds and the median tim
 what tracemalloc sees allocated during one more run (numpy buffers included), apart from the input rows.
 
 - (a) this predictor: PD alone (`ScoringModel.probabilities`), and PD with reasons (`ScoringModel.assess`).
-- (a') the portfolio command end to end (CSV to CSV, all cores): see `portfolio_command` below.
+- (a') the portfolio command end to end (`python -m functions.portfolio score`, CSV to CSV, all cores, a
+  fresh process): wall time, the children's CPU time and the largest child's peak RSS.
 - (b) scikit-learn: `predict_proba` of the shipped model/model.joblib on a pandas DataFrame, PD only.
 - (c) SHAP's TreeExplainer on the same booster, the calibration applied to its margin: PD + attributions,
   on the first `--shap-rows` rows (it is slow; its rows per second are measured on that subsample).
@@ -17,8 +18,11 @@ Figures go to --out (git-ignored); `--write-docs` also rewrites the Portfolio se
 
 import argparse
 import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -103,15 +107,40 @@ def stacks(chunk: int) -> dict[str, Scorer]:
     return {name: chunked(score, chunk) for name, score in scorers.items()}
 
 
-def portfolio_command(raw: Matrix, folder: Path) -> Figure | None:
-    """(a') PLACEHOLDER: the portfolio command end to end, CSV to CSV, on all cores.
+def portfolio_command(raw: Matrix, folder: Path) -> Figure:
+    """(a') Time `python -m functions.portfolio score IN OUT` on all cores in a fresh process, CSV to CSV.
 
-    To fill in when functions/portfolio.py lands (issue 11 item 1): write `raw` as a client file into
-    `folder`, time `python -m functions.portfolio score IN OUT` in a fresh process, check one output row
-    per input row, and take the child's peak RSS (resource.getrusage(RUSAGE_CHILDREN).ru_maxrss).
+    The rows are written as a client file (the dataset's layout, with ID) into a temporary folder under
+    `folder` and removed afterwards. Peak memory is the largest child's RSS (the command or one of its
+    workers); CPU time is the children's user + system time.
     """
-    del raw, folder
-    return None
+    from functions.contract import FEATURES
+
+    workers = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        source, target = Path(scratch) / "book.csv", Path(scratch) / "scored.csv"
+        header = ",".join(["ID", *(spec.column for spec in FEATURES)])
+        table = np.column_stack([np.arange(1, len(raw) + 1), raw]).astype(np.int64)
+        np.savetxt(source, table, fmt="%d", delimiter=",", header=header, comments="")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "functions.portfolio", "score", str(source), str(target)]
+        subprocess.run([*command, "--workers", str(workers)], check=True, cwd=ROOT, capture_output=True)
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with target.open() as scored:
+            lines = sum(1 for _ in scored) - 1
+    if lines != len(raw):
+        raise RuntimeError(f"the portfolio command wrote {lines} rows for {len(raw)} input rows")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Figure(
+        stack=f"(a') portfolio command, PD + reasons, CSV to CSV, {workers} workers",
+        rows=len(raw),
+        seconds=seconds,
+        rows_per_s=len(raw) / seconds,
+        cpu_rows_per_s=len(raw) / cpu if cpu else 0.0,
+        peak_mb=after.ru_maxrss / 1024,  # kilobytes on Linux
+    )
 
 
 def timed(score: Scorer, raw: Matrix) -> tuple[float, float, Matrix]:
@@ -194,7 +223,8 @@ start), one thread, in one process, rows drawn with replacement from {data}, wit
 Chunks of {chunk:,} rows; medians of the rounds, in wall time and in this process's CPU time (steadier when
 other work shares the cores); peak memory is tracemalloc's peak during one more run (it sees numpy's buffers,
 not SHAP's C++ ones). The PDs of every stack agree with this predictor's to 1e-9 (checked in the run). SHAP runs on a subsample.
-(a') the portfolio command end to end (CSV to CSV, all cores) is not measured yet.
+(a') the portfolio command runs end to end in a fresh process on all cores: its CPU column counts every
+worker's CPU time and its peak is the largest process's resident memory (RSS), not tracemalloc's figure.
 
 | stack | rows | seconds | rows/s | rows/s of CPU time | peak MB |
 | --- | --- | --- | --- | --- | --- |
@@ -228,8 +258,8 @@ def main(argv: list[str] | None = None) -> None:
         for rows in args.rows:
             raw = resample(args.data, rows)
             figures += measure(scorers, raw, shap_rows=min(args.shap_rows, rows), repeats=args.repeats)
-            command = portfolio_command(raw, RESULTS_DIR)
-            figures += [command] if command else []
+            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+            figures.append(portfolio_command(raw, RESULTS_DIR))
     given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-docs"]
     options = "".join(f" {a}" for a in given if not a.startswith("--data") and a != str(args.data))
     section = report(figures, load=load, chunk=args.chunk, data=Path(args.data).name, options=options)
