@@ -18,6 +18,7 @@ from ui.card import show_manifest, show_plots
 from ui.client import DEFAULT_URL, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
 from ui.form import client_form, load_preset, show_problem
 from ui.monitoring import monitoring_tab
+from ui.portfolio import portfolio_offer
 from ui.views import read_upload, score_file, show_batch, show_prediction
 
 
@@ -141,7 +142,7 @@ def single_client_tab(endpoint: Endpoint) -> None:
 
 
 def batch_tab(endpoint: Endpoint) -> None:
-    """Render the CSV upload; check the file's rows, score the valid ones on request and show the results."""
+    """Render the CSV upload; check the rows, score the valid ones on request (or a large file as a portfolio job)."""
     upload = st.file_uploader(
         "CSV file of clients",
         type=["csv"],
@@ -166,6 +167,7 @@ def batch_tab(endpoint: Endpoint) -> None:
     label = f"Score {len(parsed.applicants):,} rows"
     if st.button(label, key="score_file", type="primary", disabled=not parsed.applicants):
         st.session_state.scored = score_file(ApiClient(endpoint), parsed)
+    portfolio_offer(endpoint, upload, rows=len(parsed.table))  # more rows than one request: the whole book
     if "scored" in st.session_state:
         show_batch(parsed, st.session_state.scored, manifest_or_none(endpoint))
 

@@ -23,7 +23,7 @@ from typing import Any, Final
 from functions.clientfile import ClientFileError, Layout, data_rows, read_layout
 from functions.config import get_settings
 from functions.manifest import ModelUnavailable
-from functions.shards import HashingReader, Tally, output_header, score_chunk, serving_model
+from functions.shards import HashingReader, Tally, book_drift, output_header, score_chunk, serving_model
 
 CHUNK_ROWS: Final = 5_000
 Chunk = list[tuple[int, list[str]]]
@@ -108,6 +108,7 @@ def score_file(
         raise
     partial.replace(target)
     return tally.report() | {
+        "drift": book_drift(tally, model.manifest.reference),
         "model_version": model.version,
         "input": str(source),
         "input_sha256": sha256,

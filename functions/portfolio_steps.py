@@ -15,7 +15,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.clientfile import ClientFileError, read_layout
-from functions.shards import HashingReader, ShardItem, Tally, s3_client
+from functions.shards import HashingReader, ShardItem, Tally, book_drift, s3_client, serving_model
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,10 @@ def summarise(event: dict[str, Any], context: object) -> dict[str, Any]:
         versions.add(summary["model_version"])
         results.append(f"s3://{request.bucket}/{item.result_key}")
     prefix = f"{RESULTS}/{request.run}"
+    manifest = serving_model().manifest  # the image's model scored every shard; its reference is the baseline
+    same_model = versions <= {manifest.version}
     report = tally.report() | {
+        "drift": book_drift(tally, manifest.reference) if same_model else None,
         "expected_rows": request.rows,
         "missing_rows": request.rows - tally.rows,
         "shards": len(items),

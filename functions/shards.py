@@ -22,7 +22,10 @@ from pydantic import BaseModel, ConfigDict
 from functions.clientfile import ClientFileError, ClientRow, Layout, check_cells, data_rows, read_layout
 from functions.config import get_settings
 from functions.contract import FEATURES
+from functions.drift import Vector, bin_index, drift_of_shares
+from functions.monitoring import drift_json
 from functions.reasons import MAX_REASONS
+from functions.records import ReferenceDistributions
 from functions.scoring import Decision, ScoringModel, load_model
 
 logger = logging.getLogger(__name__)
@@ -63,13 +66,15 @@ class ShardError(RuntimeError):
 
 @dataclass
 class Tally:
-    """Counts of one chunk, shard or book: rows, scored, invalid, per grade, and the sum of PDs (for the mean)."""
+    """Counts of one chunk, shard or book: rows, scored, invalid, per grade, the sum of PDs (for the mean),
+    and the scored rows per reference bin of each input and of the score (for PSI; empty without a reference)."""
 
     rows: int = 0
     scored: int = 0
     invalid: int = 0
     grades: dict[str, int] = field(default_factory=dict)
     sum_probability_of_default: float = 0.0
+    bins: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> "Tally":
@@ -80,6 +85,7 @@ class Tally:
             invalid=summary["invalid"],
             grades=dict(summary["grades"]),
             sum_probability_of_default=summary["sum_probability_of_default"],
+            bins={name: list(counts) for name, counts in summary["bins"].items()},
         )
 
     def add(self, other: "Tally") -> None:
@@ -90,6 +96,9 @@ class Tally:
         self.sum_probability_of_default += other.sum_probability_of_default
         for grade, count in other.grades.items():
             self.grades[grade] = self.grades.get(grade, 0) + count
+        for name, counts in other.bins.items():
+            mine = self.bins.get(name, [0] * len(counts))
+            self.bins[name] = [a + b for a, b in zip(mine, counts, strict=True)]
 
     def report(self) -> dict[str, Any]:
         """Return the counts with the mean PD over scored rows (None when none was scored), grades sorted."""
@@ -101,6 +110,31 @@ class Tally:
             "grades": dict(sorted(self.grades.items())),
             "mean_probability_of_default": mean,
         }
+
+
+def count_bins(raw: Vector, points: Vector, reference: ReferenceDistributions | None) -> dict[str, list[int]]:
+    """Count rows per reference bin of each input (rows x 23 raw inputs) and of the score points; {} without one."""
+    if reference is None:
+        return {}
+    columns = [*zip(reference.inputs, raw.T, strict=True), (reference.score, points)]
+    return {
+        bins.name: np.bincount(bin_index(values, bins), minlength=len(bins.shares)).tolist()
+        for bins, values in columns
+    }
+
+
+def book_drift(tally: Tally, reference: ReferenceDistributions | None) -> dict[str, Any] | None:
+    """Return the scored rows' PSI and verdict per input and on the score, shaped as `monitoring drift --format
+    json`; None without a reference or a scored row."""
+    if reference is None or not tally.scored or not tally.bins:
+        return None
+    drifts = [
+        drift_of_shares(
+            np.asarray(tally.bins[bins.name], dtype=np.float64) / tally.scored, bins, floor=reference.floor
+        )
+        for bins in (*reference.inputs, reference.score)
+    ]
+    return drift_json(drifts, rows=tally.scored)
 
 
 def output_header(layout: Layout) -> list[str]:
@@ -132,8 +166,11 @@ def score_chunk(
     rows = [check_cells(cells, layout, line) for line, cells in numbered]
     valid = [row for row in rows if row.valid]
     raw = np.asarray([row.values for row in valid], dtype=np.float64).reshape(len(valid), len(FEATURES))
-    decisions = iter(model.assess(raw) if valid else [])
-    tally = Tally(rows=len(rows), scored=len(valid), invalid=len(rows) - len(valid))
+    assessed = model.assess(raw) if valid else []
+    points = np.asarray([decision.score for decision in assessed], dtype=np.float64)
+    bins = count_bins(raw, points, model.manifest.reference)
+    tally = Tally(rows=len(rows), scored=len(valid), invalid=len(rows) - len(valid), bins=bins)
+    decisions = iter(assessed)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:

@@ -12,55 +12,32 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-OUTPUTS: Final = ("PortfolioInputBucketName", "PortfolioOutputBucketName", "PortfolioStateMachineArn")
-UPLOADS: Final = "uploads"  # not incoming/: an object there would start a second run through EventBridge
-
-
-class RunError(Exception):
-    """A usage or setup problem, with what to do about it."""
+from ui.portfolio_job import (
+    RunError,
+    Stack,
+    aws_errors,
+    map_counts,
+    progress_line,
+    read_stack,
+    run_name,
+    session,
+    start_run,
+    summary_uri,
+    upload_book,
+)
 
 
 class StillRunning(Exception):
     """The run did not end within the time we follow it (it goes on in AWS)."""
 
 
-@dataclass(frozen=True)
-class Stack:
-    """The portfolio resources of a deployed stack."""
-
-    input_bucket: str
-    output_bucket: str
-    state_machine_arn: str
-
-
 def say(message: str) -> None:
     """Print a line for the user on stdout."""
     print(message, flush=True)
-
-
-def read_stack(cloudformation: Any, name: str) -> Stack:
-    """Read the stack's portfolio outputs; raises RunError when the stack or an output is missing."""
-    try:
-        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
-    except ClientError as err:
-        raise RunError(
-            f"stack {name}: not found ({err}); deploy it with `make deploy` or check --region"
-        ) from err
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    missing = [key for key in OUTPUTS if key not in outputs]
-    if missing:
-        raise RunError(
-            f"stack {name}: no output {', '.join(missing)}; deploy the template with portfolio scoring"
-        )
-    return Stack(*(outputs[key] for key in OUTPUTS))
 
 
 def locate(source: str, stack: Stack, s3: Any, *, now: datetime) -> tuple[str, str]:
@@ -70,19 +47,10 @@ def locate(source: str, stack: Stack, s3: Any, *, now: datetime) -> tuple[str, s
     path = Path(source)
     if not path.is_file():
         raise RunError(f"{source}: not an s3://BUCKET/KEY URI nor a local file")
-    key = f"{UPLOADS}/{now:%Y%m%dT%H%M%S}-{path.name}"
-    say(f"uploading {path} to s3://{stack.input_bucket}/{key}")
-    s3.upload_file(str(path), stack.input_bucket, key)
+    say(f"uploading {path} to s3://{stack.input_bucket}")
+    with path.open("rb") as body:
+        key = upload_book(s3, stack, body, path.name, now=now)
     return stack.input_bucket, key
-
-
-def progress(sfn: Any, execution_arn: str) -> str:
-    """Describe the execution's map run as `shards: done/total (failed N)`, or its absence."""
-    runs = sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]
-    if not runs:
-        return "preparing shards"
-    counts = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["itemCounts"]
-    return f"shards: {counts['succeeded']}/{counts['total']} scored, {counts['running']} running, {counts['failed']} failed"
 
 
 def follow(
@@ -95,7 +63,7 @@ def follow(
         described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
         if described["status"] != "RUNNING":
             return described
-        if (line := progress(sfn, execution_arn)) != last:
+        if (line := progress_line(map_counts(sfn, execution_arn))) != last:
             say(line)
             last = line
         if time.monotonic() > deadline:
@@ -106,19 +74,17 @@ def follow(
 
 def start(args: argparse.Namespace, *, sleep: Callable[[float], None]) -> int:
     """Start the run and follow it; return the exit status."""
-    session = boto3.session.Session(region_name=args.region)
-    stack = read_stack(session.client("cloudformation"), args.stack_name)
+    aws = session(args.region)
+    stack = read_stack(aws.client("cloudformation"), args.stack_name)
     now = datetime.now(UTC)
-    bucket, key = locate(args.input, stack, session.client("s3"), now=now)
-    sfn = session.client("stepfunctions")
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{Path(args.input).stem}-{now:%Y%m%dT%H%M%S}")[:80]
-    arn = sfn.start_execution(
-        stateMachineArn=stack.state_machine_arn, name=name, input=json.dumps({"bucket": bucket, "key": key})
-    )["executionArn"]
+    bucket, key = locate(args.input, stack, aws.client("s3"), now=now)
+    sfn = aws.client("stepfunctions")
+    name = run_name(args.input, now=now)
+    arn = start_run(sfn, stack, bucket, key, name=name)
     say(f"started {name} on s3://{bucket}/{key}")
     described = follow(sfn, arn, poll=args.poll, timeout=args.timeout, sleep=sleep)
     say(f"run {described['status']}")
-    summary = f"s3://{stack.output_bucket}/results/{name}/summary.json"
+    summary = summary_uri(stack, name)
     if described["status"] == "SUCCEEDED":
         output = json.loads(described.get("output") or "{}")
         say(
@@ -154,7 +120,7 @@ def main(argv: list[str] | None = None, *, sleep: Callable[[float], None] = time
     except StillRunning as err:
         say(f"error: {err}")
         return 1
-    except (BotoCoreError, ClientError) as err:
+    except aws_errors() as err:
         say(f"error: AWS refused ({err}); check credentials, region and the stack")
         return 1
 

@@ -7,10 +7,12 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from functions.clientfile import read_layout
+from functions.drift import population_drift
 from functions.portfolio import chunks, main, score_file, scored_chunks, summary_path
 from functions.scoring import to_matrix
 from functions.shards import serving_model
@@ -54,7 +56,34 @@ def test_score_keeps_every_row_in_order_with_the_api_pds(book: Path, tmp_path: P
     assert summary["input_sha256"] == hashlib.sha256(book.read_bytes()).hexdigest()
     assert summary["model_version"] == serving_model().version
     assert 0 < summary["mean_probability_of_default"] < 1
+    assert summary["drift"]["rows"] == 57  # PSI of the scored rows against the training reference
     assert not out.with_name("scored.csv.partial").exists()
+
+
+def test_summary_psi_equals_population_drift_on_the_same_rows(book: Path, tmp_path: Path) -> None:
+    summary = score_file(book, tmp_path / "scored.csv", workers=1, model_dir=Path("model"), chunk_rows=7)
+    model = serving_model()
+    assert model.manifest.reference is not None
+    raw = to_matrix([row for i, row in enumerate(ROWS) if i not in BAD_AT])
+    points = np.asarray([d.score for d in model.assess(raw, explain=False)], dtype=np.float64)
+    expected = population_drift(raw, points, model.manifest.reference)
+    assert summary["drift"] == {
+        "psi": {d.name: d.psi for d in expected},  # exactly: the same counts, summed over 9 chunks
+        "verdict": {d.name: d.verdict for d in expected},
+        "rows": 57,
+    }
+
+
+def test_summary_has_no_drift_without_a_reference(
+    book: Path, tmp_path: Path, unreferenced_model_dir: Path
+) -> None:
+    serving_model.cache_clear()
+    try:
+        summary = score_file(book, tmp_path / "scored.csv", workers=1, model_dir=unreferenced_model_dir)
+    finally:
+        serving_model.cache_clear()
+    assert summary["drift"] is None
+    assert summary["scored"] == 57
 
 
 def test_pool_of_workers_over_small_chunks_gives_the_same_file(book: Path, tmp_path: Path) -> None:

@@ -84,9 +84,13 @@ def test_run_scores_every_row_across_shards_as_the_local_command_does(
         assert remote == list(csv.DictReader(handle))  # same rows, same order, PDs to the last bit
     assert summary["input_sha256"] == local["input_sha256"]
     assert summary["grades"] == local["grades"]
+    assert summary["drift"] is not None
+    assert summary["drift"] == local["drift"]  # PSI from the shards' bin counts, as the local command gives
     assert [row["ID"] for row in remote if row["error"]] == [str(i + 1) for i in BAD_AT]
     assert map_run_counts(sfn, described["executionArn"])["succeeded"] == 5
     assert all(len(json.dumps(event)) < 1024 for _, event in shim.calls)  # no rows in any payload
+    shard_summary = json.loads(read_object("results/run-1/part-00000.json"))
+    assert sum(shard_summary["bins"]["score"]) == shard_summary["scored"]  # counts, never rows
 
 
 def test_unreadable_shard_is_retried_then_named_in_the_summary(

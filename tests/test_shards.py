@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 import boto3
@@ -16,6 +17,7 @@ from functions.shards import (
     ShardError,
     ShardItem,
     Tally,
+    book_drift,
     handler,
     output_header,
     score_chunk,
@@ -97,6 +99,38 @@ def test_tallies_add_up_and_report_the_mean_over_scored_rows() -> None:
     assert Tally().report()["mean_probability_of_default"] is None
 
 
+def test_tallies_add_bin_counts_and_read_them_back_from_a_summary() -> None:
+    total = Tally()
+    total.add(Tally(rows=2, scored=2, bins={"age": [1, 1, 0], "score": [2, 0]}))
+    total.add(Tally.from_summary(asdict(Tally(rows=3, scored=3, bins={"age": [0, 2, 1], "score": [1, 2]}))))
+    assert total.bins == {"age": [1, 3, 1], "score": [3, 2]}
+    with pytest.raises(ValueError, match="zip"):
+        total.add(Tally(bins={"age": [1]}))  # counts against another reference's bins
+
+
+def test_chunk_counts_its_scored_rows_per_reference_bin() -> None:
+    _, tally = score_text(client_csv())
+    reference = serving_model().manifest.reference
+    assert reference is not None
+    assert list(tally.bins) == [bins.name for bins in (*reference.inputs, reference.score)]
+    assert all(sum(counts) == tally.scored for counts in tally.bins.values())
+    assert [len(tally.bins[bins.name]) for bins in reference.inputs] == [
+        len(b.shares) for b in reference.inputs
+    ]
+
+
+def test_book_drift_needs_a_reference_and_scored_rows() -> None:
+    _, tally = score_text(client_csv())
+    reference = serving_model().manifest.reference
+    assert book_drift(tally, None) is None
+    assert book_drift(Tally(rows=1, invalid=1), reference) is None
+    drift = book_drift(tally, reference)
+    assert drift is not None
+    assert drift["rows"] == tally.scored
+    assert list(drift["psi"])[-1] == "score"
+    assert set(drift["verdict"].values()) <= {"stable", "investigate", "shifted"}
+
+
 @pytest.fixture
 def bucket(fake_aws: None) -> Iterator[str]:
     """An S3 bucket in moto, and a fresh S3 client for the handler."""
@@ -128,7 +162,7 @@ def test_handler_writes_the_scored_shard_and_returns_a_small_summary(bucket: str
     assert summary["rows"] == len(ROWS)
     assert summary["invalid"] == len(BAD_AT)
     assert summary["model_version"] == serving_model().version
-    assert len(json.dumps(summary)) < 1024  # no rows in the payload
+    assert len(json.dumps(summary)) < 4096  # no rows: counts per reference bin, a size fixed by the bins
     stored = json.loads(s3.get_object(Bucket=bucket, Key="results/run/part-00001.json")["Body"].read())
     assert stored == summary
     scored = s3.get_object(Bucket=bucket, Key="results/run/part-00001.csv")["Body"].read().decode()
