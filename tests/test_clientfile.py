@@ -109,7 +109,7 @@ def test_outcomes_need_the_default_flag() -> None:
 def test_unreadable_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "binary.csv"
     path.write_bytes(b"\xff\xfe\x00bad")
-    with pytest.raises(ClientFileError, match=r"binary\.csv: cannot be read"):
+    with pytest.raises(ClientFileError, match=r"binary\.csv: not UTF-8.*save it as 'CSV UTF-8"):
         read_clients(path)
 
 

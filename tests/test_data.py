@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import xlwt
 
+from functions.clientlayout import UCI_CODES
 from functions.contract import FEATURE_NAMES, FEATURES, TARGET
 from training.data import (
     SPLIT_POLICY,
-    UCI_CODES,
     DataError,
     data_report,
     download_uci,
