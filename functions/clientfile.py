@@ -6,6 +6,7 @@ counted. `stream_clients` yields every row, valid or not, one at a time (the por
 gives a whole file's cells (training, the UI); `parse_clients` refuses a file with bad rows.
 """
 
+import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import numpy.typing as npt
 from pydantic import ValidationError
 
 from functions.clientlayout import (
+    SAVE_AS,
     TARGET_NAMES,
     ClientFileError,
     Layout,
@@ -162,9 +164,12 @@ class ClientTable:
 def table_of(cells: Iterable[list[str]], *, name: str) -> ClientTable:
     """Read the layout and every data row of a file's cell rows; raises ClientFileError on a bad header."""
     lines = iter(cells)
-    layout = read_layout(lines, name=name)
     blank: list[int] = []
-    rows = list(data_rows(lines, layout, blank=blank))
+    try:
+        layout = read_layout(lines, name=name)
+        rows = list(data_rows(lines, layout, blank=blank))
+    except csv.Error as err:  # e.g. a cell past the csv module's field size limit
+        raise ClientFileError(f"{name}: not a readable CSV ({err}); {SAVE_AS}") from err
     return ClientTable(layout, rows, len(blank))
 
 

@@ -72,7 +72,9 @@ def find_delimiter(first_line: str, *, name: str) -> str:
     if line.lower().startswith("sep=") and len(line) == 5:
         if line[4] in DELIMITERS:
             return line[4]
-        raise ClientFileError(f"{name}: line 1 says sep={line[4]}; use a comma, semicolon or tab, or {SAVE_AS}")
+        raise ClientFileError(
+            f"{name}: line 1 says sep={line[4]}; use a comma, semicolon or tab, or {SAVE_AS}"
+        )
     width = {d: len(next(csv.reader([line], delimiter=d))) for d in DELIMITERS}
     best = max(width, key=lambda d: width[d])
     if width[best] > 1 or not line:

@@ -131,7 +131,7 @@ def test_read_clients_keeps_unreadable_targets_out_of_metrics() -> None:
     [
         (b'"ID","LIMIT_BAL","AGE"\n1,20000,30\n', "no column EDUCATION, PAY_0"),
         (to_dataset_csv([]).encode(), "no rows"),
-        (b"", "not a readable CSV"),
+        (b"", "empty file"),
     ],
     ids=["missing-columns", "header-only", "empty"],
 )

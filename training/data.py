@@ -169,8 +169,10 @@ def _read_bytes(payload: bytes, name: str) -> pd.DataFrame:
             raise DataError(f"{name}: cannot be read as a workbook ({err})") from err
     try:
         rows = list(split_lines(io.StringIO(decode(payload, name=name), newline=""), name=name))
-    except (ClientFileError, csv.Error) as err:
-        raise DataError(str(err) if isinstance(err, ClientFileError) else f"{name}: {err}") from err
+    except ClientFileError as err:
+        raise DataError(str(err)) from err
+    except csv.Error as err:
+        raise DataError(f"{name}: not a readable CSV ({err})") from err
     width = max(len(row) for row in rows)
     return pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=str)
 
