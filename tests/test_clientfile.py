@@ -248,3 +248,9 @@ def test_two_columns_with_one_meaning_are_refused_naming_both(text: str, message
 def test_unreadable_encodings_and_delimiters_say_what_to_do(data: bytes, message: str) -> None:
     with pytest.raises(ClientFileError, match=rf"^f\.csv: .*{message}"):
         read_table(data, name="f.csv")
+
+
+def test_line_numbers_count_the_sep_line_and_the_code_row() -> None:
+    text = "sep=;\n" + UCI_CODES_ROW.replace(",", ";") + _with_cell("AGE", "x", row=1).replace(",", ";")
+    with pytest.raises(ClientFileError, match="row 5, column AGE: Input should be a valid integer"):
+        parse_clients(text, name="f.csv")
