@@ -68,7 +68,7 @@ def decode(data: bytes, *, name: str) -> str:
 
 def find_delimiter(first_line: str, *, name: str) -> str:
     """Return the comma, semicolon or tab that splits the first line into most cells; else name the one found."""
-    line = first_line.strip().lstrip("\ufeff")
+    line = first_line.lstrip("\ufeff").rstrip("\r\n")  # not strip(): `sep=<tab>` ends in whitespace
     if line.lower().startswith("sep=") and len(line) == 5:
         if line[4] in DELIMITERS:
             return line[4]
@@ -77,7 +77,7 @@ def find_delimiter(first_line: str, *, name: str) -> str:
         )
     width = {d: len(next(csv.reader([line], delimiter=d))) for d in DELIMITERS}
     best = max(width, key=lambda d: width[d])
-    if width[best] > 1 or not line:
+    if width[best] > 1 or not line.strip():
         return best
     others = Counter(c for c in line if not (c.isalnum() or c in ' _."'))
     found = f"it is split by '{others.most_common(1)[0][0]}'" if others else "it has a single column"

@@ -182,6 +182,7 @@ READABLE: dict[str, bytes] = {
     "tabs": TEXT.replace(",", "\t").encode(),
     "excel-sep-comma-line": ("sep=,\n" + TEXT).encode(),
     "excel-sep-semicolon-line": ("sep=;\n" + TEXT.replace(",", ";")).encode(),
+    "excel-sep-tab-line": ("sep=\t\r\n" + TEXT.replace(",", "\t")).encode(),
     "utf-8-bom": TEXT.encode("utf-8-sig"),
     "windows-1252": _extra_column(TEXT, "NOTE", "José Peña €5").encode("cp1252"),
     "latin-1": _extra_column(TEXT, "NOTE", "São Paulo").encode("latin-1"),

@@ -4,6 +4,8 @@ import hashlib
 import http.server
 import io
 import re
+import subprocess
+import sys
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -372,3 +374,26 @@ def test_zip_made_on_macos_ignores_the_resource_forks(tmp_path: Path) -> None:
     loaded = load_dataset(path, allow_other_data=True)
     assert loaded.source == "clients.zip!clients.csv"
     assert loaded.frame.to_numpy().tolist() == expected_frame().to_numpy().tolist()
+
+
+def test_train_module_exits_2_on_two_columns_with_one_meaning(tmp_path: Path) -> None:
+    path = tmp_path / "twins.csv"
+    path.write_text(doubled("PAY_0", "PAY_1"))
+    argv = [
+        "-m",
+        "training.train",
+        "--data",
+        str(path),
+        "--allow-other-data",
+        "--out",
+        str(tmp_path / "model"),
+    ]
+    done = subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=120
+    )
+    assert done.returncode == 2
+    assert (
+        "error: twins.csv, line 1: columns PAY_0 (column 7) and PAY_1 (column 26) both hold PAY_0"
+        in done.stdout
+    )
+    assert "Traceback" not in done.stdout + done.stderr
