@@ -3,8 +3,8 @@
 One owner of these rules for every reader (training, the UI upload, monitoring, the portfolio command).
 Accepted: UTF-8 with or without BOM, else Windows-1252, else Latin-1; comma, semicolon or tab (Excel's `sep=;`
 first line is honoured); the Kaggle header (ID first, `default.payment.next.month` last), the same without ID
-or target, the UCI two-row header (`,X1,...,X23,Y` above the names), `PAY_1` for `PAY_0`, and lower-case
-contract names. Refused with a message saying what to do: UTF-16 or binary files, any other delimiter, and two
+or target, the UCI two-row header (`,X1,...,X23,Y` above the names), title or blank rows above the header,
+`PAY_1` for `PAY_0`, and lower-case contract names. Refused with a message saying what to do: UTF-16 or binary files, any other delimiter, and two
 columns with one meaning (`PAY_0` and `PAY_1`, both target spellings, `ID` twice).
 """
 
@@ -24,6 +24,8 @@ UCI_CODES: Final = [f"X{k}" for k in range(1, 24)] + ["Y"]
 DELIMITERS: Final = {",": "comma", ";": "semicolon", "\t": "tab"}
 SAVE_AS: Final = "save it as 'CSV UTF-8 (comma delimited)'"
 KNOWN: Final = frozenset({spec.column for spec in FEATURES} | {TARGET_KEY, "ID"})
+REQUIRED: Final = frozenset(spec.column for spec in FEATURES if spec.required)
+LEAD_ROWS: Final = 10  # rows looked through for the header (a `sep=` line, titles, the UCI code row)
 
 
 class ClientFileError(ValueError):
@@ -66,31 +68,43 @@ def decode(data: bytes, *, name: str) -> str:
     return data.decode("latin-1")  # every byte is a Latin-1 character
 
 
-def find_delimiter(first_line: str, *, name: str) -> str:
-    """Return the comma, semicolon or tab that splits the first line into most cells; else name the one found."""
-    line = first_line.lstrip("\ufeff").rstrip("\r\n")  # not strip(): `sep=<tab>` ends in whitespace
+def _delimiter_of(text: str) -> str | None:
+    """Return the delimiter a `sep=` line names, or the one splitting `text` into most cells (None if none)."""
+    line = text.lstrip("\ufeff").rstrip("\r\n")  # not strip(): `sep=<tab>` ends in whitespace
     if line.lower().startswith("sep=") and len(line) == 5:
-        if line[4] in DELIMITERS:
-            return line[4]
-        raise ClientFileError(
-            f"{name}: line 1 says sep={line[4]}; use a comma, semicolon or tab, or {SAVE_AS}"
-        )
-    width = {d: len(next(csv.reader([line], delimiter=d))) for d in DELIMITERS}
+        return line[4] if line[4] in DELIMITERS else None
+    width = {d: len(next(csv.reader([line], delimiter=d), [])) for d in DELIMITERS}
     best = max(width, key=lambda d: width[d])
-    if width[best] > 1 or not line.strip():
-        return best
-    others = Counter(c for c in line if not (c.isalnum() or c in ' _."'))
+    return best if width[best] > 1 else None
+
+
+def find_delimiter(text: str, *, name: str, line: int = 1) -> str:
+    """Return the comma, semicolon or tab of a file's 1-based `line`; else raise naming the delimiter found."""
+    if (delimiter := _delimiter_of(text)) is not None:
+        return delimiter
+    stripped = text.strip().lstrip("\ufeff")
+    if stripped.lower().startswith("sep="):
+        raise ClientFileError(f"{name}: line {line} says {stripped}; use a comma, semicolon or tab, or {SAVE_AS}")
+    others = Counter(c for c in stripped if not (c.isalnum() or c in ' _."'))
     found = f"it is split by '{others.most_common(1)[0][0]}'" if others else "it has a single column"
-    raise ClientFileError(f"{name}: line 1 is not split by a comma, semicolon or tab ({found}); {SAVE_AS}")
+    raise ClientFileError(f"{name}: line {line} is not split by a comma, semicolon or tab ({found}); {SAVE_AS}")
 
 
 def split_lines(text_lines: Iterable[str], *, name: str) -> Iterator[list[str]]:
-    """Return the cells of each line, split by the delimiter found on the first line (quotes honoured)."""
+    """Return the cells of each line, split by the delimiter of the first line that has one (quotes honoured)."""
     lines = iter(text_lines)
-    first = next(lines, None)
-    if first is None:
+    peeked: list[str] = []
+    for text in lines:  # blank or title lines above the header may hold no delimiter
+        peeked.append(text)
+        if _delimiter_of(text) is not None or len(peeked) == LEAD_ROWS:
+            break
+    probe = next((at for at, text in enumerate(peeked) if _delimiter_of(text) is not None), None)
+    if probe is None:
+        probe = next((at for at, text in enumerate(peeked) if text.strip()), None)
+    if probe is None:
         raise ClientFileError(f"{name}: empty file")
-    return csv.reader(chain([first], lines), delimiter=find_delimiter(first, name=name))
+    delimiter = find_delimiter(peeked[probe], name=name, line=probe + 1)
+    return csv.reader(chain(peeked, lines), delimiter=delimiter)
 
 
 def _trimmed(cells: list[str]) -> list[str]:
@@ -137,14 +151,24 @@ def header_layout(header: list[str], *, name: str, line: int) -> Layout:
     return Layout(tuple(c.strip().strip('"') for c in header), where, target_at, id_at, line + 1)
 
 
+def _is_preamble(row: list[str]) -> bool:
+    """Whether a row above the header is Excel's `sep=` line, the UCI code row or blank."""
+    cells = [c.strip().upper() for c in _trimmed(row)]
+    return not cells or cells == ["SEP="] or cells[-24:] == UCI_CODES
+
+
 def read_layout(lines: Iterator[list[str]], *, name: str) -> Layout:
-    """Consume Excel's `sep=` row and the UCI code row (if any) and the header; raises ClientFileError."""
-    line = 1
-    row = next(lines, None)
-    if row is not None and [c.strip().lower() for c in _trimmed(row)] == ["sep="]:
-        row, line = next(lines, None), line + 1
-    if row is not None and [c.strip().upper() for c in _trimmed(row)][-24:] == UCI_CODES:
-        row, line = next(lines, None), line + 1
-    if row is None or not _trimmed(row):
-        raise ClientFileError(f"{name}: empty file" if line == 1 else f"{name}: no header row at line {line}")
-    return header_layout(row, name=name, line=line)
+    """Consume the rows down to the header (at most LEAD_ROWS: blank, `sep=`, title, UCI code rows) and the
+    header; raises ClientFileError naming what the likeliest header row lacks."""
+    best: tuple[int, int, list[str]] | None = None  # (known names, -line, row)
+    for line, row in enumerate(lines, start=1):
+        keys = {_key(c) for c in row}
+        if keys >= REQUIRED:
+            return header_layout(row, name=name, line=line)
+        if not _is_preamble(row) and (best is None or (len(keys & KNOWN), -line) > best[:2]):
+            best = (len(keys & KNOWN), -line, row)
+        if line == LEAD_ROWS:
+            break
+    if best is None:
+        raise ClientFileError(f"{name}: empty file (no header row)")
+    return header_layout(best[2], name=name, line=-best[1])

@@ -188,6 +188,8 @@ READABLE: dict[str, bytes] = {
     "latin-1": _extra_column(TEXT, "NOTE", "São Paulo").encode("latin-1"),
     "latin-1-c1-byte": _extra_column(TEXT, "NOTE", "x").encode().replace(b",x\n", b",\x81\n"),
     "crlf-and-excel-trailing-commas": TEXT.replace("\n", ",,\r\n").encode(),
+    "title-and-blank-line-above-header": ("Clients at 30 November 2026,,,\n,,,\n" + TEXT).encode(),
+    "title-without-delimiter-above-semicolons": ("Client list\n\n" + TEXT.replace(",", ";")).encode(),
 }
 BLANK_ROW = "," * 24 + "\n"
 TWINS = {
@@ -240,7 +242,7 @@ def test_two_columns_with_one_meaning_are_refused_naming_both(text: str, message
     [
         (TEXT.replace(",", "|").encode(), r"not split by a comma, semicolon or tab \(it is split by '\|'\)"),
         (b"LIMIT_BAL\n1\n", r"not split by a comma, semicolon or tab \(it has a single column\)"),
-        (("sep=|\n" + TEXT).encode(), r"line 1 says sep=\|"),
+        (("sep=|\n" + TEXT.replace(",", "|")).encode(), r"line 1 says sep=\|"),
         (TEXT.encode("utf-16"), r"holds NUL bytes: UTF-16 .*save it as 'CSV UTF-8 \(comma delimited\)'"),
         (b"PK\x03\x04" + b"\x00" * 20, r"Excel workbook or a zip, not CSV text; save it as 'CSV UTF-8"),
     ],
@@ -254,4 +256,10 @@ def test_unreadable_encodings_and_delimiters_say_what_to_do(data: bytes, message
 def test_line_numbers_count_the_sep_line_and_the_code_row() -> None:
     text = "sep=;\n" + UCI_CODES_ROW.replace(",", ";") + _with_cell("AGE", "x", row=1).replace(",", ";")
     with pytest.raises(ClientFileError, match="row 5, column AGE: Input should be a valid integer"):
+        parse_clients(text, name="f.csv")
+
+
+def test_missing_columns_are_named_on_the_likeliest_header_row() -> None:
+    text = "Client list\n" + TEXT.replace('"AGE"', '"AGEX"')
+    with pytest.raises(ClientFileError, match=r"f\.csv: missing column\(s\) AGE in the header \(line 2\)"):
         parse_clients(text, name="f.csv")

@@ -302,6 +302,7 @@ MESSY = {
     "windows-1252": with_note(TEXT, "José Peña €5").encode("cp1252"),
     "latin-1": with_note(TEXT, "São Paulo").encode("latin-1"),
     "blank-rows-of-commas": (TEXT + "," * 24 + "\n" + ",,,\n" + "\n").encode(),
+    "title-row-above-header": ("Client list;;;\n" + TEXT.replace(",", ";")).encode(),
 }
 
 

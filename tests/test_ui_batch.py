@@ -373,6 +373,7 @@ UPLOADS = {
     "utf-8-bom": ("c.csv", TEXT.encode("utf-8-sig")),
     "windows-1252": ("c.csv", noted(TEXT, "José Peña €5").encode("cp1252")),
     "latin-1": ("c.csv", noted(TEXT, "São Paulo").encode("latin-1")),
+    "title-row-above-header": ("c.csv", ("Client list\n\n" + TEXT).encode()),
     "xls": ("c.xls", xls_bytes(cells_of(TEXT))),
     "xlsx": ("c.xlsx", xlsx_bytes(cells_of(TEXT))),
     "xlsx-uci-two-row-header": ("c.XLSX", xlsx_bytes(cells_of(UCI_ROW + TEXT.replace('"', "")))),
