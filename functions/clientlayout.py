@@ -84,10 +84,14 @@ def find_delimiter(text: str, *, name: str, line: int = 1) -> str:
         return delimiter
     stripped = text.strip().lstrip("\ufeff")
     if stripped.lower().startswith("sep="):
-        raise ClientFileError(f"{name}: line {line} says {stripped}; use a comma, semicolon or tab, or {SAVE_AS}")
+        raise ClientFileError(
+            f"{name}: line {line} says {stripped}; use a comma, semicolon or tab, or {SAVE_AS}"
+        )
     others = Counter(c for c in stripped if not (c.isalnum() or c in ' _."'))
     found = f"it is split by '{others.most_common(1)[0][0]}'" if others else "it has a single column"
-    raise ClientFileError(f"{name}: line {line} is not split by a comma, semicolon or tab ({found}); {SAVE_AS}")
+    raise ClientFileError(
+        f"{name}: line {line} is not split by a comma, semicolon or tab ({found}); {SAVE_AS}"
+    )
 
 
 def split_lines(text_lines: Iterable[str], *, name: str) -> Iterator[list[str]]:
