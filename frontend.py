@@ -14,6 +14,7 @@ import streamlit as st
 
 from functions.contract import MAX_BATCH, Health
 from functions.manifest import Manifest
+from ui.batch import UPLOAD_TYPES
 from ui.card import show_manifest, show_plots
 from ui.client import DEFAULT_URL, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
 from ui.form import client_form, load_preset, show_problem
@@ -145,7 +146,7 @@ def batch_tab(endpoint: Endpoint) -> None:
     """Render the CSV upload; check the rows, score the valid ones on request (or a large file as a portfolio job)."""
     upload = st.file_uploader(
         "CSV file of clients",
-        type=["csv"],
+        type=list(UPLOAD_TYPES),
         key="batch_file",
         help="The dataset's layout: upper-case header (LIMIT_BAL, SEX, ..., PAY_AMT6), with or without ID "
         "and default.payment.next.month; the API's lower-case names work too.",

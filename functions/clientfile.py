@@ -1,9 +1,9 @@
-"""Read a client CSV in the dataset's layouts with the csv module, checking every row against the contract.
+"""Read client rows with the csv module, checking every row against the contract (no pandas: the Lambda image).
 
-Accepted: the Kaggle layout (quoted upper-case header, ID first, `default.payment.next.month` last), the same
-without ID and/or target, the UCI layout (an extra X1..X23,Y row above the header), and lower-case contract
-names. Bad rows are reported with row, column and problem; none is dropped silently. `stream_clients` yields
-every row, valid or not, one at a time (the portfolio command); `parse_clients` refuses a file with bad rows.
+The layout rules (encoding, delimiter, header rows, column names) live in `functions.clientlayout`. Bad rows are
+reported with row, column and problem; none is dropped silently; rows of only delimiters are ignored and
+counted. `stream_clients` yields every row, valid or not, one at a time (the portfolio command); `read_table`
+gives a whole file's cells (training, the UI); `parse_clients` refuses a file with bad rows.
 """
 
 import csv
@@ -17,16 +17,36 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
+from functions.clientlayout import (
+    SAVE_AS,
+    TARGET_NAMES,
+    ClientFileError,
+    Layout,
+    MissingColumnsError,
+    decode,
+    read_layout,
+    split_lines,
+)
 from functions.contract import FEATURES, Applicant
 
-TARGET_NAMES: Final = ("DEFAULT.PAYMENT.NEXT.MONTH", "DEFAULT PAYMENT NEXT MONTH", "DEFAULT")
-ALIASES: Final = {"PAY_1": "PAY_0"}
-UCI_CODES: Final = [f"X{k}" for k in range(1, 24)] + ["Y"]
+__all__ = [
+    "ClientFileError",
+    "ClientRow",
+    "ClientRows",
+    "ClientTable",
+    "Layout",
+    "MissingColumnsError",
+    "check_cells",
+    "data_rows",
+    "parse_clients",
+    "read_clients",
+    "read_layout",
+    "read_table",
+    "stream_clients",
+    "table_of",
+]
+
 MAX_SHOWN: Final = 10
-
-
-class ClientFileError(ValueError):
-    """The file cannot be read as clients: the message names the file, and each bad row, column and problem."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,7 @@ class ClientRows:
 
     raw: npt.NDArray[np.float64]
     target: npt.NDArray[np.int64] | None
+    blank_rows: int = 0  # rows of only delimiters, ignored
 
 
 def _number(text: str) -> float | int | str | None:
@@ -58,17 +79,6 @@ def _number(text: str) -> float | int | str | None:
     except ValueError:
         return text  # the contract names it as the wrong type
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where a file's columns are: each contract field's cell, the target's and the ID's, and the header."""
-
-    header: tuple[str, ...]
-    where: dict[str, int]
-    target_at: int | None
-    id_at: int | None
-    first_line: int  # 1-based line of the first data row
 
 
 @dataclass(frozen=True)
@@ -91,28 +101,6 @@ class ClientRow:
     def error(self) -> str:
         """Return the problems as one line: `COLUMN: problem; ...` (empty when valid)."""
         return "; ".join(f"{p.column}: {p.problem}" for p in self.problems)
-
-
-def read_layout(lines: Iterator[list[str]], *, name: str) -> Layout:
-    """Consume the UCI code row (if any) and the header; raises ClientFileError if the header lacks a field."""
-    first = next(lines, None)
-    if first is None:
-        raise ClientFileError(f"{name}: empty file")
-    header, line = first, 1
-    if [c.strip().upper() for c in first][-24:] == UCI_CODES:
-        header, line = next(lines, []), 2
-        if not header:
-            raise ClientFileError(f"{name}: no header row")
-    cells = [ALIASES.get(c.strip().upper(), c.strip().upper()) for c in header]
-    where = {spec.name: cells.index(spec.column) for spec in FEATURES if spec.column in cells}
-    missing = [spec.column for spec in FEATURES if spec.required and spec.name not in where]
-    if missing:
-        raise ClientFileError(
-            f"{name}: missing column(s) {', '.join(missing)} in the header; expected the UCI or Kaggle layout"
-        )
-    target = next((cells.index(t) for t in TARGET_NAMES if t in cells), None)
-    id_at = cells.index("ID") if "ID" in cells else None
-    return Layout(tuple(c.strip() for c in header), where, target, id_at, line + 1)
 
 
 def check_cells(cells: list[str], layout: Layout, line: int) -> ClientRow:
@@ -146,30 +134,68 @@ def check_cells(cells: list[str], layout: Layout, line: int) -> ClientRow:
 
 
 def data_rows(
-    lines: Iterator[list[str]], layout: Layout, *, start: int | None = None
+    lines: Iterator[list[str]], layout: Layout, *, start: int | None = None, blank: list[int] | None = None
 ) -> Iterator[tuple[int, list[str]]]:
-    """Yield each non-blank data row after the header with its 1-based line (numbered from `start` if given)."""
+    """Yield each non-blank data row after the header with its 1-based line (numbered from `start` if given);
+    append the lines of blank rows (empty or only delimiters, as Excel leaves) to `blank` if given."""
     for line, cells in enumerate(lines, start=layout.first_line if start is None else start):
-        if any(c.strip() for c in cells):  # a blank line (often the last) is not a client
+        if any(c.strip() for c in cells):
             yield line, cells
+        elif blank is not None:
+            blank.append(line)
+
+
+@dataclass(frozen=True)
+class ClientTable:
+    """A whole file as cells: its layout, each non-blank data row (1-based line, cells), the blank rows ignored."""
+
+    layout: Layout
+    rows: list[tuple[int, list[str]]]
+    blank_rows: int
+
+    @property
+    def note(self) -> str:
+        """Say how many blank rows were ignored ("3 blank rows ignored"; empty when none)."""
+        if not self.blank_rows:
+            return ""
+        return f"{self.blank_rows:,} blank row{'s' if self.blank_rows != 1 else ''} ignored"
+
+
+def table_of(cells: Iterable[list[str]], *, name: str) -> ClientTable:
+    """Read the layout and every data row of a file's cell rows; raises ClientFileError on a bad header."""
+    lines = iter(cells)
+    blank: list[int] = []
+    try:
+        layout = read_layout(lines, name=name)
+        rows = list(data_rows(lines, layout, blank=blank))
+    except csv.Error as err:  # e.g. a cell past the csv module's field size limit
+        raise ClientFileError(f"{name}: not a readable CSV ({err}); {SAVE_AS}") from err
+    return ClientTable(layout, rows, len(blank))
+
+
+def read_table(data: bytes, *, name: str) -> ClientTable:
+    """Decode a CSV file's bytes, find its delimiter and layout, and return its cells; raises ClientFileError."""
+    text = decode(data, name=name)
+    return table_of(split_lines(io.StringIO(text, newline=""), name=name), name=name)
 
 
 def stream_clients(text_lines: Iterable[str], *, name: str) -> tuple[Layout, Iterator[ClientRow]]:
     """Read the layout now, then yield every data row checked, valid or not, in file order (streaming)."""
-    reader = csv.reader(text_lines)
+    reader = split_lines(text_lines, name=name)
     layout = read_layout(reader, name=name)
     return layout, (check_cells(cells, layout, line) for line, cells in data_rows(reader, layout))
 
 
 def parse_clients(text: str, *, name: str, need_target: bool = False) -> ClientRows:
     """Parse CSV text into valid clients; raises ClientFileError listing every bad row, column and problem."""
-    layout, rows = stream_clients(io.StringIO(text), name=name)
+    table = table_of(split_lines(io.StringIO(text, newline=""), name=name), name=name)
+    layout = table.layout
     if need_target and layout.target_at is None:
         raise ClientFileError(f"{name}: no default flag column ({TARGET_NAMES[0].lower()}); outcomes need it")
     values: list[tuple[float, ...]] = []
     targets: list[int] = []
     problems: list[Problem] = []
-    for row in rows:
+    for row in (check_cells(cells, layout, line) for line, cells in table.rows):
         problems.extend(row.problems)
         if row.target_problem is not None:
             problems.append(row.target_problem)
@@ -185,13 +211,13 @@ def parse_clients(text: str, *, name: str, need_target: bool = False) -> ClientR
         raise ClientFileError(f"{name}: no client rows")
     raw = np.asarray(values, dtype=np.float64).reshape(len(values), len(FEATURES))
     target = np.asarray(targets, dtype=np.int64) if layout.target_at is not None else None
-    return ClientRows(raw=raw, target=target)
+    return ClientRows(raw=raw, target=target, blank_rows=table.blank_rows)
 
 
 def read_clients(path: Path, *, need_target: bool = False) -> ClientRows:
-    """Read a client CSV file (UTF-8, BOM allowed); raises ClientFileError naming the file and problems."""
+    """Read a client CSV file (any accepted encoding and delimiter); raises ClientFileError naming the problems."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
+        data = path.read_bytes()
+    except OSError as err:
         raise ClientFileError(f"{path.name}: cannot be read ({err})") from err
-    return parse_clients(text, name=path.name, need_target=need_target)
+    return parse_clients(decode(data, name=path.name), name=path.name, need_target=need_target)

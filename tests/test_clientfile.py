@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from functions.clientfile import ClientFileError, parse_clients, read_clients, stream_clients
+from functions.clientfile import ClientFileError, parse_clients, read_clients, read_table, stream_clients
+from functions.clientlayout import decode
 from functions.contract import FEATURES
 from functions.scoring import to_matrix
 from training.synthetic import generate_rows, to_dataset_csv
@@ -109,7 +110,7 @@ def test_outcomes_need_the_default_flag() -> None:
 def test_unreadable_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "binary.csv"
     path.write_bytes(b"\xff\xfe\x00bad")
-    with pytest.raises(ClientFileError, match=r"binary\.csv: cannot be read"):
+    with pytest.raises(ClientFileError, match=r"binary\.csv: not UTF-8.*save it as 'CSV UTF-8"):
         read_clients(path)
 
 
@@ -154,3 +155,111 @@ def test_stream_without_id_gives_no_client_id() -> None:
 def test_stream_refuses_a_header_without_the_contract_columns() -> None:
     with pytest.raises(ClientFileError, match=r"f\.csv: missing column"):
         stream_clients(io.StringIO('"ID","LIMIT_BAL"\n1,2000\n'), name="f.csv")
+
+
+# --- real-world files (issue 10 D): each case read to the same clients, or refused naming what to do ---------
+TEXT = to_dataset_csv(ROWS, target=TARGET)
+
+
+def _extra_column(text: str, header: str, value: str) -> str:
+    """Append a column (quoted header, one value per row) to a Kaggle-layout text."""
+    first, *body = text.splitlines()
+    return "\n".join([f'{first},"{header}"', *(f"{line},{value}" for line in body)]) + "\n"
+
+
+def _doubled(column: str, twin: str) -> str:
+    """Append a copy of `column` under the header `twin` (two columns with one meaning)."""
+    lines = TEXT.splitlines()
+    at = [c.strip('"') for c in lines[0].split(",")].index(column)
+    body = [f"{line},{line.split(',')[at]}" for line in lines[1:]]
+    return "\n".join([f'{lines[0]},"{twin}"', *body]) + "\n"
+
+
+READABLE: dict[str, bytes] = {
+    "pay_1-for-pay_0": TEXT.replace('"PAY_0"', '"PAY_1"').encode(),
+    "uci-two-row-header": (UCI_CODES_ROW + TEXT.replace('"', "")).encode(),
+    "semicolons": TEXT.replace(",", ";").encode(),
+    "tabs": TEXT.replace(",", "\t").encode(),
+    "excel-sep-comma-line": ("sep=,\n" + TEXT).encode(),
+    "excel-sep-semicolon-line": ("sep=;\n" + TEXT.replace(",", ";")).encode(),
+    "excel-sep-tab-line": ("sep=\t\r\n" + TEXT.replace(",", "\t")).encode(),
+    "utf-8-bom": TEXT.encode("utf-8-sig"),
+    "windows-1252": _extra_column(TEXT, "NOTE", "José Peña €5").encode("cp1252"),
+    "latin-1": _extra_column(TEXT, "NOTE", "São Paulo").encode("latin-1"),
+    "latin-1-c1-byte": _extra_column(TEXT, "NOTE", "x").encode().replace(b",x\n", b",\x81\n"),
+    "crlf-and-excel-trailing-commas": TEXT.replace("\n", ",,\r\n").encode(),
+    "title-and-blank-line-above-header": ("Clients at 30 November 2026,,,\n,,,\n" + TEXT).encode(),
+    "title-without-delimiter-above-semicolons": ("Client list\n\n" + TEXT.replace(",", ";")).encode(),
+}
+BLANK_ROW = "," * 24 + "\n"
+TWINS = {
+    "pay_0-and-pay_1": (_doubled("PAY_0", "PAY_1"), r"columns PAY_0 \(column 7\) and PAY_1 \(column 26\)"),
+    "both-target-spellings": (
+        _doubled("default.payment.next.month", "default payment next month"),
+        r"columns default\.payment\.next\.month \(column 25\) and default payment next month \(column 26\)",
+    ),
+    "id-twice": (_doubled("ID", "ID"), r"columns ID \(column 1\) and ID \(column 26\)"),
+}
+
+
+@pytest.mark.parametrize("data", READABLE.values(), ids=READABLE.keys())
+def test_real_world_layouts_read_the_same_clients(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "clients.csv"
+    path.write_bytes(data)
+    clients = read_clients(path, need_target=True)
+    np.testing.assert_array_equal(clients.raw, to_matrix(ROWS))
+    assert clients.target is not None
+    assert clients.target.tolist() == TARGET
+    assert clients.blank_rows == 0
+
+
+def test_real_world_layouts_stream_the_same_clients() -> None:
+    for name, data in READABLE.items():
+        layout, rows = stream_clients(io.StringIO(decode(data, name=name), newline=""), name=name)
+        streamed = list(rows)
+        assert layout.target_at is not None, name
+        assert all(row.valid for row in streamed), name
+        np.testing.assert_array_equal(np.asarray([row.values for row in streamed]), to_matrix(ROWS))
+
+
+def test_blank_rows_of_only_commas_are_ignored_and_counted() -> None:
+    clients = parse_clients(TEXT + BLANK_ROW * 3, name="f.csv")
+    np.testing.assert_array_equal(clients.raw, to_matrix(ROWS))
+    assert clients.blank_rows == 3
+    table = read_table((TEXT + BLANK_ROW * 3).encode(), name="f.csv")
+    assert (table.blank_rows, table.note) == (3, "3 blank rows ignored")
+    assert [line for line, _ in table.rows] == list(range(2, 2 + len(ROWS)))
+
+
+@pytest.mark.parametrize(("text", "message"), TWINS.values(), ids=TWINS.keys())
+def test_two_columns_with_one_meaning_are_refused_naming_both(text: str, message: str) -> None:
+    with pytest.raises(ClientFileError, match=rf"f\.csv, line 1: {message} both hold .*; delete one"):
+        parse_clients(text, name="f.csv")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (TEXT.replace(",", "|").encode(), r"not split by a comma, semicolon or tab \(it is split by '\|'\)"),
+        (b"LIMIT_BAL\n1\n", r"not split by a comma, semicolon or tab \(it has a single column\)"),
+        (("sep=|\n" + TEXT.replace(",", "|")).encode(), r"line 1 says sep=\|"),
+        (TEXT.encode("utf-16"), r"holds NUL bytes: UTF-16 .*save it as 'CSV UTF-8 \(comma delimited\)'"),
+        (b"PK\x03\x04" + b"\x00" * 20, r"Excel workbook or a zip, not CSV text; save it as 'CSV UTF-8"),
+    ],
+    ids=["pipes", "one-column", "sep-pipe", "utf-16", "xlsx-named-csv"],
+)
+def test_unreadable_encodings_and_delimiters_say_what_to_do(data: bytes, message: str) -> None:
+    with pytest.raises(ClientFileError, match=rf"^f\.csv: .*{message}"):
+        read_table(data, name="f.csv")
+
+
+def test_line_numbers_count_the_sep_line_and_the_code_row() -> None:
+    text = "sep=;\n" + UCI_CODES_ROW.replace(",", ";") + _with_cell("AGE", "x", row=1).replace(",", ";")
+    with pytest.raises(ClientFileError, match="row 5, column AGE: Input should be a valid integer"):
+        parse_clients(text, name="f.csv")
+
+
+def test_missing_columns_are_named_on_the_likeliest_header_row() -> None:
+    text = "Client list\n" + TEXT.replace('"AGE"', '"AGEX"')
+    with pytest.raises(ClientFileError, match=r"f\.csv: missing column\(s\) AGE in the header \(line 2\)"):
+        parse_clients(text, name="f.csv")

@@ -105,3 +105,49 @@ def test_in_sample_note_says_what_trained_the_model(found: str, words: str) -> N
     assert "22,500 of those rows trained the model and 7,500 tested it" in note
     assert "overstate its quality" in note
     assert "overstate its quality" in views.in_sample_note(None, shipped)
+
+
+def upload_script() -> None:
+    """An upload widget read as the batch and monitoring tabs read theirs (AppTest runs this body as a page)."""
+    import streamlit as st
+
+    from ui.batch import UPLOAD_TYPES
+    from ui.views import read_upload
+
+    upload = st.file_uploader("Clients", type=list(UPLOAD_TYPES), key="file")
+    if upload is not None and (parsed := read_upload(upload, key="parsed", scored_key="scored")) is not None:
+        st.caption(
+            f"{len(parsed.table):,} rows · {len(parsed.applicants):,} valid · {len(parsed.problems)} problems"
+        )
+
+
+def excel_export(rows: list[dict[str, Any]], target: list[int]) -> bytes:
+    """What Excel in a European locale saves: `sep=;`, semicolons, Windows-1252, trailing blank rows."""
+    first, *body = to_dataset_csv(rows, target=target).splitlines()
+    lines = ["sep=;", f'{first},"NOTE"', *(f"{line},Peña" for line in body), *["," * 25] * 3]
+    return ("\r\n".join(lines).replace(",", ";") + "\r\n").encode("cp1252")
+
+
+def test_upload_reads_an_excel_export_and_says_what_it_ignored() -> None:
+    rows = generate_rows(40, seed=5)
+    at = AppTest.from_function(upload_script, default_timeout=30).run()
+    at.file_uploader(key="file").upload(
+        "clients.csv", excel_export(rows, [i % 2 for i in range(40)]), "text/csv"
+    )
+    at.run()
+    assert not at.exception
+    assert not at.error
+    assert at.info[0].value == "clients.csv: 3 blank rows ignored."
+    assert at.caption[0].value == "40 rows · 40 valid · 0 problems"
+
+
+def test_upload_of_two_columns_with_one_meaning_names_both() -> None:
+    first, *body = to_dataset_csv(generate_rows(5, seed=6)).splitlines()
+    text = "\n".join([first.replace('"PAY_2"', '"PAY_1"'), *body]) + "\n"
+    at = AppTest.from_function(upload_script, default_timeout=30).run()
+    at.file_uploader(key="file").upload("twins.csv", text.encode(), "text/csv").run()
+    assert not at.exception
+    assert at.error[0].value.startswith(
+        "twins.csv, line 1: columns PAY_0 (column 7) and PAY_1 (column 8) both hold PAY_0; delete one"
+    )
+    assert not at.caption

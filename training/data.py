@@ -1,5 +1,6 @@
 """Load, validate and verify the UCI "Default of Credit Card Clients" data, in any of its layouts."""
 
+import csv
 import hashlib
 import io
 import logging
@@ -17,6 +18,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.model_selection import train_test_split
 
+from functions.clientfile import ClientFileError, table_of
+from functions.clientlayout import TARGET_NAMES, decode, split_lines
 from functions.contract import BILLS, FEATURE_BY_NAME, FEATURE_NAMES, TARGET
 from functions.manifest import SplitPolicy
 
@@ -26,9 +29,6 @@ UCI_URL: Final = "https://archive.ics.uci.edu/static/public/350/default+of+credi
 # sha256 of the 30,000 x 24 values (23 inputs + target, contract order, rows by ID, int64 little-endian):
 # identical for the UCI .xls and the Kaggle CSV.
 PINNED_TABLE_SHA256: Final = "9dc981540a6e93a868c943fd1b08dea87a123132108396c6bc5c7b0590f125a4"
-TARGET_NAMES: Final = ("DEFAULT.PAYMENT.NEXT.MONTH", "DEFAULT PAYMENT NEXT MONTH", "DEFAULT")
-ALIASES: Final = {"PAY_1": "PAY_0", **dict.fromkeys(TARGET_NAMES, TARGET)}
-UCI_CODES: Final = [f"X{k}" for k in range(1, 24)] + ["Y"]
 MAX_PROBLEMS: Final = 10
 # The reference app's split: 75/25 stratified with seed 42 holds out the test set; 20 % of the rest validates.
 SPLIT_POLICY: Final = SplitPolicy(
@@ -136,13 +136,23 @@ def download_uci(cache_dir: Path, *, url: str = UCI_URL, timeout: float = 60.0) 
     return target
 
 
+def _is_table(member: str) -> bool:
+    """Whether a zip member is a table, not a folder or macOS's resource fork (`__MACOSX/`, `._name`)."""
+    base = member.rsplit("/", 1)[-1]
+    return (
+        not member.startswith("__MACOSX/")
+        and not base.startswith("._")
+        and base.lower().endswith((".csv", ".xls", ".xlsx"))
+    )
+
+
 def read_raw(path: Path) -> tuple[pd.DataFrame, str]:
     """Read a CSV, .xls/.xlsx or a zip holding one, as strings with no header; return it and its name."""
     if not path.exists():
         raise DataError(f"{path}: no such file; pass --data PATH or omit it to download the UCI data")
     if path.suffix.lower() == ".zip":
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if m.lower().endswith((".csv", ".xls", ".xlsx"))]
+            members = [m for m in archive.namelist() if _is_table(m)]
             if len(members) != 1:
                 raise DataError(f"{path}: expected one .csv/.xls/.xlsx inside the zip, found {members}")
             payload = archive.read(members[0])
@@ -151,66 +161,82 @@ def read_raw(path: Path) -> tuple[pd.DataFrame, str]:
 
 
 def _read_bytes(payload: bytes, name: str) -> pd.DataFrame:
+    """Return a file's cells as strings (header rows included); CSV decoding and delimiter are the shared rules."""
+    if name.lower().endswith((".xls", ".xlsx")):
+        try:
+            return pd.read_excel(io.BytesIO(payload), header=None, dtype=str, engine="calamine").fillna("")
+        except ValueError as err:
+            raise DataError(f"{name}: cannot be read as a workbook ({err})") from err
     try:
-        if name.lower().endswith((".xls", ".xlsx")):
-            return pd.read_excel(io.BytesIO(payload), header=None, dtype=str, engine="calamine")
-        return pd.read_csv(io.BytesIO(payload), header=None, dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as err:
-        raise DataError(f"{name}: cannot be read as a table ({err})") from err
+        rows = list(split_lines(io.StringIO(decode(payload, name=name), newline=""), name=name))
+    except ClientFileError as err:
+        raise DataError(str(err)) from err
+    except csv.Error as err:
+        raise DataError(f"{name}: not a readable CSV ({err})") from err
+    width = max(len(row) for row in rows)
+    return pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=str)
 
 
 def parse(raw: pd.DataFrame, name: str) -> pd.DataFrame:
     """Turn a header-less string table in the UCI or Kaggle layout into validated int64 columns."""
-    first_row = 0
-    cells = [str(c).strip().upper() for c in raw.iloc[0].fillna("")]
-    if cells[-24:] == UCI_CODES:  # the UCI .xls has an X1..X23,Y row above the real header
-        first_row = 1
-    header = [str(c).strip().strip('"').upper() for c in raw.iloc[first_row].fillna("")]
-    header = [ALIASES.get(c, c) for c in header]
-    expected = [spec.column for spec in FEATURE_BY_NAME.values()] + [TARGET]
-    missing = [c for c in expected if c not in header]
-    if missing:
+    try:
+        table = table_of(raw.fillna("").astype(str).to_numpy().tolist(), name=name)
+    except ClientFileError as err:
+        raise DataError(str(err)) from err
+    layout = table.layout
+    if layout.target_at is None:
         raise DataError(
-            f"{name}: missing column(s) {', '.join(missing)} in the header (row {first_row + 1}); "
-            "expected the UCI or Kaggle layout (LIMIT_BAL, SEX, ..., PAY_AMT6 and the target)"
+            f"{name}: missing column(s) {TARGET_NAMES[0].lower()} in the header (line {layout.first_line - 1}); "
+            "training needs the default flag (0/1)"
         )
-    body = raw.iloc[first_row + 1 :].copy()
-    body.columns = header
-    lines = np.arange(first_row + 2, first_row + 2 + len(body))  # 1-based rows of the file
+    if table.blank_rows:
+        log.warning("%s: %s", name, table.note)
+    lines = np.array([line for line, _ in table.rows], dtype=np.int64)
+    cells = [cells + [""] * (len(layout.header) - len(cells)) for _, cells in table.rows]
+    body = pd.DataFrame(cells, dtype=str).iloc[:, : len(layout.header)] if cells else pd.DataFrame()
+    where = {**layout.where, TARGET: layout.target_at}
+    if layout.id_at is not None:
+        where["ID"] = layout.id_at
     problems: list[str] = []
     columns: dict[str, NDArray[Any]] = {}
-    for column in expected + (["ID"] if "ID" in header else []):
-        text = body[column].astype(str).str.strip()
+    for field, at in where.items():
+        column = layout.header[at]
+        text = body[at].str.strip() if len(body) else pd.Series([], dtype=str)
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-        for i in np.flatnonzero(~np.isfinite(values)):
-            problem = (
-                "missing value" if text.iloc[i] in ("", "nan") else f"non-numeric value {text.iloc[i]!r}"
-            )
-            problems.append(f"row {lines[i]}, column {column}: {problem}")
-        finite = np.isfinite(values)
-        for i in np.flatnonzero(finite & (values != np.round(values))):
-            problems.append(f"row {lines[i]}, column {column}: {values[i]:g} is not a whole number")
-        problems.extend(_range_problems(column, values, lines))
-        columns[column] = values
+        problems.extend(_cell_problems(field, column, text, values, lines))
+        columns[field] = values
     if problems:
         shown = "\n  ".join(problems[:MAX_PROBLEMS])
         more = f"\n  ... and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
         raise DataError(f"{name}: {len(problems)} problem(s); fix the file:\n  {shown}{more}")
     frame = pd.DataFrame({c: columns[c].astype(np.int64) for c in columns})
-    frame = frame.rename(columns={spec.column: spec.name for spec in FEATURE_BY_NAME.values()})
     if "ID" in frame:
         frame = frame.sort_values("ID", kind="stable").set_index("ID")
     return frame[list(FEATURE_NAMES) + [TARGET]]
 
 
-def _range_problems(column: str, values: NDArray[Any], lines: NDArray[Any]) -> list[str]:
-    if column == TARGET:
+def _cell_problems(
+    field: str, column: str, text: "pd.Series[str]", values: NDArray[Any], lines: NDArray[Any]
+) -> list[str]:
+    """List a column's missing, non-numeric, fractional and out-of-range cells by row, as the file names it."""
+    problems = []
+    for i in np.flatnonzero(~np.isfinite(values)):
+        problem = "missing value" if text.iloc[i] in ("", "nan") else f"non-numeric value {text.iloc[i]!r}"
+        problems.append(f"row {lines[i]}, column {column}: {problem}")
+    finite = np.isfinite(values)
+    for i in np.flatnonzero(finite & (values != np.round(values))):
+        problems.append(f"row {lines[i]}, column {column}: {values[i]:g} is not a whole number")
+    return problems + _range_problems(field, column, values, lines)
+
+
+def _range_problems(field: str, column: str, values: NDArray[Any], lines: NDArray[Any]) -> list[str]:
+    if field == TARGET:
         bad = np.isfinite(values) & ~np.isin(values, (0, 1))
         return [
             f"row {lines[i]}, column {column}: target {values[i]:g} is not 0 or 1"
             for i in np.flatnonzero(bad)
         ]
-    spec = next((s for s in FEATURE_BY_NAME.values() if s.column == column), None)
+    spec = FEATURE_BY_NAME.get(field)
     if spec is None:
         return []
     low_bad = values <= spec.minimum if spec.exclusive_minimum else values < spec.minimum

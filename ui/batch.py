@@ -3,7 +3,6 @@
 Pure functions: the API client is passed in (anything with `predict_batch`), so tests need no server.
 """
 
-import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
@@ -13,11 +12,12 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from functions.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, TARGET, Applicant, FeatureSpec, Prediction
+from functions.clientfile import ClientFileError, ClientTable, MissingColumnsError, read_table, table_of
+from functions.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, FeatureSpec, Prediction
 from functions.errors import FieldError, to_field_errors
 from ui.client import ApiError
 
-TARGET_COLUMNS: Final = ("default.payment.next.month", "default payment next month", TARGET)
+UPLOAD_TYPES: Final = ("csv", "xls", "xlsx")  # what the upload widgets accept
 T = TypeVar("T")
 Positioned = tuple[int, dict[str, Any]]  # (0-based row of the file, applicant as the API takes it)
 
@@ -53,6 +53,7 @@ class ParsedFile:
     problems: list[RowProblem]
     id_column: str | None
     target: NDArray[np.float64] | None  # 1 default, 0 no default, NaN unreadable; None without the column
+    note: str = ""  # what was ignored, e.g. "3 blank rows ignored"
 
 
 @dataclass
@@ -93,46 +94,60 @@ def decision_text(predicted_default: bool) -> str:
     return "default predicted" if predicted_default else "no default predicted"
 
 
-def _read_table(data: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
+def _read_table(data: bytes, name: str) -> ClientTable:
     try:
-        table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, skipinitialspace=True)
-    except ValueError as err:  # pandas' parser, empty-data and decoding errors are all ValueErrors
-        raise UnreadableFileError(f"This is not a readable CSV file ({err}).") from err
-    columns = {str(name).strip().strip('"').lower(): str(name) for name in table.columns}
-    missing = [spec.column for spec in FEATURES if spec.required and spec.name not in columns]
-    if missing:
+        if name.lower().endswith((".xls", ".xlsx")):
+            from ui.workbook import workbook_rows
+
+            return table_of(workbook_rows(data, name=name), name=name)
+        return read_table(data, name=name)
+    except MissingColumnsError as err:
         raise UnreadableFileError(
-            f"The file has no column {', '.join(missing)}. Expected the dataset's header (ID, LIMIT_BAL, "
+            f"The file has no column {', '.join(err.missing)}. Expected the dataset's header (ID, LIMIT_BAL, "
             "SEX, ..., PAY_AMT6, optionally default.payment.next.month) or the API's lower-case names."
-        )
-    if table.empty:
+        ) from err
+    except ClientFileError as err:
+        raise UnreadableFileError(str(err)) from err
+
+
+def _cell(cells: list[str], at: int) -> str:
+    return cells[at] if at < len(cells) else ""
+
+
+def _target(table: ClientTable) -> NDArray[np.float64] | None:
+    at = table.layout.target_at
+    if at is None:
+        return None
+    flags = pd.Series([_cell(cells, at).strip() for _, cells in table.rows], dtype=str)
+    labels = pd.to_numeric(flags, errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isin(labels, (0.0, 1.0)), labels, np.nan)
+
+
+def read_clients(data: bytes, *, name: str = "upload.csv") -> ParsedFile:
+    """Read a CSV (or .xls/.xlsx) in any layout the shared reader accepts and check each row; raises
+    UnreadableFileError when the file cannot be read, lacks a required column or has no rows."""
+    table = _read_table(data, name)
+    if not table.rows:
         raise UnreadableFileError("The file has a header but no rows.")
-    return table, columns
-
-
-def read_clients(data: bytes) -> ParsedFile:
-    """Read a CSV in the dataset's layout (or the contract's names) and check each row; raises
-    UnreadableFileError when the file is not CSV, lacks a required column or has no rows."""
-    table, columns = _read_table(data)
-    parsed = ParsedFile(table, [], [], [], columns.get("id"), None)
-    present = [spec for spec in FEATURES if spec.name in columns]
-    for position, record in enumerate(table.to_dict("records")):
-        values = {spec.name: coerce(record[columns[spec.name]], spec) for spec in present}
+    layout = table.layout
+    width = len(layout.header)
+    padded = [(cells + [""] * width)[:width] for _, cells in table.rows]
+    frame = pd.DataFrame(padded, columns=list(layout.header), dtype=str)
+    id_column = layout.header[layout.id_at] if layout.id_at is not None else None
+    parsed = ParsedFile(frame, [], [], [], id_column, _target(table), table.note)
+    label = {field: layout.header[at] for field, at in layout.where.items()}
+    specs = [spec for spec in FEATURES if spec.name in layout.where]
+    for position, (_, cells) in enumerate(table.rows):
+        values = {spec.name: coerce(_cell(cells, layout.where[spec.name]), spec) for spec in specs}
         try:
-            applicant = Applicant.model_validate(
-                {name: value for name, value in values.items() if value is not None}
-            )
+            applicant = Applicant.model_validate({k: v for k, v in values.items() if v is not None})
         except ValidationError as err:
             for error in to_field_errors(err.errors(), max_batch=MAX_BATCH):
-                column = columns.get(error.field, error.field)
+                column = label.get(error.field, error.field)
                 parsed.problems.append(RowProblem(position + 1, column, describe(error, label=column)))
             continue
         parsed.applicants.append(applicant.model_dump())
         parsed.positions.append(position)
-    target_column = next((columns[name] for name in TARGET_COLUMNS if name in columns), None)
-    if target_column is not None:
-        labels = pd.to_numeric(table[target_column], errors="coerce").to_numpy(dtype=float)
-        parsed.target = np.where(np.isin(labels, (0.0, 1.0)), labels, np.nan)
     return parsed
 
 

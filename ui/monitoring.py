@@ -13,7 +13,7 @@ import streamlit as st
 from functions.backtest import Outcomes, back_test
 from functions.drift import Drift, moved_bins, population_drift
 from functions.manifest import Manifest
-from ui.batch import BatchScorer, ParsedFile, ScoredFile, raw_inputs
+from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile, raw_inputs
 from ui.charts import backtest_chart, moved_chart
 from ui.views import read_upload, score_file
 
@@ -180,7 +180,10 @@ def _monitored(parsed: ParsedFile, scored: ScoredFile, manifest: Manifest) -> Fi
 def _uploaded(client: BatchScorer) -> tuple[ParsedFile, ScoredFile] | None:
     """Read the tab's own upload once, score it on request; return it once scored."""
     upload = st.file_uploader(
-        "CSV file of clients", type=["csv"], key="monitor_file", help="Any layout the Batch file tab accepts."
+        "CSV file of clients",
+        type=list(UPLOAD_TYPES),
+        key="monitor_file",
+        help="Any layout the Batch file tab accepts.",
     )
     if upload is None:
         st.info(

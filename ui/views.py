@@ -33,7 +33,7 @@ def read_upload(upload: UploadedFile, *, key: str, scored_key: str) -> ParsedFil
     show why it is unreadable and return None then."""
     if st.session_state.get(f"{key}_id") != upload.file_id:
         try:
-            st.session_state[key] = read_clients(upload.getvalue())
+            st.session_state[key] = read_clients(upload.getvalue(), name=upload.name)
         except UnreadableFileError as problem:
             st.session_state[key] = problem
         st.session_state[f"{key}_id"] = upload.file_id
@@ -42,6 +42,8 @@ def read_upload(upload: UploadedFile, *, key: str, scored_key: str) -> ParsedFil
     if isinstance(parsed, Exception):
         st.error(str(parsed))
         return None
+    if parsed.note:
+        st.info(f"{upload.name}: {parsed.note}.")
     return parsed  # type: ignore[no-any-return]
 
 
