@@ -18,7 +18,6 @@ Figures go to --out (git-ignored); `--write-docs` also rewrites the Portfolio se
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,12 @@ from benchmarks.results import DOC, RESULTS_DIR, ROOT, cpu_name, say, shown, wri
 HEADING: Final = "## Portfolio scoring"
 COMMAND: Final = (
     "CREDIT_DATA=../shared/data/default_of_credit_card_clients.csv .venv/bin/python -m benchmarks.portfolio"
+)
+# Runs a command, then prints its (and its descendants') largest RSS in KB and their CPU seconds.
+CHILD_USAGE: Final = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, "
+    "stderr=subprocess.DEVNULL); r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(r.ru_maxrss, r.ru_utime + r.ru_stime)"
 )
 Matrix = npt.NDArray[np.float64]
 Scorer = Callable[[Matrix], Matrix]
@@ -122,24 +127,29 @@ def portfolio_command(raw: Matrix, folder: Path) -> Figure:
         header = ",".join(["ID", *(spec.column for spec in FEATURES)])
         table = np.column_stack([np.arange(1, len(raw) + 1), raw]).astype(np.int64)
         np.savetxt(source, table, fmt="%d", delimiter=",", header=header, comments="")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
         command = [sys.executable, "-m", "functions.portfolio", "score", str(source), str(target)]
-        subprocess.run([*command, "--workers", str(workers)], check=True, cwd=ROOT, capture_output=True)
+        started = time.perf_counter()
+        # A fresh parent process, so that its children's usage is this command's alone (workers included).
+        measured = subprocess.run(
+            [sys.executable, "-c", CHILD_USAGE, *command, "--workers", str(workers)],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_kb, cpu = (float(value) for value in measured.stdout.split()[-2:])
         with target.open() as scored:
             lines = sum(1 for _ in scored) - 1
     if lines != len(raw):
         raise RuntimeError(f"the portfolio command wrote {lines} rows for {len(raw)} input rows")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Figure(
         stack=f"(a') portfolio command, PD + reasons, CSV to CSV, {workers} workers",
         rows=len(raw),
         seconds=seconds,
         rows_per_s=len(raw) / seconds,
         cpu_rows_per_s=len(raw) / cpu if cpu else 0.0,
-        peak_mb=after.ru_maxrss / 1024,  # kilobytes on Linux
+        peak_mb=peak_kb / 1024,  # ru_maxrss is in kilobytes on Linux
     )
 
 

@@ -10,6 +10,8 @@ import pytest
 from benchmarks import portfolio, results
 from benchmarks.load import Phase, summary, totals
 from benchmarks.portfolio import Figure
+from functions.scoring import to_matrix
+from training.synthetic import TYPICAL
 
 DOC = "# Benchmarks\n\nIntro.\n\n## Serving\n\nold serving\n\n## Lambda task root\n\nsizes\n"
 
@@ -84,4 +86,8 @@ def test_portfolio_writes_its_figures_as_json(tmp_path: Path) -> None:
     figures = [asdict(f) for f in portfolio_figures()]
     path = results.write_results("portfolio", {"figures": figures}, folder=tmp_path)
     assert json.loads(path.read_text())["figures"][1]["rows_per_s"] == 10_000.0
-    assert portfolio.portfolio_command(np.zeros((2, 23)), tmp_path) is None  # (a') not on this branch yet
+    rows = np.tile(to_matrix([TYPICAL]), (3, 1))
+    command = portfolio.portfolio_command(rows, tmp_path)  # (a') the real command, end to end
+    assert command.rows == 3 and command.stack.startswith("(a') portfolio command")
+    assert command.rows_per_s > 0 and 0 < command.peak_mb < 2_000
+    assert list(tmp_path.iterdir()) == [path]  # its scratch folder is gone
