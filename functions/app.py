@@ -28,7 +28,7 @@ from functions.errors import ApiError, documented, install_error_handlers
 from functions.guard import JSON_TYPE, install_guard
 from functions.jsonbody import ScreenedRoute
 from functions.manifest import ModelUnavailable
-from functions.record import record_of
+from functions.request_record import record_of
 from functions.scoring import Decision, ScoringModel, load_model, to_matrix
 from functions.telemetry import configure_logger, logger
 

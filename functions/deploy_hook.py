@@ -19,7 +19,9 @@ from botocore.config import Config
 
 from functions.config import get_settings
 from functions.contract import EXAMPLES
-from functions.record import SYNTHETIC_HEADER  # marks hook and smoke requests (kept out of monitoring)
+from functions.request_record import (
+    SYNTHETIC_HEADER,  # marks hook and smoke requests (kept out of monitoring)
+)
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from functions.contract import FEATURE_BY_NAME, MAX_BATCH, FeatureSpec
-from functions.record import record_of
+from functions.request_record import record_of
 
 ErrorCode = Literal[
     "malformed_json",

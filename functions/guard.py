@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from functions.config import get_settings
 from functions.errors import error_response, repeated_key_errors
 from functions.jsonbody import PARSED_KEY, parse_json
-from functions.record import RequestRecord, start_record
+from functions.request_record import RequestRecord, start_record
 from functions.telemetry import bind_lambda_context, emit_metrics, logger
 
 JSON_TYPE: Final = "application/json"

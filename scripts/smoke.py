@@ -16,7 +16,7 @@ from typing import Any, Final
 import httpx
 
 from functions.contract import EXAMPLES
-from functions.record import SYNTHETIC_HEADER
+from functions.request_record import SYNTHETIC_HEADER
 from ui.client import Answer, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
 
 APPLICANT: Final = EXAMPLES["typical"]

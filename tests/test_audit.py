@@ -17,7 +17,7 @@ from functions.decisions import DecisionRecord, decision_bins, note_missing_refe
 from functions.deploy_hook import predict_event
 from functions.manifest import read_manifest
 from functions.reasons import Reason
-from functions.record import SYNTHETIC_HEADER
+from functions.request_record import SYNTHETIC_HEADER
 from functions.scoring import Decision, to_matrix
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 

@@ -18,7 +18,7 @@ from functions.contract import FEATURE_NAMES
 from functions.decisions import DecisionRecord, StoredBins
 from functions.drift import population_drift, psi
 from functions.manifest import read_manifest
-from functions.record import SYNTHETIC_HEADER
+from functions.request_record import SYNTHETIC_HEADER
 from functions.scoring import Decision, to_matrix
 from scripts.cfn import load_template
 from training.synthetic import generate_rows

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.record import SYNTHETIC_HEADER
+from functions.request_record import SYNTHETIC_HEADER
 from scripts import smoke
 from scripts.local import ROOT, free_port
 

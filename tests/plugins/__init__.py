@@ -1,0 +1,1 @@
+"""Test plugins, loaded with -p from pyproject.toml: the fixtures conftest.py would otherwise hold, by topic."""
