@@ -13,6 +13,9 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
+from functions.config import MIB, Settings
+from functions.contract import MAX_BATCH
+
 ASSETS_URL: Final = "/docs-assets"
 ASSETS_DIR: Final = str(files("fastapi_offline").joinpath("static"))
 # Swagger UI's default validator badge calls validator.swagger.io; null turns it off.
@@ -53,3 +56,27 @@ def install_docs(app: FastAPI, *, openapi_url: str) -> None:
 
     app.get("/docs", include_in_schema=False)(swagger_ui)
     app.get("/redoc", include_in_schema=False)(redoc)
+
+
+def api_description(settings: Settings) -> str:
+    """Return the OpenAPI description (markdown) with this deployment's body limit and the contract's batch size."""
+    limit = (
+        f"{settings.max_body_bytes / MIB:g} MiB"
+        if settings.max_body_bytes >= MIB
+        else f"{settings.max_body_bytes:,} bytes"
+    )
+    return f"""
+Scores credit-card clients (the 23 inputs of the UCI dataset) with a verified gradient-boosted model:
+probability of default next month, decision at the model's threshold, scorecard points, risk grade and up to
+four reasons a credit officer can quote.
+
+**Bodies** are JSON: send `Content-Type: application/json`. A body without any Content-Type is read as JSON
+too (API Gateway test events carry none); any other type gets 415. Bodies above {limit} get 413; a batch
+holds 1 to {MAX_BATCH:,} applicants. Inputs are strict: `true` or `"5"` is not a number, unknown fields are
+refused, NaN and infinities are refused, and a key sent twice in one object gets 400 `duplicate_key`.
+
+**Errors**: every 4xx and 5xx answer has the body `{{"error": {{"code", "message", "request_id", "fields"}}}}`;
+`fields` lists each invalid input as `{{"field", "index", "type", "message", "hint"}}` and never repeats the
+submitted value. A 5xx is never caused by the input: 503 means the model or the audit trail is unavailable
+(no decision is made), 500 a fault of the service. Each answer carries an `X-Request-Id` header.
+"""

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from functions import audit, envelope
-from functions.apidocs import install_docs
+from functions.apidocs import api_description, install_docs
 from functions.config import Settings, get_settings
 from functions.contract import Applicant, BatchPredictions, BatchRequest, Health, Prediction
 from functions.decisions import decision_bins, note_missing_reference
@@ -32,21 +32,6 @@ from functions.request_record import record_of
 from functions.scoring import Decision, ScoringModel, load_model, to_matrix
 from functions.telemetry import configure_logger, logger
 
-API_DESCRIPTION: Final = """
-Scores credit-card clients (the 23 inputs of the UCI dataset) with a verified gradient-boosted model:
-probability of default next month, decision at the model's threshold, score, risk grade and up to four
-reasons a credit officer can quote.
-
-**Bodies** are JSON: send `Content-Type: application/json`. A body without any Content-Type is read as JSON
-too (API Gateway test events carry none); any other type gets 415. Bodies above 1 MiB get 413; a batch
-holds 1 to 1,000 applicants. Inputs are strict: `true` or `"5"` is not a number, unknown fields are
-refused, NaN and infinities are refused.
-
-**Errors**: every 4xx and 5xx answer has the body `{"error": {"code", "message", "request_id", "fields"}}`;
-`fields` lists each invalid input as `{"field", "index", "type", "message", "hint"}` and never repeats the
-submitted value. A 5xx is never caused by the input: 503 means the model or the audit trail is unavailable
-(no decision is made), 500 a fault of the service. Each answer carries an `X-Request-Id` header.
-"""
 AUDIT_REFUSAL: Final = (
     "The decision could not be recorded in the audit trail, so none is returned. Retry later."
 )
@@ -236,9 +221,9 @@ def create_app(settings: Settings) -> FastAPI:
         title="Credit default scoring API",
         version="1.0.0",
         summary="Probability of default next month for a credit-card client, with reasons and an audit trail.",
-        description=API_DESCRIPTION,
+        description=api_description(settings),
         root_path=settings.root_path,
-        strict_content_type=False,  # a body without Content-Type is read as JSON (see API_DESCRIPTION)
+        strict_content_type=False,  # a body without Content-Type is read as JSON (see api_description)
         redirect_slashes=False,  # the guard serves /v1/health/ as /v1/health; a redirect could drop the stage
         docs_url=None,  # served by install_docs from the app's own assets, not a CDN
         redoc_url=None,
