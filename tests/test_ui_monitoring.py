@@ -1,12 +1,15 @@
 """ui/monitoring.py: drift and back-test of a scored file with generated rows, a fake API client, and the tab."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
+from functions.app import get_app
 from functions.backtest import back_test
 from functions.contract import FEATURE_NAMES, Prediction
 from functions.drift import SCORE, build_reference
@@ -198,13 +201,38 @@ def test_tab_says_when_the_model_has_no_reference(manifest: Manifest) -> None:
     assert "No back-test: the file has no default flag column." in [c.value for c in at.caption]
 
 
-def test_tab_points_to_the_batch_tab_and_the_decision_log(manifest: Manifest) -> None:
+def test_tab_points_to_the_batch_tab_and_the_decision_log(
+    manifest: Manifest, configure: Callable[..., None], tmp_path: Path
+) -> None:
+    configure(DECISION_LOG=str(tmp_path / "var" / "decisions.sqlite"))
     at = tab(manifest)
     at.radio(key="monitor_source").set_value(monitoring.BATCH).run()
     assert "Score a file on the Batch file tab first" in at.info[0].value
     at.radio(key="monitor_source").set_value(monitoring.DECISIONS).run()
-    assert "Not available yet" in at.caption[0].value
+    assert "No decision log at decisions.sqlite: `make run` records each decision" in at.caption[0].value
     assert not at.exception
+
+
+def test_tab_shows_the_drift_of_the_decisions_this_machine_recorded(
+    manifest: Manifest, configure: Callable[..., None], tmp_path: Path, referenced_model_dir: Path
+) -> None:
+    """Decisions the API recorded in the local log (as under `make run`) are compared with the reference."""
+    log = tmp_path / "var" / "decisions.sqlite"
+    configure(
+        DECISION_LOG=str(log), AUDIT_TABLE=None, AUDIT_HASH_KEY=None, MODEL_DIR=str(referenced_model_dir)
+    )
+    with TestClient(get_app()) as client:
+        batch_of = {"applicants": generate_rows(60, seed=41)}
+        assert client.post("/v1/predict/batch", json=batch_of).status_code == 200
+        message, drifts, rows = monitoring.recent_drift(24)
+        assert (drifts, rows) == ((), 60) and "PSI needs at least 100" in message
+        assert client.post("/v1/predict/batch", json=batch_of).status_code == 200
+    at = tab(manifest)
+    at.radio(key="monitor_source").set_value(monitoring.DECISIONS).run()
+    assert not at.exception and not at.error
+    assert "120 decisions of this model in the last 24 h." in [c.value for c in at.caption]
+    psi = next(frame.value for frame in at.dataframe if "PSI" in frame.value.columns)
+    assert list(psi["input"]) == [*FEATURE_NAMES, SCORE]
 
 
 def test_tab_reports_an_unreadable_upload_and_a_missing_manifest() -> None:

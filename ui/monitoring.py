@@ -4,6 +4,7 @@ the realised default flag, its back-test per grade (pure logic first, then what 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 import numpy as np
@@ -11,13 +12,17 @@ import pandas as pd
 import streamlit as st
 
 from functions.backtest import Outcomes, back_test
+from functions.config import LOCAL_DECISION_LOG, get_settings
+from functions.decisions import SqliteDecisionLog
 from functions.drift import Drift, moved_bins, population_drift
-from functions.manifest import Manifest
+from functions.drift_job import measure
+from functions.manifest import Manifest, ModelUnavailable
 from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile, raw_inputs
 from ui.charts import backtest_chart, moved_chart
 from ui.views import read_upload, score_file
 
 UPLOAD, BATCH, DECISIONS = "An uploaded file", "The batch tab's scored file", "Recent decisions"
+RECENT_MIN_DECISIONS: Final = 100  # as the drift job: fewer decisions give PSI too noisy to act on
 ROW_PX: Final = 35  # height of one st.dataframe row
 DIRECTIONS: Final = {"under": "(PD too low)", "over": "(PD too high)", "": ""}
 
@@ -204,6 +209,41 @@ def _uploaded(client: BatchScorer) -> tuple[ParsedFile, ScoredFile] | None:
     return parsed, scored
 
 
+def recent_drift(hours: int) -> tuple[str, tuple[Drift, ...], int]:
+    """Measure the drift of this machine's decision log over the last `hours` h: (message, drifts, rows)."""
+    path = get_settings().decision_log or LOCAL_DECISION_LOG
+    if not path.is_file():
+        return (
+            f"No decision log at {path.name}: `make run` records each decision in var/decisions.sqlite. On AWS the "
+            "daily drift job publishes the same PSI to CloudWatch (docs/monitoring.md).",
+            (),
+            0,
+        )
+    try:
+        counted, drifts, _ = measure(
+            SqliteDecisionLog(path), now=datetime.now(UTC), hours=hours, min_decisions=RECENT_MIN_DECISIONS
+        )
+    except ModelUnavailable as err:
+        return f"Drift not measured: {err}.", (), 0
+    if not drifts:
+        return (
+            f"{counted.rows:,} decisions of this model in the last {hours} h: PSI needs at least "
+            f"{RECENT_MIN_DECISIONS:,}.",
+            (),
+            counted.rows,
+        )
+    return f"{counted.rows:,} decisions of this model in the last {hours} h.", drifts, counted.rows
+
+
+def show_recent_decisions() -> None:
+    """Show the drift of the decisions this machine's API recorded (the local decision log)."""
+    hours = int(st.number_input("Hours of decisions", min_value=1, max_value=24 * 31, value=24, step=1))
+    message, drifts, rows = recent_drift(hours)
+    st.caption(message)
+    if drifts:
+        show_drift(drifts, rows=rows)
+
+
 def monitoring_tab(client: BatchScorer, manifest: Manifest | None) -> None:
     """Render the Monitoring tab: choose the clients, then show their drift and back-test."""
     if manifest is None:
@@ -212,10 +252,8 @@ def monitoring_tab(client: BatchScorer, manifest: Manifest | None) -> None:
         )
         return
     source = st.radio("Clients", [UPLOAD, BATCH, DECISIONS], key="monitor_source", horizontal=True)
-    if source == DECISIONS:  # the decision log (issue 12, item 5) will feed this
-        st.caption(
-            "Not available yet: the drift of recent decisions needs the decision log, which is coming."
-        )
+    if source == DECISIONS:
+        show_recent_decisions()
         return
     if source == BATCH:
         parsed, scored = st.session_state.get("parsed"), st.session_state.get("scored")
