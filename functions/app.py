@@ -29,7 +29,7 @@ from functions.guard import JSON_TYPE, install_guard
 from functions.jsonbody import ScreenedRoute
 from functions.manifest import ModelUnavailable
 from functions.request_record import record_of
-from functions.scoring import Decision, ScoringModel, load_model, to_matrix
+from functions.scoring import Decision, Matrix, ScoringModel, load_model, to_matrix
 from functions.telemetry import configure_logger, logger
 
 AUDIT_REFUSAL: Final = (
@@ -109,9 +109,10 @@ async def predict(
     _key: ApiKeyDoc = None,
 ) -> Response:
     """Score one applicant: PD, decision, score, risk grade and the reasons that raise the PD."""
-    decisions = model.assess(to_matrix([vars(applicant)]))
+    raw = to_matrix([vars(applicant)])
+    decisions = model.assess(raw)
     await audit_decisions(
-        decisions, [applicant], model=model, request=request, settings=settings, batch=False
+        decisions, [applicant], raw, model=model, request=request, settings=settings, batch=False
     )
     observe(request, decisions)
     prediction = to_prediction(decisions[0], model_version=model.version, rid=rid)
@@ -132,7 +133,7 @@ async def predict_batch(
     in_thread = settings.score_in_thread
     decisions = await run_in_threadpool(model.assess, matrix) if in_thread else model.assess(matrix)
     await audit_decisions(
-        decisions, body.applicants, model=model, request=request, settings=settings, batch=True
+        decisions, body.applicants, matrix, model=model, request=request, settings=settings, batch=True
     )
     observe(request, decisions)
     predictions = [to_prediction(d, model_version=model.version, rid=rid) for d in decisions]
@@ -162,6 +163,7 @@ def json_response(body: BaseModel) -> Response:
 async def audit_decisions(
     decisions: Sequence[Decision],
     applicants: Sequence[Applicant],
+    raw: Matrix,
     *,
     model: ScoringModel,
     request: Request,
@@ -176,7 +178,6 @@ async def audit_decisions(
     reference = model.manifest.reference
     if reference is None:
         note_missing_reference(model.version)
-    raw = to_matrix([vars(applicant) for applicant in applicants])
     bins = decision_bins(raw, [d.score for d in decisions], reference)
     try:
         await run_in_threadpool(

@@ -12,6 +12,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
+from functions import stats
 from functions.clientfile import ClientFileError, ClientTable, MissingColumnsError, read_table, table_of
 from functions.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, FeatureSpec, Prediction
 from functions.errors import FieldError, to_field_errors
@@ -247,15 +248,10 @@ def scored_csv(parsed: ParsedFile, results: pd.DataFrame) -> bytes:
 
 
 def auc(labels: NDArray[Any], scores: NDArray[Any]) -> float | None:
-    """Return the ROC AUC by the rank-sum (Mann-Whitney) formula, ties at mean rank; None for one class."""
-    positives = labels == 1
-    n_pos = int(positives.sum())
-    n_neg = len(labels) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    """Return the ROC AUC of 0/1 labels against scores (functions.stats.auc), or None when one class is missing."""
+    if np.unique(labels).size < 2:
         return None
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse]  # 1-based mean rank of each tie group
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return stats.auc(labels, scores)
 
 
 def confusion(labels: NDArray[Any], predicted: NDArray[Any]) -> dict[str, int]:
