@@ -14,5 +14,5 @@ RUN pip install --no-cache-dir --only-binary=:all: --target "${LAMBDA_TASK_ROOT}
 COPY functions/ ${LAMBDA_TASK_ROOT}/functions/
 COPY model/ ${LAMBDA_TASK_ROOT}/model/
 
-# The scoring API; the pre-traffic hook runs the same image with ImageConfig.Command functions.deploy_hook.handler.
-CMD ["functions.app.handler"]
+# The scoring API; the pre-traffic hook runs the same image with ImageConfig.Command functions.api.pretraffic.handler.
+CMD ["functions.api.app.handler"]

@@ -49,6 +49,7 @@ lint: install ## check style, formatting and types (changes nothing)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -66,7 +67,7 @@ api: install ## serve the API with uvicorn on 127.0.0.1:8000 using the shipped m
 ui: install ## serve the Streamlit frontend on 127.0.0.1:8501 (CREDIT_API_URL picks the endpoint; no file watcher)
 	$(BIN)/python -m scripts.run_local --only ui --host $(API_HOST) --api-port $(API_PORT) --ui-port $(UI_PORT)
 
-# `make run` records each decision in a local SQLite log; `python -m functions.drift_job --local` reads it.
+# `make run` records each decision in a local SQLite log; `python -m functions.monitoring.job --local` reads it.
 run: export DECISION_LOG ?= $(CURDIR)/var/decisions.sqlite
 run: install ## start the API and the UI together; Ctrl-C stops both (scripts/run_local.py)
 	$(BIN)/python -m scripts.run_local --host $(API_HOST) --api-port $(API_PORT) --ui-port $(UI_PORT)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from functions.contract import MAX_BATCH, Health
-from functions.manifest import Manifest
+from functions.scoring.contract import MAX_BATCH, Health
+from functions.scoring.manifest import Manifest
 from ui.batch import UPLOAD_TYPES
 from ui.card import show_manifest, show_plots
 from ui.client import DEFAULT_URL, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint

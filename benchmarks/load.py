@@ -208,7 +208,7 @@ def load_stacks(args: argparse.Namespace) -> tuple[list[Phase], str]:
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         note = build_reference(Path(tmp))
         stacks = [
-            ("this API", "functions.app", environment(POWERTOOLS_METRICS_DISABLED="false")),
+            ("this API", "functions.api.app", environment(POWERTOOLS_METRICS_DISABLED="false")),
             (
                 "reference",
                 "benchmarks.reference_app",

@@ -81,8 +81,8 @@ def stacks(chunk: int) -> dict[str, Scorer]:
     import shap  # type: ignore[import-untyped]  # no stubs; dev only
 
     from functions.config import MODEL_DIR
-    from functions.contract import FEATURE_NAMES
-    from functions.scoring import load_model
+    from functions.scoring.contract import FEATURE_NAMES
+    from functions.scoring.model import load_model
 
     model = load_model(MODEL_DIR)
     pipeline = joblib.load(ROOT / "model" / "model.joblib")  # dev only: the image never unpickles
@@ -119,7 +119,7 @@ def portfolio_command(raw: Matrix, folder: Path) -> Figure:
     `folder` and removed afterwards. Peak memory is the largest child's RSS (the command or one of its
     workers); CPU time is the children's user + system time.
     """
-    from functions.contract import FEATURES
+    from functions.scoring.contract import FEATURES
 
     workers = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(dir=folder) as scratch:

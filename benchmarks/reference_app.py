@@ -14,7 +14,7 @@ import pandas as pd
 from fastapi import FastAPI
 from mangum import Mangum
 
-from functions.contract import FEATURE_NAMES, Applicant, BatchRequest
+from functions.scoring.contract import FEATURE_NAMES, Applicant, BatchRequest
 
 model = joblib.load(Path(os.environ["REFERENCE_MODEL"]))  # unpickles a file the benchmark just wrote
 app = FastAPI()

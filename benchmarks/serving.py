@@ -36,7 +36,7 @@ import numpy as np
 
 from benchmarks.results import DOC, RESULTS_DIR, ROOT, cpu_name, say, shown, write_results, write_section
 from benchmarks.stacks import build_reference, environment
-from functions.contract import MAX_BATCH
+from functions.scoring.contract import MAX_BATCH
 from training.synthetic import generate_rows
 
 HEADING: Final = "## Serving"
@@ -155,7 +155,7 @@ def measure(stack: Stack, single: Path, batch: Path, *, cold_runs: int, calls: i
 def scoring_time_ms() -> float:
     """Time the shipped model's scoring of a full batch with reasons, without HTTP: median of 5."""
     from functions.config import MODEL_DIR
-    from functions.scoring import load_model, to_matrix
+    from functions.scoring.model import load_model, to_matrix
 
     model = load_model(MODEL_DIR)
     raw = to_matrix(generate_rows(MAX_BATCH, seed=11))
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(tmp)
         reference_note = build_reference(folder)
         single, batch = write_events(folder)
-        ours = Stack("this API", "functions.app", environment())
+        ours = Stack("this API", "functions.api.app", environment())
         model_path = str(folder / "model.joblib")
         reference = Stack("reference", "benchmarks.reference_app", environment(REFERENCE_MODEL=model_path))
         kwargs = {"cold_runs": args.cold_runs, "calls": args.calls}

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from benchmarks.results import ROOT, say
-from functions.contract import FEATURE_NAMES
+from functions.scoring.contract import FEATURE_NAMES
 from training.synthetic import generate_rows
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from functions.manifest import SERVING_FILES
+from functions.scoring.manifest import SERVING_FILES
 from scripts.taskroot import PLATFORM_FLAGS, dependencies_dir
 
 ROOT: Final = Path(__file__).resolve().parent.parent

@@ -48,14 +48,14 @@ class Settings(BaseSettings):
     # Embedded decision log for runs without DynamoDB (`make run`): the same records in a SQLite file. Used
     # only when AUDIT_TABLE is unset; the HMAC key is AUDIT_HASH_KEY or one generated beside the file.
     decision_log: Path | None = None
-    # The drift job (functions/drift_job.py): decisions of the last this many hours, and the fewest
+    # The drift job (functions/monitoring/job.py): decisions of the last this many hours, and the fewest
     # decisions worth a PSI (below it the job reports the count and publishes no PSI).
     drift_window_hours: int = Field(default=24, ge=1, le=24 * 31)
     drift_min_decisions: int = Field(default=100, ge=1)
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored
     # inline: handing it to a worker thread costs ~70 ms for 1,000 applicants and buys nothing.
     aws_lambda_function_name: str | None = None
-    # The pre-traffic hook (functions/deploy_hook.py): the ARN of the version CodeDeploy is about to shift to.
+    # The pre-traffic hook (functions/api/pretraffic.py): the ARN of the version CodeDeploy is about to shift to.
     scoring_function_version: str | None = None
 
     @field_validator("cors_origins", mode="before")

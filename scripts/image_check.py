@@ -4,7 +4,7 @@ python -m scripts.image_check [--url http://127.0.0.1:9000] [--summary FILE]
 
 The container must have just started (`docker run -p 9000:8080 IMAGE`): the first invocation's time includes
 the cold start. Every API Gateway event must be answered 200, and the example clients must be scored exactly as
-this checkout scores them in process (functions/deploy_hook.py's comparison, as the pre-traffic hook does it).
+this checkout scores them in process (functions/api/pretraffic.py's comparison, as the pre-traffic hook does it).
 Writes a Markdown table to --summary (CI passes $GITHUB_STEP_SUMMARY); exits 1 when any check fails.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Final
 
-from functions import deploy_hook
-from functions.contract import EXAMPLES
+from functions.api import pretraffic as deploy_hook
+from functions.scoring.contract import EXAMPLES
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 EVENTS: Final = ROOT / "events"

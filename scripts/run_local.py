@@ -29,7 +29,7 @@ def say(message: str) -> None:
 def api_command(*, host: str, port: int) -> list[str]:
     """Return the uvicorn command line of the API (warnings only; the app logs one line per request)."""
     return [
-        *(sys.executable, "-m", "uvicorn", "functions.app:get_app", "--factory"),
+        *(sys.executable, "-m", "uvicorn", "functions.api.app:get_app", "--factory"),
         *("--host", host, "--port", str(port), "--no-access-log", "--log-level", "warning"),
     ]
 

@@ -15,8 +15,8 @@ from typing import Any, Final
 
 import httpx
 
-from functions.contract import EXAMPLES
-from functions.request_record import SYNTHETIC_HEADER
+from functions.api.request_state import SYNTHETIC_HEADER
+from functions.scoring.contract import EXAMPLES
 from ui.client import Answer, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
 
 APPLICANT: Final = EXAMPLES["typical"]

@@ -24,7 +24,7 @@ from scripts.cfn import load_template
 ROOT: Final = Path(__file__).resolve().parent.parent
 REQUIREMENTS: Final = ROOT / "functions" / "requirements.txt"
 BUILD: Final = ROOT / "build"
-# Executed by tests/test_taskroot.py and tests/test_image_runtime.py with the running interpreter, so its wheels must be for that Python.
+# Executed by tests/suites/test_taskroot.py and tests/suites/test_image_runtime.py with the running interpreter, so its wheels must be for that Python.
 RUNNING_PYTHON: Final = f"{sys.version_info.major}.{sys.version_info.minor}"
 PLATFORM_FLAGS: Final = (
     "--platform",

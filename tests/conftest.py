@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from functions import audit
-from functions.app import adapter, get_app, load_serving_model
+from functions.api.app import adapter, get_app, load_serving_model
+from functions.audit import stores as audit
 from functions.config import get_settings
 from scripts.image_check import local_context
 from training.synthetic import HIGH_RISK, TYPICAL

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from functions.app import get_app
+from functions.api.app import get_app
 from functions.telemetry import emit_metrics, logger
 from training.synthetic import TYPICAL, generate_rows
 

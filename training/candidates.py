@@ -14,9 +14,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from functions.contract import FEATURE_NAMES
-from functions.features import MODEL_FEATURES, MONOTONE, RAW_INPUTS, engineer
-from functions.records import REFERENCE_RECALL
+from functions.scoring.contract import FEATURE_NAMES
+from functions.scoring.features import MODEL_FEATURES, MONOTONE, RAW_INPUTS, engineer
+from functions.scoring.manifest_parts import REFERENCE_RECALL
 from training.data import SPLIT_POLICY, Splits
 from training.metrics import precision_at_recall
 

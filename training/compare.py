@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from functions.manifest import Manifest, ModelUnavailable, SplitPolicy
-from functions.monitoring import emit, points_of
-from functions.scoring import ScoringModel, load_model
+from functions.monitoring.tables import emit
+from functions.scoring.manifest import Manifest, ModelUnavailable, SplitPolicy
+from functions.scoring.model import ScoringModel, load_model, points_of
 from training.compare_report import comparison_markdown
 from training.comparison import Comparison, Scored, compare_scores
 from training.data import DataError, Dataset, load_dataset, split_positions

@@ -2,8 +2,8 @@
 
 from collections.abc import Sequence
 
-from functions.drift import verdict
-from functions.records import REFERENCE_RECALL
+from functions.monitoring.psi import verdict
+from functions.scoring.manifest_parts import REFERENCE_RECALL
 from training.comparison import (
     AUC_DROP,
     BOOTSTRAP_ROUNDS,

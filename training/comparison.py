@@ -10,9 +10,10 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from functions.drift import SCORE, drift_of, reference_bins
-from functions.records import REFERENCE_RECALL
-from functions.stats import auc, brier
+from functions.monitoring.psi import drift_of
+from functions.monitoring.stats import auc, brier
+from functions.scoring.manifest_parts import REFERENCE_RECALL
+from functions.scoring.reference import SCORE, reference_bins
 from training import report
 from training.metrics import expected_calibration_error, precision_at_recall
 

@@ -18,10 +18,10 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.model_selection import train_test_split
 
-from functions.clientfile import ClientFileError, table_of
-from functions.clientlayout import TARGET_NAMES, decode, split_lines
-from functions.contract import BILLS, FEATURE_BY_NAME, FEATURE_NAMES, TARGET
-from functions.manifest import SplitPolicy
+from functions.clientfiles.layout import TARGET_NAMES, decode, split_lines
+from functions.clientfiles.rows import ClientFileError, table_of
+from functions.scoring.contract import BILLS, FEATURE_BY_NAME, FEATURE_NAMES, TARGET
+from functions.scoring.manifest import SplitPolicy
 
 log = logging.getLogger(__name__)
 

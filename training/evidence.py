@@ -1,7 +1,7 @@
 """Validation evidence on the held-out test split, in the forms credit-risk validators read.
 
-Computed at training into the manifest (`Manifest.evidence`) from `functions/backtest.py` and
-`functions/drift.py`, and rendered into the model card from the manifest alone.
+Computed at training into the manifest (`Manifest.evidence`) from `functions/monitoring/backtest.py` and
+`functions/monitoring/psi.py`, and rendered into the model card from the manifest alone.
 """
 
 from collections.abc import Sequence
@@ -9,11 +9,10 @@ from typing import Any, Final, cast
 
 from numpy.typing import NDArray
 
-from functions.backtest import GREEN_LEVEL, back_test
-from functions.drift import population_drift, verdict
-from functions.manifest import GradeBand, ScoreScaling
-from functions.monitoring import points_of
-from functions.records import (
+from functions.monitoring.backtest import GREEN_LEVEL, back_test
+from functions.monitoring.psi import population_drift, verdict
+from functions.scoring.manifest import GradeBand, ScoreScaling
+from functions.scoring.manifest_parts import (
     AucCeiling,
     Direction,
     GainsBand,
@@ -22,6 +21,7 @@ from functions.records import (
     ReferenceDistributions,
     ValidationEvidence,
 )
+from functions.scoring.model import points_of
 
 BOOTSTRAP_ROUNDS: Final = 1000
 BOOTSTRAP_SEED: Final = 42

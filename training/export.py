@@ -21,13 +21,13 @@ import sklearn
 from numpy.typing import NDArray
 from sklearn.pipeline import Pipeline
 
-from functions import manifest as mf
-from functions import records
-from functions.contract import FEATURE_NAMES, PROTECTED
-from functions.drift import build_reference
-from functions.features import ENGINEERED, MODEL_FEATURES, MONOTONE, engineer
-from functions.predictor import FORMAT, TreeEnsemble, save_ensemble
-from functions.records import ReferenceDistributions
+from functions.scoring import manifest as mf
+from functions.scoring import manifest_parts as records
+from functions.scoring.contract import FEATURE_NAMES, PROTECTED
+from functions.scoring.features import ENGINEERED, MODEL_FEATURES, MONOTONE, engineer
+from functions.scoring.manifest_parts import ReferenceDistributions
+from functions.scoring.reference import build_reference
+from functions.scoring.trees import FORMAT, TreeEnsemble, save_ensemble
 from training import report
 from training.candidates import CALIBRATION, SELECTION_POLICY, Candidate, feature_columns
 from training.data import SPLIT_POLICY, DataError, Dataset

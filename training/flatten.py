@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 
-from functions.predictor import TreeEnsemble
+from functions.scoring.trees import TreeEnsemble
 
 
 def export_ensemble(calibrated: Any, *, columns: list[int], n_features: int) -> TreeEnsemble:

@@ -13,8 +13,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from functions.manifest import SplitPolicy
-from functions.records import REFERENCE_RECALL, ClassificationMetrics, PublishedMetrics
+from functions.scoring.manifest import SplitPolicy
+from functions.scoring.manifest_parts import REFERENCE_RECALL, ClassificationMetrics, PublishedMetrics
 
 # Published figures of the reference app (RandomForest), default class, at its own threshold.
 REFERENCE_APP: Final = PublishedMetrics(accuracy=0.74, precision=0.38, recall=0.68, f1=0.49)

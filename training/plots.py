@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from functions.manifest import Manifest
+from functions.scoring.manifest import Manifest
 
 PLOTS: Final = (
     "roc.png",

@@ -8,9 +8,9 @@ from typing import Any, Final
 import pandas as pd
 from numpy.typing import NDArray
 
-from functions.contract import EDUCATION_CODES, FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES
-from functions.manifest import GradeBand, Manifest
-from functions.records import REFERENCE_RECALL, FairnessRow, GradeOutcome
+from functions.scoring.contract import EDUCATION_CODES, FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES
+from functions.scoring.manifest import GradeBand, Manifest
+from functions.scoring.manifest_parts import REFERENCE_RECALL, FairnessRow, GradeOutcome
 from training.evidence import evidence_lines
 from training.plots import PLOTS
 

@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from functions.contract import BILLS, EXAMPLES, FEATURE_NAMES, FEATURES, PAY_STATUS, PAYMENTS, TARGET
+from functions.scoring.contract import BILLS, EXAMPLES, FEATURE_NAMES, FEATURES, PAY_STATUS, PAYMENTS, TARGET
 
 if TYPE_CHECKING:  # the UI, benchmarks and every test import this module: keep pandas and scikit-learn out
-    from functions.manifest import Manifest
+    from functions.scoring.manifest import Manifest
     from training.data import Dataset
 
 TYPICAL: dict[str, Any] = EXAMPLES["typical"]

@@ -24,8 +24,8 @@ from numpy.typing import NDArray
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from functions.contract import FEATURE_NAMES, PAY_STATUS
-from functions.manifest import GRADE_BANDS, Manifest, SplitPolicy
+from functions.scoring.contract import FEATURE_NAMES, PAY_STATUS
+from functions.scoring.manifest import GRADE_BANDS, Manifest, SplitPolicy
 from training import candidates, report
 from training.candidates import CV_FOLDS, SEARCH, Candidate, Search
 from training.data import (

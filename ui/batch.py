@@ -12,10 +12,10 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from functions import stats
-from functions.clientfile import ClientFileError, ClientTable, MissingColumnsError, read_table, table_of
-from functions.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, FeatureSpec, Prediction
-from functions.errors import FieldError, to_field_errors
+from functions.api.errors import FieldError, to_field_errors
+from functions.clientfiles.rows import ClientFileError, ClientTable, MissingColumnsError, read_table, table_of
+from functions.monitoring import stats
+from functions.scoring.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, FeatureSpec, Prediction
 from ui.client import ApiError
 
 UPLOAD_TYPES: Final = ("csv", "xls", "xlsx")  # what the upload widgets accept
@@ -248,7 +248,7 @@ def scored_csv(parsed: ParsedFile, results: pd.DataFrame) -> bytes:
 
 
 def auc(labels: NDArray[Any], scores: NDArray[Any]) -> float | None:
-    """Return the ROC AUC of 0/1 labels against scores (functions.stats.auc), or None when one class is missing."""
+    """Return the ROC AUC of 0/1 labels against scores (functions.monitoring.stats.auc), or None when one class is missing."""
     if np.unique(labels).size < 2:
         return None
     return stats.auc(labels, scores)

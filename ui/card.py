@@ -8,8 +8,8 @@ from typing import Final
 import pandas as pd
 import streamlit as st
 
-from functions.manifest import MANIFEST_FILE, Manifest, ModelUnavailable, parse_manifest
-from functions.records import REFERENCE_RECALL
+from functions.scoring.manifest import MANIFEST_FILE, Manifest, ModelUnavailable, parse_manifest
+from functions.scoring.manifest_parts import REFERENCE_RECALL
 from ui.charts import confusion_chart, grade_bands
 
 MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model"

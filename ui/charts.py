@@ -9,10 +9,10 @@ from typing import Final
 import altair as alt
 import pandas as pd
 
-from functions.backtest import GradeTest
-from functions.contract import ReasonCode
-from functions.drift import Drift
-from functions.manifest import Manifest
+from functions.monitoring.backtest import GradeTest
+from functions.monitoring.psi import Drift
+from functions.scoring.contract import ReasonCode
+from functions.scoring.manifest import Manifest
 
 GRADE_COLOURS: Final = {"A": "#2e7d32", "B": "#8bc34a", "C": "#fbc02d", "D": "#f57c00", "E": "#c62828"}
 LIGHT_COLOURS: Final = {"green": "#2e7d32", "amber": "#f57c00", "red": "#c62828"}

@@ -14,9 +14,9 @@ from typing import Any, Final, TypeVar
 import httpx
 from pydantic import ValidationError
 
-from functions.contract import MAX_BATCH, BatchPredictions, Health, Prediction
-from functions.errors import FieldError
-from functions.manifest import Manifest, ModelUnavailable, parse_manifest
+from functions.api.errors import FieldError
+from functions.scoring.contract import MAX_BATCH, BatchPredictions, Health, Prediction
+from functions.scoring.manifest import Manifest, ModelUnavailable, parse_manifest
 
 DEFAULT_URL: Final = "http://127.0.0.1:8000"  # the local app that `make api` and `make run` start
 HEALTH_TIMEOUT: Final = 5.0  # seconds; health is cheap, a slow answer means trouble

@@ -7,7 +7,8 @@ from typing import Any, Final
 import pandas as pd
 import streamlit as st
 
-from functions.contract import (
+from functions.api.errors import hint
+from functions.scoring.contract import (
     BILLS,
     EXAMPLES,
     FEATURE_BY_NAME,
@@ -18,7 +19,6 @@ from functions.contract import (
     PAYMENTS,
     FeatureSpec,
 )
-from functions.errors import hint
 from ui.batch import coerce, describe
 from ui.client import ApiError
 

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from functions.backtest import Outcomes, back_test
+from functions.audit.decision import SqliteDecisionLog
 from functions.config import LOCAL_DECISION_LOG, get_settings
-from functions.decisions import SqliteDecisionLog
-from functions.drift import Drift, moved_bins, population_drift
-from functions.drift_job import measure
-from functions.manifest import Manifest, ModelUnavailable
+from functions.monitoring.backtest import Outcomes, back_test
+from functions.monitoring.job import measure
+from functions.monitoring.psi import Drift, moved_bins, population_drift
+from functions.scoring.manifest import Manifest, ModelUnavailable
 from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile, raw_inputs
 from ui.charts import backtest_chart, moved_chart
 from ui.views import read_upload, score_file

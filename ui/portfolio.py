@@ -10,7 +10,7 @@ from typing import Any, Final
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from functions.contract import MAX_BATCH
+from functions.scoring.contract import MAX_BATCH
 from ui.client import Endpoint
 from ui.portfolio_job import (
     Outcome,

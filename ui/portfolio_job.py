@@ -14,7 +14,9 @@ from typing import Any, BinaryIO, Final
 
 OUTPUTS: Final = ("PortfolioInputBucketName", "PortfolioOutputBucketName", "PortfolioStateMachineArn")
 UPLOADS: Final = "uploads"  # not incoming/: an object there would start a second run through EventBridge
-RESULTS: Final = "results"  # functions/portfolio_steps.py writes results/RUN/summary.json and results.json
+RESULTS: Final = (
+    "results"  # functions/portfolio/summarise.py writes results/RUN/summary.json and results.json
+)
 
 
 class RunError(Exception):

@@ -6,7 +6,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from functions.manifest import Manifest
+from functions.scoring.manifest import Manifest
 from ui.batch import ParsedFile, raw_inputs
 
 IS_TRAINING_DATA: Final = "is"

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from functions.contract import Prediction
-from functions.manifest import Manifest
+from functions.scoring.contract import Prediction
+from functions.scoring.manifest import Manifest
 from ui.batch import (
     BatchScorer,
     ParsedFile,

@@ -9,7 +9,7 @@ from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from functions.clientlayout import SAVE_AS, ClientFileError
+from functions.clientfiles.layout import SAVE_AS, ClientFileError
 
 
 def cell_text(value: Any) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from functions.app import get_app
-from functions.errors import ErrorResponse
+from functions.api.app import get_app
+from functions.api.errors import ErrorResponse
 from scripts.local import ROOT, free_port, start_server, stop
 
 EVENTS = ROOT / "events"
@@ -24,7 +24,7 @@ def uvicorn_api(env: dict[str, str]) -> Iterator[str]:
     """Serve the app with uvicorn, as `make api` does, on a free 127.0.0.1 port; yield its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    app = "functions.app:get_app"
+    app = "functions.api.app:get_app"
     args = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port)]
     process = start_server([*args, "--log-level", "warning"], f"{url}/v1/health", env=env)
     try:

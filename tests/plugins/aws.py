@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from functions import audit
+from functions.audit import stores as audit
 
 
 # --- AWS answered by moto, without the app's settings (ui/ and scripts/ tests) ------------------------------
@@ -52,7 +52,7 @@ def api_stack(fake_aws: None) -> Callable[..., str]:
 @pytest.fixture(scope="session")
 def create_audit_table() -> Callable[[Any, str], None]:
     """Create the audit table as template.yaml declares it (index `by-day`): `create_audit_table(client, name)`."""
-    from functions.audit import DAY_INDEX, DAY_INDEX_ATTRIBUTES
+    from functions.audit.stores import DAY_INDEX, DAY_INDEX_ATTRIBUTES
 
     def create(client: Any, name: str) -> None:
         keys = [("request_id", "HASH"), ("decided_day", "HASH"), ("decided_at", "RANGE")]

@@ -25,7 +25,7 @@ def synthetic_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def unreferenced_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the shipped model as trained before reference distributions were frozen (no `reference`)."""
-    from functions.manifest import read_manifest, write_manifest
+    from functions.scoring.manifest import read_manifest, write_manifest
 
     folder = tmp_path_factory.mktemp("unreferenced-model")
     shutil.copy(MODEL_DIR / "serving.npz", folder / "serving.npz")
@@ -36,9 +36,9 @@ def unreferenced_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def referenced_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the shipped model whose manifest carries reference bins frozen on 400 generated clients."""
-    from functions.drift import build_reference
-    from functions.manifest import write_manifest
-    from functions.scoring import load_model, to_matrix
+    from functions.scoring.manifest import write_manifest
+    from functions.scoring.model import load_model, to_matrix
+    from functions.scoring.reference import build_reference
     from training.synthetic import generate_rows
 
     folder = tmp_path_factory.mktemp("referenced-model")

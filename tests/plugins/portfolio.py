@@ -15,12 +15,13 @@ class PortfolioDispatcher:
     """Stands in for moto's Lambda invoke: runs the step's handler in process, records calls, can break a shard."""
 
     def __init__(self) -> None:
-        from functions import portfolio_steps, shards
+        from functions.portfolio import prepare, summarise
+        from functions.portfolio import shard as shards
 
         self.handlers = {
-            "prepare": portfolio_steps.prepare,
+            "prepare": prepare.handler,
             "shard": shards.handler,
-            "summarise": portfolio_steps.summarise,
+            "summarise": summarise.handler,
         }
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.unreadable: set[int] = set()  # shard indexes whose object is corrupted before each read
@@ -57,7 +58,7 @@ def portfolio_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    from functions import shards
+    from functions.portfolio import shard as shards
     from scripts.cfn import load_template
 
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):

@@ -1,0 +1,102 @@
+"""The HMAC key that hashes applicants' inputs in decision records, and the AWS clients of the audit trail.
+
+The key comes from Secrets Manager (AUDIT_KEY_SECRET_ARN, read once per container), from AUDIT_HASH_KEY, or,
+for the local decision log only, from a key file generated once beside it (`var/decisions.key`, mode 0600).
+"""
+
+import hashlib
+import hmac
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final
+
+from functions.audit.decision import AuditUnavailableError
+from functions.config import get_settings
+
+_lock: Final = threading.Lock()
+
+
+@dataclass(frozen=True)
+class HashKey:
+    """The HMAC key and the version to record with each hash, so a rotated key stays verifiable."""
+
+    secret: bytes
+    version: str
+
+
+def input_hash(canonical: bytes, *, key: bytes) -> str:
+    """Return the hex HMAC-SHA256 of an applicant's canonical JSON."""
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+
+
+def aws_client(service: str, *, timeout: float | None = None) -> Any:
+    """Create a client with short timeouts (the settings', or `timeout` s) and few attempts: outages fail fast."""
+    import boto3
+    from botocore.config import Config
+
+    settings = get_settings()
+    seconds = settings.audit_timeout_seconds if timeout is None else timeout
+    config = Config(
+        connect_timeout=seconds,
+        read_timeout=seconds,
+        retries={"mode": "standard", "total_max_attempts": settings.audit_max_attempts},
+    )
+    with _lock:  # boto3 sessions are not thread-safe while creating clients
+        return boto3.session.Session().client(service, config=config)
+
+
+@lru_cache(maxsize=1)
+def hash_key() -> HashKey:
+    """Read the HMAC key once: Secrets Manager, else AUDIT_HASH_KEY, else the local log's key file."""
+    settings = get_settings()
+    if settings.audit_key_secret_arn:
+        return secret_key(settings.audit_key_secret_arn)
+    if settings.audit_hash_key is not None:
+        return HashKey(
+            secret=settings.audit_hash_key.get_secret_value().encode(), version="env:AUDIT_HASH_KEY"
+        )
+    if settings.audit_table is None and settings.decision_log is not None:
+        return local_key(settings.decision_log.with_suffix(".key"))
+    raise AuditUnavailableError(
+        "AUDIT_TABLE is set but no HMAC key is configured: set AUDIT_KEY_SECRET_ARN or AUDIT_HASH_KEY"
+    )
+
+
+def secret_key(arn: str) -> HashKey:
+    """Read the key from Secrets Manager; raises AuditUnavailableError naming the cause (never the key)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        secret = aws_client("secretsmanager").get_secret_value(SecretId=arn)
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "ClientError")
+        raise AuditUnavailableError(f"Secrets Manager refused the call ({code})") from err
+    except BotoCoreError as err:
+        raise AuditUnavailableError(f"Secrets Manager did not answer ({type(err).__name__})") from err
+    value = secret.get("SecretString") or secret.get("SecretBinary") or b""
+    key = value.encode() if isinstance(value, str) else bytes(value)
+    if len(key) < 32:
+        raise AuditUnavailableError("the audit HMAC key in Secrets Manager is shorter than 32 bytes")
+    return HashKey(secret=key, version=str(secret.get("VersionId", "unknown")))
+
+
+def local_key(path: Path) -> HashKey:
+    """Read the local decision log's key from `path`, creating it (64 random hex digits, mode 0600) once."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(os.urandom(32).hex())
+        key = path.read_bytes().strip()
+    except OSError as err:
+        raise AuditUnavailableError(f"cannot read or create the decision log's key {path} ({err})") from err
+    if len(key) < 32:
+        raise AuditUnavailableError(f"the decision log's key {path} is shorter than 32 bytes; delete it")
+    return HashKey(secret=key, version=f"file:{path.name}")

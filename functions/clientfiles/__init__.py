@@ -1,0 +1,7 @@
+"""Every reader of a client file: layout rules (encoding, delimiter, header rows, twin columns), checked rows,
+whole-file and streaming readers.
+
+May import `functions.scoring` (the contract) and the root modules (config, telemetry, aws).
+"""
+
+__all__ = ["layout", "rows"]

@@ -1,0 +1,178 @@
+"""Find a client file's layout: its text encoding, its delimiter, its header rows and which column holds what.
+
+One owner of these rules for every reader (training, the UI upload, monitoring, the portfolio command).
+Accepted: UTF-8 with or without BOM, else Windows-1252, else Latin-1; comma, semicolon or tab (Excel's `sep=;`
+first line is honoured); the Kaggle header (ID first, `default.payment.next.month` last), the same without ID
+or target, the UCI two-row header (`,X1,...,X23,Y` above the names), title or blank rows above the header,
+`PAY_1` for `PAY_0`, and lower-case contract names. Refused with a message saying what to do: UTF-16 or binary files, any other delimiter, and two
+columns with one meaning (`PAY_0` and `PAY_1`, both target spellings, `ID` twice).
+"""
+
+import csv
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import Final
+
+from functions.scoring.contract import FEATURES
+
+TARGET_NAMES: Final = ("DEFAULT.PAYMENT.NEXT.MONTH", "DEFAULT PAYMENT NEXT MONTH", "DEFAULT")
+TARGET_KEY: Final = TARGET_NAMES[0]
+ALIASES: Final = {"PAY_1": "PAY_0", **dict.fromkeys(TARGET_NAMES, TARGET_KEY)}
+UCI_CODES: Final = [f"X{k}" for k in range(1, 24)] + ["Y"]
+DELIMITERS: Final = {",": "comma", ";": "semicolon", "\t": "tab"}
+SAVE_AS: Final = "save it as 'CSV UTF-8 (comma delimited)'"
+KNOWN: Final = frozenset({spec.column for spec in FEATURES} | {TARGET_KEY, "ID"})
+REQUIRED: Final = frozenset(spec.column for spec in FEATURES if spec.required)
+LEAD_ROWS: Final = 10  # rows looked through for the header (a `sep=` line, titles, the UCI code row)
+
+
+class ClientFileError(ValueError):
+    """The file cannot be read as clients: the message names the file, and each bad row, column and problem."""
+
+
+class MissingColumnsError(ClientFileError):
+    """The header lacks required contract columns (`missing`, as the dataset spells them)."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = tuple(missing)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a file's columns are: each contract field's cell, the target's and the ID's, and the header."""
+
+    header: tuple[str, ...]
+    where: dict[str, int]
+    target_at: int | None
+    id_at: int | None
+    first_line: int  # 1-based line of the first data row
+
+
+def decode(data: bytes, *, name: str) -> str:
+    """Decode a file's bytes as UTF-8 (BOM or not), else Windows-1252, else Latin-1; refuse UTF-16 and binary."""
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ClientFileError(f"{name}: this is an Excel workbook or a zip, not CSV text; {SAVE_AS}")
+    if b"\x00" in data[:4096]:
+        raise ClientFileError(
+            f"{name}: not UTF-8, Windows-1252 or Latin-1 text (it holds NUL bytes: UTF-16 'Unicode Text' or a "
+            f"binary file); {SAVE_AS}"
+        )
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")  # every byte is a Latin-1 character
+
+
+def _delimiter_of(text: str) -> str | None:
+    """Return the delimiter a `sep=` line names, or the one splitting `text` into most cells (None if none)."""
+    line = text.lstrip("\ufeff").rstrip("\r\n")  # not strip(): `sep=<tab>` ends in whitespace
+    if line.lower().startswith("sep=") and len(line) == 5:
+        return line[4] if line[4] in DELIMITERS else None
+    width = {d: len(next(csv.reader([line], delimiter=d), [])) for d in DELIMITERS}
+    best = max(width, key=lambda d: width[d])
+    return best if width[best] > 1 else None
+
+
+def find_delimiter(text: str, *, name: str, line: int = 1) -> str:
+    """Return the comma, semicolon or tab of a file's 1-based `line`; else raise naming the delimiter found."""
+    if (delimiter := _delimiter_of(text)) is not None:
+        return delimiter
+    stripped = text.strip().lstrip("\ufeff")
+    if stripped.lower().startswith("sep="):
+        raise ClientFileError(
+            f"{name}: line {line} says {stripped}; use a comma, semicolon or tab, or {SAVE_AS}"
+        )
+    others = Counter(c for c in stripped if not (c.isalnum() or c in ' _."'))
+    found = f"it is split by '{others.most_common(1)[0][0]}'" if others else "it has a single column"
+    raise ClientFileError(
+        f"{name}: line {line} is not split by a comma, semicolon or tab ({found}); {SAVE_AS}"
+    )
+
+
+def split_lines(text_lines: Iterable[str], *, name: str) -> Iterator[list[str]]:
+    """Return the cells of each line, split by the delimiter of the first line that has one (quotes honoured)."""
+    lines = iter(text_lines)
+    peeked: list[str] = []
+    for text in lines:  # blank or title lines above the header may hold no delimiter
+        peeked.append(text)
+        if _delimiter_of(text) is not None or len(peeked) == LEAD_ROWS:
+            break
+    probe = next((at for at, text in enumerate(peeked) if _delimiter_of(text) is not None), None)
+    if probe is None:
+        probe = next((at for at, text in enumerate(peeked) if text.strip()), None)
+    if probe is None:
+        raise ClientFileError(f"{name}: empty file")
+    delimiter = find_delimiter(peeked[probe], name=name, line=probe + 1)
+    return csv.reader(chain(peeked, lines), delimiter=delimiter)
+
+
+def _trimmed(cells: list[str]) -> list[str]:
+    """Drop the empty cells Excel leaves right of the last column."""
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _key(cell: str) -> str:
+    text = cell.strip().strip('"').strip().upper()
+    return ALIASES.get(text, text)
+
+
+def _check_twins(header: list[str], keys: list[str], *, name: str, line: int) -> None:
+    seen: dict[str, int] = {}
+    for at, key in enumerate(keys):
+        if key not in KNOWN:
+            continue
+        if key in seen:
+            first = seen[key]
+            raise ClientFileError(
+                f"{name}, line {line}: columns {header[first].strip()} (column {first + 1}) and "
+                f"{header[at].strip()} (column {at + 1}) both hold {key}; delete one of them"
+            )
+        seen[key] = at
+
+
+def header_layout(header: list[str], *, name: str, line: int) -> Layout:
+    """Map a header row (1-based `line`) to a Layout; raises ClientFileError on a missing or doubled column."""
+    keys = [_key(c) for c in header]
+    _check_twins(header, keys, name=name, line=line)
+    where = {spec.name: keys.index(spec.column) for spec in FEATURES if spec.column in keys}
+    missing = [spec.column for spec in FEATURES if spec.required and spec.name not in where]
+    if missing:
+        raise MissingColumnsError(
+            f"{name}: missing column(s) {', '.join(missing)} in the header (line {line}); expected the UCI or "
+            "Kaggle layout (LIMIT_BAL, SEX, ..., PAY_AMT6, optionally ID and default.payment.next.month)",
+            missing,
+        )
+    target_at = keys.index(TARGET_KEY) if TARGET_KEY in keys else None
+    id_at = keys.index("ID") if "ID" in keys else None
+    return Layout(tuple(c.strip().strip('"') for c in header), where, target_at, id_at, line + 1)
+
+
+def _is_preamble(row: list[str]) -> bool:
+    """Whether a row above the header is Excel's `sep=` line, the UCI code row or blank."""
+    cells = [c.strip().upper() for c in _trimmed(row)]
+    return not cells or cells == ["SEP="] or cells[-24:] == UCI_CODES
+
+
+def read_layout(lines: Iterator[list[str]], *, name: str) -> Layout:
+    """Consume the rows down to the header (at most LEAD_ROWS: blank, `sep=`, title, UCI code rows) and the
+    header; raises ClientFileError naming what the likeliest header row lacks."""
+    best: tuple[int, int, list[str]] | None = None  # (known names, -line, row)
+    for line, row in enumerate(lines, start=1):
+        keys = {_key(c) for c in row}
+        if keys >= REQUIRED:
+            return header_layout(row, name=name, line=line)
+        if not _is_preamble(row) and (best is None or (len(keys & KNOWN), -line) > best[:2]):
+            best = (len(keys & KNOWN), -line, row)
+        if line == LEAD_ROWS:
+            break
+    if best is None:
+        raise ClientFileError(f"{name}: empty file (no header row)")
+    return header_layout(best[2], name=name, line=-best[1])

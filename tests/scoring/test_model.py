@@ -1,0 +1,147 @@
+"""Scores, grades, decisions, faithful reason codes, and artifact verification of the shipped model."""
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from functions.scoring.contract import FEATURE_NAMES
+from functions.scoring.manifest import GRADE_BANDS, SCORE_SCALING, ModelUnavailable
+from functions.scoring.model import ScoringModel, decide, load_model, to_matrix
+from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS
+from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
+
+
+@pytest.fixture(scope="module")
+def model() -> ScoringModel:
+    return load_model(MODEL_DIR)
+
+
+@pytest.fixture
+def model_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, target)
+    return target
+
+
+def test_score_anchor_and_points_to_double_odds() -> None:
+    assert SCORE_SCALING.points(1 / 51) == SCORE_SCALING.anchor_score  # 50:1 good:bad odds
+    odds_100 = 1 / 101
+    assert SCORE_SCALING.points(odds_100) == SCORE_SCALING.anchor_score + SCORE_SCALING.points_to_double_odds
+
+
+@pytest.mark.parametrize("probability", [0.0, 1e-300, 1.0])
+def test_score_is_clipped_and_finite_at_extremes(probability: float) -> None:
+    assert SCORE_SCALING.min <= SCORE_SCALING.points(probability) <= SCORE_SCALING.max
+
+
+@pytest.mark.parametrize(
+    ("probability", "grade"),
+    [(0.0, "A"), (0.0999, "A"), (0.10, "B"), (0.34, "C"), (0.5, "D"), (0.55, "E"), (1.0, "E")],
+)
+def test_grade_bands(model: ScoringModel, probability: float, grade: str) -> None:
+    assert model.manifest.grade(probability).grade == grade
+
+
+def test_grades_cover_zero_to_one_in_order() -> None:
+    bounds = [band.max_pd for band in GRADE_BANDS]
+    assert bounds == sorted(bounds) and bounds[-1] > 1.0
+
+
+def test_decide_at_threshold() -> None:
+    assert decide(0.3, threshold=0.3) and not decide(0.2999, threshold=0.3)
+
+
+def test_scores_are_probabilities_and_decisions_agree(model: ScoringModel) -> None:
+    for decision in model.assess(to_matrix(generate_rows(200, seed=5))):
+        assert 0.0 <= decision.probability_of_default <= 1.0
+        assert decision.predicted_default == (decision.probability_of_default >= model.threshold)
+        assert decision.risk_grade == model.manifest.grade(decision.probability_of_default).grade
+        assert len(decision.reasons) <= MAX_REASONS
+        assert all(reason.impact > 0 for reason in decision.reasons)
+        impacts = [reason.impact for reason in decision.reasons]
+        assert impacts == sorted(impacts, reverse=True)
+
+
+def test_high_risk_client_scores_worse_than_typical(model: ScoringModel) -> None:
+    typical, risky = model.assess(to_matrix([TYPICAL, HIGH_RISK]))
+    assert risky.probability_of_default > typical.probability_of_default
+    assert risky.score < typical.score
+    assert risky.predicted_default and risky.reasons[0].code in REASON_GROUPS
+
+
+def test_explain_false_skips_reasons(model: ScoringModel) -> None:
+    (decision,) = model.assess(to_matrix([HIGH_RISK]), explain=False)
+    assert decision.reasons == ()
+
+
+def test_omitted_sex_and_marriage_do_not_change_pd(model: ScoringModel) -> None:
+    without = {k: v for k, v in TYPICAL.items() if k not in ("sex", "marriage")}
+    a, b = model.probabilities(to_matrix([TYPICAL, without]))
+    assert a == b
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: _flip_byte(d / "serving.npz"), r"serving.npz: sha256 .* does not match"),
+        (
+            lambda d: (d / "serving.npz").write_bytes((d / "serving.npz").read_bytes()[:1000]),
+            r"serving.npz: sha256",
+        ),
+        (lambda d: (d / "serving.npz").unlink(), r"serving.npz: missing"),
+        (lambda d: (d / "model.json").unlink(), r"no manifest .* run `make train`"),
+        (lambda d: (d / "model.json").write_text("{"), r"unreadable manifest"),
+        (lambda d: _edit_manifest(d, libraries={"numpy": "1.26.4"}), r"built with numpy 1.26.4"),
+        (lambda d: _edit_manifest(d, format="other/9"), r"format 'other/9'"),
+        (lambda d: _edit_manifest(d, artifacts={}), r"no sha256 in the manifest"),
+        (lambda d: _edit_manifest(d, inputs=["x"]), r"differ from this code's contract"),
+        (
+            lambda d: _edit_manifest(d, reference_profile=None),
+            r"`reference_profile`: Input should be an object",
+        ),
+        (lambda d: _edit_manifest(d, reference_profile={"age": 30}), r"`reference_profile` needs a number"),
+        (lambda d: _edit_manifest(d, libraries="numpy"), r"`libraries`: Input should be an object"),
+        (lambda d: _edit_manifest(d, threshold=True), r"`threshold`: Input should be a valid number"),
+        (lambda d: _edit_manifest(d, score_scaling={"anchor_score": 600}), r"`score_scaling.anchor_odds`"),
+        (
+            lambda d: _edit_manifest(d, grade_bands=[{"grade": "A", "max_pd": 0.5, "label": "all"}]),
+            r"must rise and end above",
+        ),
+    ],
+)
+def test_load_model_refuses_damaged_artifacts(model_copy: Path, damage: object, message: str) -> None:
+    damage(model_copy)  # type: ignore[operator]
+    with pytest.raises(ModelUnavailable, match=message):
+        load_model(model_copy)
+
+
+def _edit_manifest(model_dir: Path, **changes: object) -> None:
+    manifest = json.loads((model_dir / "model.json").read_text())
+    manifest.update(changes)
+    (model_dir / "model.json").write_text(json.dumps(manifest))
+
+
+def test_shipped_manifest_lists_every_artifact_hash() -> None:
+    manifest = json.loads((MODEL_DIR / "model.json").read_text())
+    files = {p.name for p in MODEL_DIR.iterdir() if p.is_file() and p.name != "model.json"}
+    assert set(manifest["artifacts"]) == files
+    assert math.isclose(sum(1 for _ in manifest["reference_profile"]), len(FEATURE_NAMES))
+    assert np.all(np.array([manifest["reference_profile"][n] for n in ("pay_0", "pay_2")]) == -1)
+
+
+def test_batch_and_single_rows_give_identical_decisions(model: ScoringModel) -> None:
+    """A batch re-walks only the paths a factor touches; a single row walks every variant: same answers."""
+    raw = to_matrix(generate_rows(60, seed=9))
+    assert model.assess(raw) == [model.assess(raw[i : i + 1])[0] for i in range(len(raw))]

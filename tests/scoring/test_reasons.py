@@ -1,0 +1,198 @@
+"""Reason codes: faithful impacts, ranking, filtering, counterfactual variants and wording."""
+
+import math
+import re
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from functions.scoring.contract import FEATURE_NAMES, FEATURES
+from functions.scoring.features import MODEL_FEATURES, engineer
+from functions.scoring.model import ScoringModel, load_model, to_matrix
+from functions.scoring.reasons import (
+    MAX_REASONS,
+    MIN_IMPACT,
+    REASON_GROUPS,
+    counterfactuals,
+    describe,
+    measure,
+    money,
+    top_reasons,
+)
+from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
+
+
+@pytest.fixture(scope="module")
+def model() -> ScoringModel:
+    return load_model(MODEL_DIR)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reasons_are_faithful(model: ScoringModel, seed: int) -> None:
+    """Setting each stated factor to the reference profile lowers PD by exactly the stated impact."""
+    raw = to_matrix(generate_rows(20, seed=seed) + [HIGH_RISK])
+    reference = model.manifest.reference_profile
+    for row, decision in zip(raw, model.assess(raw), strict=True):
+        for reason in decision.reasons:
+            changed = row.copy()
+            for name in REASON_GROUPS[reason.code]:
+                changed[FEATURE_NAMES.index(name)] = reference[name]
+            lowered = float(model.probabilities(changed[None, :])[0])
+            assert decision.probability_of_default - lowered == pytest.approx(reason.impact, abs=1e-10)
+
+
+@pytest.mark.parametrize("rows", [1, 16, 17, 40])
+def test_measure_agrees_across_the_small_and_large_batch_paths(model: ScoringModel, rows: int) -> None:
+    raw = to_matrix(generate_rows(rows, seed=rows))
+    reference = model.manifest.reference_profile
+    probabilities, impacts = measure(model.ensemble, raw, reference=reference, tags=model.node_tags)
+    assert impacts.shape == (len(REASON_GROUPS), rows)
+    np.testing.assert_array_equal(probabilities, model.probabilities(raw))
+    for i in range(rows):  # one row at a time always takes the small-batch path
+        _, alone = measure(model.ensemble, raw[i : i + 1], reference=reference, tags=model.node_tags)
+        np.testing.assert_allclose(impacts[:, i], alone[:, 0], atol=1e-10, rtol=0)
+
+
+def test_counterfactuals_change_only_their_group(model: ScoringModel) -> None:
+    raw = to_matrix([TYPICAL, HIGH_RISK])
+    reference = model.manifest.reference_profile
+    for inputs, variant in zip(REASON_GROUPS.values(), counterfactuals(raw, reference), strict=True):
+        changed = {FEATURE_NAMES[j] for j in np.flatnonzero((variant != raw).any(axis=0))}
+        assert changed <= set(inputs)
+        for name in inputs:
+            assert np.all(variant[:, FEATURE_NAMES.index(name)] == reference[name])
+
+
+def features_of(inputs: dict[str, float]) -> dict[str, float]:
+    """Return the model features the model builds from one client's inputs."""
+    return dict(zip(MODEL_FEATURES, engineer(to_matrix([inputs]))[0].tolist(), strict=True))
+
+
+def say(code: str, inputs: dict[str, float]) -> str:
+    return describe(code, inputs, features_of(inputs))
+
+
+def test_top_reasons_keep_positive_impacts_largest_first_at_most_four() -> None:
+    impacts = [0.01, 0.0, 0.05, -0.02, 0.05, 0.002, 0.03]
+    reasons = top_reasons(impacts, TYPICAL, features_of(TYPICAL))
+    assert [r.code for r in reasons] == ["utilisation", "credit_limit", "education", "latest_status"]
+    assert len(reasons) == MAX_REASONS
+
+
+def test_top_reasons_never_list_zero_or_negative_impacts() -> None:
+    assert top_reasons([0.0, -0.1, 0.0, -1e-12, 0.0, 0.0, 0.0], TYPICAL, features_of(TYPICAL)) == ()
+
+
+@pytest.mark.parametrize("impact", [1e-10, 0.0004, MIN_IMPACT - 1e-10])
+def test_top_reasons_never_list_an_impact_below_the_shown_precision(impact: float) -> None:
+    """The UI once showed "age 23 +0.0 pp" as a reason: below 0.1 pp an effect is not a reason."""
+    impacts = [0.0, 0.0, 0.0, 0.0, 0.0, impact, 0.0]
+    assert top_reasons(impacts, TYPICAL, features_of(TYPICAL)) == ()
+    assert [r.code for r in top_reasons([*impacts[:5], MIN_IMPACT, 0.0], TYPICAL, features_of(TYPICAL))] == [
+        "age"
+    ]
+
+
+def test_reason_texts_quote_the_client() -> None:
+    row = {**HIGH_RISK, "bill_amt1": 19400, "limit_bal": 20000}
+    assert say("latest_status", row) == "3 months late on the latest payment (September)"
+    assert say("utilisation", row) == "bill at 97% of the credit limit"
+    assert say("status_history", row).startswith("late in 3 of the 5 months")
+    assert say("credit_limit", row) == "credit limit of NT$20,000"
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "text"),
+    [
+        (
+            {"pay_amt1": 0, "pay_amt2": 0, "pay_amt3": 0, "pay_amt4": 0, "pay_amt5": 0, "pay_amt6": 0},
+            "payments",
+            "no payment in the last 6 months",
+        ),
+        ({"bill_amt2": 0, "pay_amt1": 1500}, "payments", "paid NT$1,500 last month with no bill due"),
+        (
+            {"pay_2": 0, "pay_3": 0, "pay_4": -1, "pay_5": 0, "pay_6": -2},
+            "status_history",
+            "revolving credit (minimum paid) in 3 of the 5 months before September",
+        ),
+        ({"pay_0": -1}, "latest_status", "latest payment status: paid in full"),
+        ({"age": 23}, "age", "age 23"),
+        # Degenerate but valid amounts: the text uses the floored limit and the capped ratio the model saw.
+        ({"limit_bal": 0.01, "bill_amt1": 50000}, "utilisation", "bill more than 10 times the credit limit"),
+        ({"limit_bal": 0.01}, "credit_limit", "credit limit of NT$0.01"),
+        (
+            {"bill_amt2": 5e-324, "pay_amt1": 2000},
+            "payments",
+            "paid at least 200% of the previous bill last month",
+        ),
+        ({"bill_amt1": -500}, "utilisation", "bill in credit (below zero)"),
+        ({"bill_amt2": 40000, "pay_amt1": 10000}, "payments", "paid 25% of the previous bill last month"),
+    ],
+)
+def test_reason_texts_cover_each_wording(change: dict[str, float], code: str, text: str) -> None:
+    assert say(code, {**TYPICAL, **change}) == text
+
+
+def test_describe_refuses_an_unknown_code() -> None:
+    with pytest.raises(ValueError, match="unknown reason code 'weather'"):
+        say("weather", TYPICAL)
+
+
+def test_money_shows_cents_only_below_one_dollar() -> None:
+    assert [money(v) for v in (0.01, 0.5, 1.0, 1234.56, 0.0)] == [
+        "NT$0.01",
+        "NT$0.50",
+        "NT$1",
+        "NT$1,235",
+        "NT$0",
+    ]
+
+
+AMOUNT_EDGES: Final = (0.0, 5e-324, 1e-300, 0.01, 0.5, 1.0, 9_999_999.99)
+
+
+def amounts(low: float, high: float) -> st.SearchStrategy[float]:
+    """Any amount in [low, high], with the degenerate edges drawn often."""
+    edges = [v for v in AMOUNT_EDGES + (low, high) if low <= v <= high]
+    return st.one_of(st.sampled_from(edges), st.floats(low, high, allow_nan=False, allow_infinity=False))
+
+
+@st.composite
+def clients(draw: st.DrawFn) -> dict[str, float]:
+    """Draw a client anywhere in the contract (codes, whole numbers, amounts with degenerate edges)."""
+    client: dict[str, float] = {}
+    for spec in FEATURES:
+        if spec.codes:
+            client[spec.name] = draw(st.sampled_from(sorted(spec.codes)))
+        elif spec.kind == "amount":
+            low = math.nextafter(spec.minimum, math.inf) if spec.exclusive_minimum else spec.minimum
+            client[spec.name] = draw(amounts(low, spec.maximum))
+        else:
+            client[spec.name] = draw(st.integers(int(spec.minimum), int(spec.maximum)))
+    return client
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(client=clients())
+def test_every_reason_text_is_finite_and_true_to_the_model(
+    model: ScoringModel, client: dict[str, float]
+) -> None:
+    """Every valid client's reasons: finite figures, no inf/nan, percentages equal to the model's features."""
+    features = features_of(client)
+    texts = {code: describe(code, client, features) for code in REASON_GROUPS}
+    for text in texts.values():
+        assert not re.search(r"inf|nan", text, re.IGNORECASE), text
+    shown = re.search(r"bill at (-?[\d,]+)%", texts["utilisation"])
+    if shown:
+        assert int(shown.group(1).replace(",", "")) == round(features["utilisation_latest"] * 100)
+    paid = re.search(r"paid ([\d,]+)% of the previous bill", texts["payments"])
+    if paid:
+        assert int(paid.group(1).replace(",", "")) == round(features["payment_ratio_latest"] * 100)
+    for decision in model.assess(to_matrix([client])):
+        assert all(reason.impact >= MIN_IMPACT for reason in decision.reasons)
