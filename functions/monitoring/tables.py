@@ -4,10 +4,12 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.monitoring.backtest import Outcomes
 from functions.monitoring.psi import Drift, moved_bins
+
+if TYPE_CHECKING:  # the Lambdas that print drift need no back-test code at cold start
+    from functions.monitoring.backtest import Outcomes
 
 
 def drift_json(drifts: Sequence[Drift], *, rows: int) -> dict[str, Any]:
@@ -30,12 +32,12 @@ def drift_table(drifts: Sequence[Drift], *, rows: int) -> str:
     return "\n".join(lines)
 
 
-def outcomes_json(outcomes: Outcomes) -> dict[str, Any]:
+def outcomes_json(outcomes: "Outcomes") -> dict[str, Any]:
     """Shape a back-test as plain JSON values (intervals as two-element lists)."""
     return json.loads(json.dumps(asdict(outcomes)))  # type: ignore[no-any-return]
 
 
-def outcomes_table(outcomes: Outcomes) -> str:
+def outcomes_table(outcomes: "Outcomes") -> str:
     """Render a back-test as fixed-width text: summary, grades with traffic lights, gains by score band."""
     o = outcomes
     lines = [
