@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from functions.api.errors import FieldError, to_field_errors
+from functions.clientfiles.cells import neutralise
 from functions.clientfiles.rows import ClientFileError, ClientTable, MissingColumnsError, read_table, table_of
 from functions.monitoring import stats
 from functions.scoring.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, FeatureSpec, Prediction
@@ -244,7 +245,21 @@ def scored_csv(parsed: ParsedFile, results: pd.DataFrame) -> bytes:
     scored["predicted_default"] = results["decision"].map({decision_text(True): 1, decision_text(False): 0})
     scored["top_reason"] = results["top_reason"].to_numpy()
     scored["problem"] = results["problem"].to_numpy()
-    return str(scored.to_csv(index=False)).encode()
+    return str(spreadsheet_safe(scored).to_csv(index=False)).encode()
+
+
+def _safe_cell(value: Any) -> Any:
+    return neutralise(value) if isinstance(value, str) else value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of `frame` with text cells and column names neutralised against formula injection."""
+    safe = frame.copy()
+    for at in range(safe.shape[1]):  # by position: an upload may repeat a column name
+        if not pd.api.types.is_numeric_dtype(safe.dtypes.iloc[at]):
+            safe.isetitem(at, safe.iloc[:, at].map(_safe_cell))
+    safe.columns = [neutralise(str(name)) for name in safe.columns]
+    return safe
 
 
 def auc(labels: NDArray[Any], scores: NDArray[Any]) -> float | None:

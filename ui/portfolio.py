@@ -2,6 +2,7 @@
 a stack, the `make score` command that scores it on this machine with the same code."""
 
 import io
+import shlex
 import time
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -34,9 +35,10 @@ JOB: Final = "portfolio_job"  # session key: the run of the uploaded file
 
 
 def score_command(filename: str) -> str:
-    """Return the `make score` command that scores `filename` on this machine."""
+    """Return the `make score` command that scores `filename` on this machine, shell-quoted to paste safely."""
     name = PurePosixPath(filename).name
-    return f"make score IN={name} OUT={PurePosixPath(name).stem}-scored.csv"
+    scored = f"{PurePosixPath(name).stem}-scored.csv"
+    return f"make score IN={shlex.quote(name)} OUT={shlex.quote(scored)}"
 
 
 def explain_local(filename: str, rows: int) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,8 @@ from functions.audit.decision import AuditUnavailableError
 from functions.config import get_settings
 
 _lock: Final = threading.Lock()
+KEY_BYTES: Final = 32  # random bytes of a new local key, written as 64 hex digits
+KEY_WAIT_SECONDS: Final = 2.0  # how long a start waits for another start to finish writing the key
 
 
 @dataclass(frozen=True)
@@ -87,16 +90,40 @@ def local_key(path: Path) -> HashKey:
     """Read the local decision log's key from `path`, creating it (64 random hex digits, mode 0600) once."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(descriptor, "w") as file:
-                file.write(os.urandom(32).hex())
-        key = path.read_bytes().strip()
+        _create_key(path)
+        key = _read_key(path)
     except OSError as err:
         raise AuditUnavailableError(f"cannot read or create the decision log's key {path} ({err})") from err
     if len(key) < 32:
         raise AuditUnavailableError(f"the decision log's key {path} is shorter than 32 bytes; delete it")
     return HashKey(secret=key, version=f"file:{path.name}")
+
+
+def _create_key(path: Path) -> None:
+    """Create the key file exclusively (O_EXCL), write and fsync it; a file that exists already is left alone."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process or thread won the race: read its key
+    try:
+        data = memoryview(os.urandom(KEY_BYTES).hex().encode())
+        while data:
+            data = data[os.write(descriptor, data) :]
+        os.fsync(descriptor)
+    except BaseException:
+        path.unlink(missing_ok=True)  # never leave an empty key behind: the next start creates it again
+        raise
+    finally:
+        os.close(descriptor)
+
+
+def _read_key(path: Path) -> bytes:
+    """Read the key, waiting up to KEY_WAIT_SECONDS while a fresh file is still shorter than a full key."""
+    deadline = time.monotonic() + KEY_WAIT_SECONDS
+    while True:
+        key = path.read_bytes().strip()
+        if len(key) >= 2 * KEY_BYTES or time.monotonic() >= deadline:
+            return key
+        if time.time() - path.stat().st_mtime > KEY_WAIT_SECONDS:
+            return key  # an old file, not one being written now
+        time.sleep(0.01)

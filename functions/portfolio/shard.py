@@ -19,6 +19,7 @@ import boto3
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from functions.clientfiles.cells import neutralise
 from functions.clientfiles.rows import ClientFileError, ClientRow, Layout, check_cells, data_rows, read_layout
 from functions.config import get_settings
 from functions.monitoring.psi import drift_of_shares
@@ -144,9 +145,9 @@ def output_header(layout: Layout) -> list[str]:
 
 
 def _cells(row: ClientRow, decision: Decision | None, *, with_id: bool) -> list[str]:
-    head = [row.client_id or ""] if with_id else []
+    head = [neutralise(row.client_id or "")] if with_id else []  # text a client file sent: no live formulas
     if decision is None:
-        return head + [""] * (len(SCORE_COLUMNS) - 1) + [row.error]
+        return head + [""] * (len(SCORE_COLUMNS) - 1) + [neutralise(row.error)]
     reasons = list(decision.reasons) + [None] * (MAX_REASONS - len(decision.reasons))
     return [
         *head,

@@ -2,6 +2,8 @@
 
 import io
 import json
+import shlex
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -141,7 +143,7 @@ def test_batch_tab_explains_make_score_for_a_large_file_without_a_stack(closed_a
     at = upload(AppTest.from_file(PAGE, default_timeout=60).run(), MAX_BATCH + 1)
     assert not at.exception
     assert any(f"{MAX_BATCH + 1:,} rows, more than one API request" in info.value for info in at.info)
-    assert [code.value for code in at.code] == ["make score IN=march book.csv OUT=march book-scored.csv"]
+    assert [code.value for code in at.code] == ["make score IN='march book.csv' OUT='march book-scored.csv'"]
     assert not [b for b in at.button if b.key == "portfolio_start"]
 
 
@@ -154,6 +156,23 @@ def test_batch_tab_offers_nothing_more_for_a_file_of_one_request(closed_api: str
 
 def test_score_command_names_the_file_and_its_scored_copy() -> None:
     assert score_command("books/x/clients.csv") == "make score IN=clients.csv OUT=clients-scored.csv"
+
+
+@pytest.mark.parametrize(
+    ("filename", "scored"),
+    [
+        ("march book.csv", "march book-scored.csv"),
+        ("$(touch pwned).csv", "$(touch pwned)-scored.csv"),
+        ("it's `id`;.csv", "it's `id`;-scored.csv"),
+    ],
+)
+def test_score_command_is_shell_quoted(filename: str, scored: str, tmp_path: Path) -> None:
+    command = score_command(f"uploads/{filename}")
+    assert shlex.split(command) == ["make", "score", f"IN={filename}", f"OUT={scored}"]
+    pasted = command.replace("make score", "printf '%s\\n'", 1)  # as a shell runs it, with printf for make
+    echoed = subprocess.run(["sh", "-c", pasted], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert echoed.stdout.splitlines() == [f"IN={filename}", f"OUT={scored}"]
+    assert list(tmp_path.iterdir()) == []  # nothing ran: no `pwned`
 
 
 def test_batch_tab_runs_a_large_file_on_the_stack_follows_it_again_and_offers_the_result(
