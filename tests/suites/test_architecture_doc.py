@@ -37,4 +37,3 @@ def test_the_page_names_every_package_of_functions() -> None:
     packages = sorted(p.parent.name for p in (ROOT / "functions").glob("*/__init__.py"))
     missing = [p for p in packages if f"functions/{p}/" not in TEXT]
     assert packages and missing == []
-
