@@ -26,7 +26,7 @@ export MKL_NUM_THREADS := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements-dev.txt functions/requirements.txt
+$(BIN)/.installed: requirements-dev.txt requirements-smoke.txt functions/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -80,7 +80,7 @@ build: tools ## build the Lambda image with SAM (needs Docker); the scoring func
 	$(TOOLS)/bin/sam build
 
 image: install ## build the image once and check it under the runtime interface emulator, as CI does (needs Docker)
-	docker build --platform linux/amd64 --tag credit-default:dev .
+	docker build --platform linux/amd64 --provenance=false --sbom=false --tag credit-default:dev .
 	docker run --detach --rm --name credit-default-check --publish 127.0.0.1:9000:8080 credit-default:dev
 	trap 'docker stop credit-default-check >/dev/null' EXIT; sleep 2; \
 	$(BIN)/python -m scripts.image_check --url http://127.0.0.1:9000
