@@ -5,6 +5,7 @@ Like scripts/template_checks.py, each returns a list of problems (empty when the
 can feed it a broken copy.
 """
 
+from collections.abc import Iterator
 from typing import Any, Final
 
 from scripts.template_checks import allowed_values, functions_of, referenced_names
@@ -114,42 +115,40 @@ def portfolio_concurrency_problems(template: dict[str, Any]) -> list[str]:
     return problems
 
 
+def preference_targets(template: dict[str, Any], field: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Yield (function, entry, the entry's resource properties) for each alarm or hook of each DeploymentPreference."""
+    resources = template.get("Resources", {})
+    for name, props in functions_of(template):
+        entries = props.get("DeploymentPreference", {}).get(field, [])
+        labelled = (
+            entries.items() if isinstance(entries, dict) else ((str(i), e) for i, e in enumerate(entries))
+        )
+        for label, target in labelled:
+            ref = target.get("Ref") if isinstance(target, dict) else target
+            yield name, f"{label} {ref}", resources.get(ref, {}).get("Properties", {})
+
+
 def rollback_problems(template: dict[str, Any]) -> list[str]:
     """List canaries none of whose rollback alarms sees HTTP 5xx answers within the bake time."""
-    resources = template.get("Resources", {})
-    problems = []
-    for name, props in functions_of(template):
-        alarms = props.get("DeploymentPreference", {}).get("Alarms")
-        if alarms is None:
-            continue
-        watching = [
-            alarm
-            for ref in alarms
-            for alarm in [
-                resources.get(ref.get("Ref") if isinstance(ref, dict) else ref, {}).get("Properties", {})
-            ]
-            if (alarm.get("Namespace"), alarm.get("MetricName")) in HTTP_5XX_METRICS
-            and alarm.get("Period", 0) * alarm.get("DatapointsToAlarm", alarm.get("EvaluationPeriods", 1))
-            <= CANARY_MINUTES * 60
-        ]
-        if not watching:
-            problems.append(
-                f"{name}: no rollback alarm sees 5xx answers within {CANARY_MINUTES} minutes (the handler never"
-                " raises, so Lambda's Errors stays 0 while a bad version answers 500)"
-            )
-    return problems
+    canaries = {name for name, props in functions_of(template) if "DeploymentPreference" in props}
+    watched = {
+        name
+        for name, _, alarm in preference_targets(template, "Alarms")
+        if (alarm.get("Namespace"), alarm.get("MetricName")) in HTTP_5XX_METRICS
+        and alarm.get("Period", 0) * alarm.get("DatapointsToAlarm", alarm.get("EvaluationPeriods", 1))
+        <= CANARY_MINUTES * 60
+    }
+    return [
+        f"{name}: no rollback alarm sees 5xx answers within {CANARY_MINUTES} minutes (the handler never"
+        " raises, so Lambda's Errors stays 0 while a bad version answers 500)"
+        for name in sorted(canaries - watched)
+    ]
 
 
 def hook_logging_problems(template: dict[str, Any]) -> list[str]:
     """List deployment hooks whose logs use the runtime's text format, which drops the mismatch fields."""
-    resources = template.get("Resources", {})
-    problems = []
-    for name, props in functions_of(template):
-        for hook, target in props.get("DeploymentPreference", {}).get("Hooks", {}).items():
-            hook_name = target.get("Ref") if isinstance(target, dict) else target
-            config = resources.get(hook_name, {}).get("Properties", {}).get("LoggingConfig", {})
-            if config.get("LogFormat") != "JSON":
-                problems.append(
-                    f"{name}: {hook} hook {hook_name} logs as text, which drops which field differed"
-                )
-    return problems
+    return [
+        f"{name}: hook {hook} logs as text, which drops which field differed"
+        for name, hook, props in preference_targets(template, "Hooks")
+        if props.get("LoggingConfig", {}).get("LogFormat") != "JSON"
+    ]
