@@ -18,7 +18,10 @@ def make_system(tmp_path: Path, *, as_root: bool, chromium: Path) -> subprocess.
     apt_get = tmp_path / "apt-get"
     apt_get.write_text(APT_GET)
     apt_get.chmod(0o755)
-    env = {**os.environ, "APT_LOG": str(tmp_path / "apt.log"), "CHROMIUM_STAND_IN": str(chromium)}
+    # A fresh make, as a user types it, even when this test itself runs under `make test`.
+    outer = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CHROMIUM_PATH"}
+    env = {name: value for name, value in os.environ.items() if name not in outer}
+    env |= {"APT_LOG": str(tmp_path / "apt.log"), "CHROMIUM_STAND_IN": str(chromium)}
     return subprocess.run(
         [
             "make",
@@ -66,9 +69,11 @@ def test_with_chromium_nothing_is_installed(tmp_path: Path) -> None:
 
 
 def test_make_test_checks_the_system_before_any_test() -> None:
+    outer = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
     result = subprocess.run(
         ["make", "-n", "test", "CHROMIUM_PATH=/nonexistent", "AS_ROOT="],
         cwd=ROOT,
+        env={name: value for name, value in os.environ.items() if name not in outer},
         capture_output=True,
         text=True,
         timeout=60,
