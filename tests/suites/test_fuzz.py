@@ -36,6 +36,17 @@ RUNS: Final = [
 ]
 
 
+def fixed_seed(examples: int) -> settings:
+    """Hypothesis settings of every fuzz run: this many cases, derandomised, no deadline, no health checks."""
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def test_spec_lists_every_operation_and_every_check_is_on() -> None:
     assert set(OPERATIONS) == EXPECTED_OPERATIONS
     assert {
@@ -56,13 +67,7 @@ def test_api_conforms_to_its_spec(label: str, mode: GenerationMode) -> None:
     cases: list[str] = []
 
     @given(case=OPERATIONS[label].as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=CASES_PER_MODE,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fixed_seed(CASES_PER_MODE)
     def conforms(case: schemathesis.Case) -> None:
         cases.append(case.operation.label)
         case.call_and_validate(checks=ALL_CHECKS)
@@ -91,13 +96,7 @@ def test_live_server_conforms_with_and_without_a_key(
         for label, mode in RUNS:
 
             @given(case=operations[label].as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=LIVE_CASES,
-                derandomize=True,
-                database=None,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-            )
+            @fixed_seed(LIVE_CASES)
             def conforms(case: schemathesis.Case) -> None:
                 calls.append(case.call_and_validate(headers=headers, checks=ALL_CHECKS).status_code)
 
