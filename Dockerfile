@@ -14,5 +14,9 @@ RUN pip install --no-cache-dir --only-binary=:all: --target "${LAMBDA_TASK_ROOT}
 COPY functions/ ${LAMBDA_TASK_ROOT}/functions/
 COPY model/ ${LAMBDA_TASK_ROOT}/model/
 
+# Lambda runs the CMD through functions/entrypoint.sh, which hands any handler name to the base image's
+# /lambda-entrypoint.sh; `docker run -p 8000:8000 IMAGE serve` runs the same API as a plain HTTP server instead.
 # The scoring API; the pre-traffic hook runs the same image with ImageConfig.Command functions.api.pretraffic.handler.
+EXPOSE 8000
+ENTRYPOINT ["/bin/sh", "/var/task/functions/entrypoint.sh"]
 CMD ["functions.api.app.handler"]

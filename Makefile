@@ -17,16 +17,36 @@ IN ?=
 OUT ?=
 WORKERS ?=
 LOAD_ARGS ?=
+# The browser test drives Chromium (Debian's package; CI points CHROMIUM_PATH at the runner's Chrome).
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
+AS_ROOT ?= $(shell [ "$$(id -u)" = 0 ] && echo yes)
+APT_GET ?= apt-get
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help install tools lint format test train api ui run build image deploy bench bench-docs clean score
+.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements-dev.txt functions/requirements.txt
+# What the tests need from the system: Chromium and Python's venv module. Installed with apt-get when running as
+# root; otherwise one line says what to install, and make stops (exit 2) before any test runs.
+system: ## install what the tests need from the system (Chromium, python3-venv) when root; else say what and stop
+	@missing=""; [ -x "$(CHROMIUM_PATH)" ] || missing=" chromium"; \
+	$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ -z "$(AS_ROOT)" ] || ! command -v $(APT_GET) >/dev/null 2>&1; then \
+		echo "make test needs$$missing (for the browser test and .venv): run 'sudo apt-get install -y$$missing', or set CHROMIUM_PATH to a Chromium or Chrome" >&2; \
+		exit 2; \
+	fi; \
+	echo "installing$$missing with $(APT_GET) (make test needs it)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$(APT_GET) update -qq && $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null || exit 2; \
+	[ -x "$(CHROMIUM_PATH)" ] || { echo "no Chromium at $(CHROMIUM_PATH) after installing it: set CHROMIUM_PATH" >&2; exit 2; }
+
+$(BIN)/.installed: requirements-dev.txt requirements-smoke.txt functions/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -55,7 +75,7 @@ format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install tools lint ## every check CI runs: lint, unit, real-data, template, task-root and browser tests
+test: system install tools lint ## every check CI runs (installs Chromium first when root): lint, unit, real-data, template, task-root and browser tests
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 train: install ## train on DATA (or the downloaded UCI zip) and rewrite model/
@@ -80,7 +100,7 @@ build: tools ## build the Lambda image with SAM (needs Docker); the scoring func
 	$(TOOLS)/bin/sam build
 
 image: install ## build the image once and check it under the runtime interface emulator, as CI does (needs Docker)
-	docker build --platform linux/amd64 --tag credit-default:dev .
+	docker build --platform linux/amd64 --provenance=false --sbom=false --tag credit-default:dev .
 	docker run --detach --rm --name credit-default-check --publish 127.0.0.1:9000:8080 credit-default:dev
 	trap 'docker stop credit-default-check >/dev/null' EXIT; sleep 2; \
 	$(BIN)/python -m scripts.image_check --url http://127.0.0.1:9000

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Under Lambda, audit writes must end this long before the invocation's time runs out, so the app can
     # still answer 503 itself (a timeout would reach the client as API Gateway's 502).
     audit_deadline_margin_seconds: float = Field(default=1.5, ge=0)
+    # The key POST /v1/predict* require off API Gateway (uvicorn, `serve` in a container): clients send it in
+    # `x-api-key`; unset, the app checks none. On AWS the gateway's usage-plan key is checked before the app.
+    api_key: SecretStr | None = None
     # Embedded decision log for runs without DynamoDB (`make run`): the same records in a SQLite file. Used
     # only when AUDIT_TABLE is unset; the HMAC key is AUDIT_HASH_KEY or one generated beside the file.
     decision_log: Path | None = None
@@ -66,7 +69,9 @@ class Settings(BaseSettings):
             return tuple(origin.strip() for origin in value.split(",") if origin.strip())
         return value
 
-    @field_validator("audit_table", "audit_key_secret_arn", "audit_hash_key", "decision_log", mode="before")
+    @field_validator(
+        "audit_table", "audit_key_secret_arn", "audit_hash_key", "decision_log", "api_key", mode="before"
+    )
     @classmethod
     def empty_is_unset(cls, value: object) -> object:
         """Treat an empty variable as unset (CloudFormation cannot omit one conditionally)."""
@@ -79,6 +84,22 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("AUDIT_HASH_KEY must be at least 32 characters")
         return value
+
+    @field_validator("api_key")
+    @classmethod
+    def hard_to_guess(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a short API key: it could be guessed."""
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(
+                "API_KEY must be at least 16 characters; make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value
+
+    @property
+    def api_key_required(self) -> bool:
+        """Whether the scoring routes need `x-api-key`: the app checks API_KEY, or API Gateway checks its own."""
+        return self.api_key is not None or self.aws_lambda_function_name is not None
 
     @property
     def score_in_thread(self) -> bool:

@@ -61,11 +61,41 @@ print(json.dumps(transform(template, {}, loader)))
 
 def translate(template: dict[str, Any]) -> dict[str, Any]:
     """Return the CloudFormation template SAM's translator makes of a SAM template, offline."""
+    translated: dict[str, Any] = run_in_tools(TRANSLATE, json.dumps(template))
+    return translated
+
+
+# Runs in .venv-tools: the IAM actions CloudFormation's resource handlers call (create, read, update, delete),
+# from the resource provider schemas cfn-lint ships, for each resource type read on stdin.
+HANDLER_PERMISSIONS = r"""
+import json, sys
+from pathlib import Path
+import cfnlint.data.schemas
+folder = Path(cfnlint.data.schemas.__file__).parent
+index = json.loads((folder / "providers" / "us-east-1.json").read_text())
+found = {}
+for kind in json.load(sys.stdin):
+    if kind in index:
+        handlers = json.loads((folder / "resources" / f"{index[kind]}.json").read_text()).get("handlers", {})
+        steps = ("create", "read", "update", "delete")
+        found[kind] = sorted({p for step in steps for p in handlers.get(step, {}).get("permissions", [])})
+print(json.dumps(found))
+"""
+
+# Runs in .venv-tools: the template of the stack `sam deploy --resolve-s3` creates for its artifact bucket.
+SAM_MANAGED_STACK = r"""
+from samcli.lib.bootstrap.bootstrap import _get_stack_template
+print(_get_stack_template())
+"""
+
+
+def run_in_tools(script: str, stdin: str = "") -> Any:
+    """Run a Python snippet in .venv-tools, offline, and return the JSON it prints."""
     if not TOOLS_PYTHON.exists():
         raise FileNotFoundError(f"{TOOLS_PYTHON.relative_to(ROOT)} is missing: run `make tools`")
     result = subprocess.run(  # noqa: S603 (the tools venv's python, a fixed script)
-        [str(TOOLS_PYTHON), "-c", TRANSLATE],
-        input=json.dumps(template),
+        [str(TOOLS_PYTHON), "-c", script],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -73,6 +103,16 @@ def translate(template: dict[str, Any]) -> dict[str, Any]:
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"samtranslator refused the template:\n{result.stderr[-3000:]}")
-    translated: dict[str, Any] = json.loads(result.stdout)
-    return translated
+        raise RuntimeError(f"the tools' Python failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout)
+
+
+def handler_permissions(kinds: set[str]) -> dict[str, list[str]]:
+    """Return the IAM actions CloudFormation needs to create, read, update and delete each resource type."""
+    found: dict[str, list[str]] = run_in_tools(HANDLER_PERMISSIONS, json.dumps(sorted(kinds)))
+    return found
+
+
+def sam_managed_stack() -> dict[str, Any]:
+    """Return the CloudFormation template of SAM CLI's managed stack (the artifact bucket), translated."""
+    return translate(run_in_tools(SAM_MANAGED_STACK))

@@ -1,10 +1,11 @@
 """Build the Lambda task root as the Dockerfile does, and resolve it for the image's Python without running it.
 
-Two builds of functions/requirements.txt, one set of pins:
-- the task root the tests run: the running CPython (3.11 here, 3.11 and 3.13 in GitHub CI) and manylinux2014
-  wheels, executed with `python -I -S` so it sees nothing of the dev venv;
-- the image's: CPython 3.13 on Amazon Linux 2023 (glibc 2.34), resolved with `pip --dry-run` so a pin
-  without a wheel there fails here, before Docker ever runs.
+Task roots of functions/requirements.txt, one set of pins:
+- for the running CPython (3.11 here, 3.11 and 3.13 in GitHub CI) with manylinux2014 wheels, executed with
+  `python -I -S` so it sees nothing of the dev venv;
+- for the image's CPython 3.13 (Amazon Linux 2023, glibc 2.34: manylinux_2_28 wheels), executed by a CPython 3.13
+  found on this machine (`image_python`: pyenv's, or python3.13 on PATH); and resolved with `pip --dry-run`, so a
+  pin without a wheel there fails here, before Docker ever runs.
 """
 
 import fcntl
@@ -12,6 +13,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +47,7 @@ IMAGE_PLATFORM_FLAGS: Final = (
     IMAGE_PYTHON,
     "--only-binary=:all:",
 )
+DEV_REQUIREMENTS: Final = ROOT / "requirements-dev.txt"
 PIP: Final = (sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-cache-dir")
 
 
@@ -53,21 +56,61 @@ def pip_problems(stderr: str) -> str:
     return "\n".join(line for line in stderr.splitlines() if not line.startswith("WARNING: Location"))
 
 
-def install_dependencies(target: Path) -> None:
-    """Install functions/requirements.txt into target for the platform the tests run; raise on failure."""
-    command = [*PIP, "--quiet", "--target", str(target), *PLATFORM_FLAGS, "-r", str(REQUIREMENTS)]
+def platform_flags(python: str) -> tuple[str, ...]:
+    """Return pip's platform flags for a task root of this Python version (the image's platform for 3.13)."""
+    return IMAGE_PLATFORM_FLAGS if python == IMAGE_PYTHON else PLATFORM_FLAGS
+
+
+def install_dependencies(target: Path, python: str = RUNNING_PYTHON, *requirements: str) -> None:
+    """Install functions/requirements.txt (or the given requirements) into target for a Python; raise on failure."""
+    wanted = list(requirements) or ["-r", str(REQUIREMENTS)]
+    command = [*PIP, "--quiet", "--target", str(target), *platform_flags(python), *wanted]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603 (fixed pip arguments)
     if result.returncode != 0:
         raise RuntimeError(
-            f"functions/requirements.txt does not install as manylinux2014 wheels for Python {RUNNING_PYTHON}:\n"
+            f"{' '.join(wanted)} does not install as binary wheels for Python {python}:\n"
             + pip_problems(result.stderr)[-3000:]
         )
 
 
-def dependencies_dir() -> Path:
-    """Return the installed dependencies, built once per requirements hash under build/."""
+def image_python() -> Path:
+    """Return a CPython 3.13 to run the image's task root with: IMAGE_PYTHON_BIN, pyenv's, or python3.13 on PATH."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [os.environ.get("IMAGE_PYTHON_BIN")]
+    candidates += sorted(
+        str(p) for p in pyenv_root.glob(f"versions/{IMAGE_PYTHON}.*/bin/python{IMAGE_PYTHON}")
+    )
+    candidates.append(shutil.which(f"python{IMAGE_PYTHON}"))
+    for candidate in candidates:
+        # pyenv's shims run only the versions pyenv has selected: the version's own binary, never the shim.
+        if candidate and Path(candidate).is_file() and "/shims/" not in candidate:
+            return Path(candidate)
+    raise FileNotFoundError(
+        f"no CPython {IMAGE_PYTHON} to run the image's task root: `pyenv install {IMAGE_PYTHON}`, or put "
+        f"python{IMAGE_PYTHON} on PATH, or set IMAGE_PYTHON_BIN"
+    )
+
+
+def interpreter(python: str) -> str:
+    """Return the interpreter that runs a task root of this Python version."""
+    return sys.executable if python == RUNNING_PYTHON else str(image_python())
+
+
+def awslambdaric_dir(python: str) -> Path:
+    """Return awslambdaric (the pin of requirements-dev.txt) installed for a Python, once, under build/."""
+    (pin,) = re.findall(r"^awslambdaric==\S+", DEV_REQUIREMENTS.read_text(), re.MULTILINE)
+    return built_once(f"awslambdaric-py{python.replace('.', '')}-{pin.split('==')[1]}", python, pin)
+
+
+def dependencies_dir(python: str = RUNNING_PYTHON) -> Path:
+    """Return the installed dependencies for a Python, built once per requirements hash under build/."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    folder = BUILD / f"taskroot-py{RUNNING_PYTHON.replace('.', '')}-{digest}"
+    return built_once(f"taskroot-py{python.replace('.', '')}-{digest}", python)
+
+
+def built_once(name: str, python: str, *requirements: str) -> Path:
+    """Return build/NAME with the requirements installed for a Python, installing them the first time."""
+    folder = BUILD / name
     BUILD.mkdir(exist_ok=True)
     # pytest runs on several workers: one builds, the others wait on the lock and then reuse the build.
     with (BUILD / f"{folder.name}.lock").open("w") as lock:
@@ -75,7 +118,7 @@ def dependencies_dir() -> Path:
         if not (folder / ".complete").exists():
             partial = folder.with_name(folder.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            install_dependencies(partial)
+            install_dependencies(partial, python, *requirements)
             (partial / ".complete").touch()
             shutil.rmtree(folder, ignore_errors=True)
             partial.rename(folder)
@@ -134,9 +177,9 @@ def function_environment(task_root: Path) -> dict[str, str]:
     return env
 
 
-def build_task_root() -> Path:
+def build_task_root(python: str = RUNNING_PYTHON) -> Path:
     """Return the task root as the image gets it: the cached dependencies, then functions/ and model/ copied anew."""
-    folder = dependencies_dir()
+    folder = dependencies_dir(python)
     for name in ("functions", "model"):
         shutil.rmtree(folder / name, ignore_errors=True)
         copy_like_docker(ROOT / name, folder)

@@ -5,6 +5,7 @@
 through `functions.api.envelope`, which repairs what Mangum cannot parse and answers non-HTTP invocations.
 """
 
+import hmac
 import logging
 import time
 from collections.abc import Sequence
@@ -37,14 +38,19 @@ AUDIT_REFUSAL: Final = (
     "The decision could not be recorded in the audit trail, so none is returned. Retry later."
 )
 SCORING_ERRORS: Final = documented(400, 413, 415, 422, 500, 503)
+KEY_ERRORS: Final = documented(401, 403)
 STATUS_ERRORS: Final = documented(500, 503)
-# Documents the key API Gateway requires on the scoring routes (so /docs "Try it out" can send it); the
-# gateway enforces it, the app never reads or checks it.
+# The key of the scoring routes, declared in the OpenAPI exactly when one is required (so /docs "Try it out"
+# can send it): API_KEY set (the app checks it), or under Lambda (API Gateway checks its usage-plan key).
 API_KEY: Final = APIKeyHeader(
     name="x-api-key",
     scheme_name="ApiKey",
-    description="The API key of the deployed stack (API Gateway checks it; local runs need none).",
+    description="The API key: the deployed stack's (API Gateway checks it), or API_KEY where the app runs itself.",
     auto_error=False,
+)
+MISSING_KEY: Final = "This route needs an API key: send it in the x-api-key header."
+WRONG_KEY: Final = (
+    "The x-api-key header does not hold this deployment's API key; check the key you were given."
 )
 logging.getLogger("mangum").setLevel(logging.WARNING)  # its INFO line carries the raw request path
 
@@ -84,7 +90,27 @@ async def current_settings() -> Settings:
 ModelDep = Annotated[ScoringModel, Depends(serving_model)]
 RequestId = Annotated[str, Depends(request_id)]
 SettingsDep = Annotated[Settings, Depends(current_settings)]
-ApiKeyDoc = Annotated[str | None, Security(API_KEY)]
+ApiKeySent = Annotated[str | None, Security(API_KEY)]
+
+
+async def check_api_key(settings: SettingsDep, key: ApiKeySent = None) -> None:
+    """Answer 401 without a key and 403 with a wrong one, when API_KEY is set (compared in constant time)."""
+    expected = settings.api_key
+    if expected is None:
+        return
+    if not key:
+        raise ApiError(401, "missing_api_key", MISSING_KEY)
+    if not hmac.compare_digest(key.encode(), expected.get_secret_value().encode()):
+        raise ApiError(403, "invalid_api_key", WRONG_KEY)
+
+
+def key_guard(settings: Settings) -> tuple[list[Any], dict[int | str, dict[str, Any]]]:
+    """Return the scoring routes' key dependency and its documented errors (none when no key is required)."""
+    if settings.api_key is not None:
+        return [Depends(check_api_key)], KEY_ERRORS
+    if settings.api_key_required:
+        return [Security(API_KEY)], {}  # API Gateway answers 403 itself; the app only declares the key
+    return [], {}
 
 
 async def health(model: ModelDep, settings: SettingsDep) -> Health:
@@ -107,7 +133,6 @@ async def predict(
     rid: RequestId,
     settings: SettingsDep,
     request: Request,
-    _key: ApiKeyDoc = None,
 ) -> Response:
     """Score one applicant: PD, decision, score, risk grade and the reasons that raise the PD."""
     raw = to_matrix([vars(applicant)])
@@ -126,7 +151,6 @@ async def predict_batch(
     rid: RequestId,
     settings: SettingsDep,
     request: Request,
-    _key: ApiKeyDoc = None,
 ) -> Response:
     """Score up to 1,000 applicants in one call; predictions keep the input order."""
     matrix = to_matrix([vars(applicant) for applicant in body.applicants])
@@ -233,8 +257,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.route_class = ScreenedRoute  # routes read the body the guard already parsed
     app.get("/v1/health", response_model=Health, responses=STATUS_ERRORS)(health)
     app.get("/v1/model", response_model=dict[str, Any], responses=STATUS_ERRORS)(model_card)
-    app.post("/v1/predict", response_model=Prediction, responses=SCORING_ERRORS)(predict)
-    app.post("/v1/predict/batch", response_model=BatchPredictions, responses=SCORING_ERRORS)(predict_batch)
+    key, key_errors = key_guard(settings)
+    scoring_errors = {**SCORING_ERRORS, **key_errors}
+    app.post("/v1/predict", response_model=Prediction, responses=scoring_errors, dependencies=key)(predict)
+    app.post(
+        "/v1/predict/batch", response_model=BatchPredictions, responses=scoring_errors, dependencies=key
+    )(predict_batch)
     install_docs(app, openapi_url=app.openapi_url or "/openapi.json")
     install_error_handlers(app)
     install_guard(app, cors_origins=settings.cors_origins)
@@ -255,7 +283,9 @@ def adapter() -> Mangum:
 
 def handler(event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
     """Answer one Lambda invocation (REST v1, HTTP v2, or a non-HTTP event) without raising: the entry point."""
-    return envelope.answer(event, context, adapter=adapter, warm=load_serving_model)
+    return envelope.answer(
+        event, context, adapter=adapter, warm=load_serving_model, max_body_bytes=get_settings().max_body_bytes
+    )
 
 
 def __getattr__(name: str) -> FastAPI:

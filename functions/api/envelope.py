@@ -3,17 +3,23 @@
 Mangum 0.22 raises, before the app runs, on headers real gateways and browsers send (a comma-separated
 `X-Forwarded-Port`, Kludex/mangum#303; a Host with an empty port or an IPv6 literal; HTTP API v2
 `"headers": null`) and on any event that is not an HTTP request (a warm-up ping, a schedule, `{}`). On AWS
-that is a Lambda error and a bare 502. `answer` gives every HTTP event an HTTP answer (a 500 in the error
-schema at worst) and every other event a small JSON answer, one log line and a metric.
+that is a Lambda error and a bare 502. It also raises on a body it cannot decode (`isBase64Encoded` on a body
+that is not base64, a lone surrogate, a body that is not text): that is the caller's fault, answered 400, and
+a base64 body that would decode past the size limit is answered 413 before it is decoded. `answer` gives every
+HTTP event an HTTP answer (a 500 in the error schema at worst) and every other event a small JSON answer, one
+log line and a metric.
 """
 
+import base64
+import binascii
 import copy
 import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
-from functions.api.errors import ErrorDetail, ErrorResponse
+from functions.api.errors import ErrorCode, ErrorDetail, ErrorResponse
+from functions.config import MIB
 from functions.telemetry import emit_event_metric, logger
 
 EventKind = Literal["http", "warmup", "scheduled", "unknown"]
@@ -107,13 +113,47 @@ def ignore(kind: EventKind) -> dict[str, Any]:
     return {"status": "ignored", "event": kind, "message": IGNORED}
 
 
+def body_problem(event: Mapping[str, Any], *, max_body_bytes: int) -> tuple[int, ErrorCode, str] | None:
+    """Return (status, code, message) for a body Mangum cannot decode or that decodes past the limit, else None."""
+    body = event.get("body")
+    if body is None:
+        return None
+    if not isinstance(body, str):
+        return 400, "malformed_body", "The event's body is not text; send the JSON body as a string."
+    if event.get("isBase64Encoded"):
+        if (len(body) // 4) * 3 > max_body_bytes + 2:  # what it decodes to, at least: no need to decode it
+            return 413, "payload_too_large", f"The body exceeds the limit of {max_body_bytes} bytes."
+        try:
+            base64.b64decode(body, validate=True)  # API Gateway's base64 is strict: no other characters
+        except (binascii.Error, ValueError):
+            message = (
+                "isBase64Encoded is true but the body is not base64; encode the body or set the flag false."
+            )
+            return 400, "malformed_body", message
+        return None
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            400,
+            "malformed_body",
+            "The body is not valid UTF-8 text (it holds a lone surrogate); send UTF-8 JSON.",
+        )
+    return None
+
+
 def failure(event: Mapping[str, Any]) -> dict[str, Any]:
     """Render a 500 in the error schema as an API Gateway answer, with the gateway's request id."""
+    return error_answer(event, 500, "internal_error", INTERNAL)
+
+
+def error_answer(event: Mapping[str, Any], status: int, code: ErrorCode, message: str) -> dict[str, Any]:
+    """Render an error in the error schema as an API Gateway answer, with the gateway's request id."""
     context = event.get("requestContext")
     rid = str((context.get("requestId") if isinstance(context, Mapping) else None) or "unknown")
-    body = ErrorResponse(error=ErrorDetail(code="internal_error", message=INTERNAL, request_id=rid))
+    body = ErrorResponse(error=ErrorDetail(code=code, message=message, request_id=rid))
     return {
-        "statusCode": 500,
+        "statusCode": status,
         "headers": {"content-type": "application/json", "x-request-id": rid},
         "multiValueHeaders": {},
         "body": body.model_dump_json(),
@@ -127,6 +167,7 @@ def answer(
     *,
     adapter: Callable[[], Callable[..., dict[str, Any]]],
     warm: Callable[[], object] = lambda: None,
+    max_body_bytes: int = MIB,
 ) -> dict[str, Any]:
     """Answer one Lambda invocation through the adapter `adapter()` builds; a warm-up calls `warm`; never raise."""
     kind = kind_of(event)
@@ -138,6 +179,10 @@ def answer(
     if kind != "http":
         return ignore(kind)
     try:
+        problem = body_problem(event, max_body_bytes=max_body_bytes)
+        if problem is not None:
+            logger.info("undecodable body refused", extra={"status": problem[0], "error_code": problem[1]})
+            return error_answer(event, *problem)
         return adapter()(normalise(event), context)
     except Exception:
         shape = json.dumps(sorted(str(key) for key in event)[:20])

@@ -17,7 +17,10 @@ from functions.scoring.contract import FEATURE_BY_NAME, MAX_BATCH, FeatureSpec
 
 ErrorCode = Literal[
     "malformed_json",
+    "malformed_body",
     "duplicate_key",
+    "missing_api_key",
+    "invalid_api_key",
     "not_found",
     "method_not_allowed",
     "payload_too_large",
@@ -176,7 +179,10 @@ def repeated_key_errors(locations: Iterable[Sequence[int | str]]) -> list[FieldE
 DESCRIPTIONS: Final = {
     400: "The body is not valid JSON (`malformed_json`), or repeats a key within one object "
     "(`duplicate_key`, e.g. `pay_0` twice; `fields` names each repeated key with its path, such as "
-    "`applicants[3].pay_0`).",
+    "`applicants[3].pay_0`), or could not be decoded (`malformed_body`: not base64 although the event says so, "
+    "not UTF-8 text).",
+    401: "No API key was sent (`missing_api_key`): send it in the `x-api-key` header.",
+    403: "The API key sent in `x-api-key` is not this deployment's (`invalid_api_key`).",
     413: "The body is larger than the limit (MAX_BODY_BYTES, 1 MiB by default).",
     415: "The body is not sent as application/json.",
     422: f"An input is missing, unknown, of the wrong type or out of range, or a batch is empty or holds more "

@@ -116,7 +116,12 @@ def test_deployment_group_has_the_canary_alarms_and_hook(translated: dict[str, A
     (group,) = of_type(translated, "AWS::CodeDeploy::DeploymentGroup").values()
     props = group["Properties"]
     alarms = {alarm["Name"]["Ref"] for alarm in props["AlarmConfiguration"]["Alarms"]}
-    assert alarms == {"NewVersionErrorsAlarm", "NewVersionLatencyP99Alarm", "FunctionThrottlesAlarm"}
+    assert alarms == {
+        "NewVersionErrorsAlarm",
+        "NewVersionLatencyP99Alarm",
+        "FunctionThrottlesAlarm",
+        "CanaryApi5xxRateAlarm",
+    }
     assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(
         props["AutoRollbackConfiguration"]["Events"]
     )
@@ -185,10 +190,10 @@ def test_teardown_keeps_the_audit_table_and_its_hash_key_together() -> None:
 def test_alarms_notify_a_topic_with_an_optional_email() -> None:
     resources = load_template()["Resources"]
     alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    assert len(alarms) == 10  # API and canary: 5; drift job errors and PSI: 5 (tests/monitoring/test_job.py)
+    assert len(alarms) == 11  # API and canary: 6; drift job errors and PSI: 5 (tests/monitoring/test_job.py)
     assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] == a["OKActions"] for a in alarms)
     assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
-    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -228,7 +233,7 @@ def test_deploy_ships_the_tested_image_by_digest_without_building() -> None:
     script = scripts_of(job)
     assert "docker build" not in script and "sam build" not in script
     assert "docker load" in script and "image-id.txt" in script
-    assert "RepoDigests" in script
+    assert "aws ecr describe-images" in script and "RepoDigests" not in script
     assert re.search(r'sam deploy --config-env ci .*\n.*"ImageUri=\$IMAGE_URI"', script)
     assert "ROLLBACK_COMPLETE" in script
     assert job["permissions"]["id-token"] == "write"

@@ -2,8 +2,8 @@
 
 import base64
 import json
+import os
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 
 from scripts.local import stop
-from scripts.taskroot import REQUIREMENTS, build_task_root, function_environment, resolve_for_image
+from scripts.taskroot import (
+    IMAGE_PYTHON,
+    REQUIREMENTS,
+    RUNNING_PYTHON,
+    awslambdaric_dir,
+    build_task_root,
+    function_environment,
+    interpreter,
+    resolve_for_image,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HANDLER = "functions.api.app.handler"  # the Dockerfile's CMD
 
 
-@pytest.fixture(scope="module")
-def task_root() -> Path:
-    """The task root as the image gets it (dependencies cached under build/)."""
-    return build_task_root()
+PYTHONS = sorted({RUNNING_PYTHON, IMAGE_PYTHON})  # the development Python and the image's (pyenv's 3.13 here)
 
 
 class RuntimeApi(ThreadingHTTPServer):
@@ -82,7 +88,13 @@ class RuntimeApiHandler(BaseHTTPRequestHandler):
         """Keep the test output quiet."""
 
 
-def test_awslambdaric_resolves_the_cmd_handler(task_root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("python", PYTHONS)
+def test_awslambdaric_resolves_the_cmd_handler(python: str, tmp_path: Path) -> None:
+    task_root = build_task_root(python)
+    # The running Python has awslambdaric in the dev venv; another gets the same pin in its own folder, and -S
+    # keeps that interpreter's site-packages out.
+    extra = [] if python == RUNNING_PYTHON else [str(awslambdaric_dir(python))]
+    flags = [] if python == RUNNING_PYTHON else ["-S"]
     event = (ROOT / "events" / "rest-predict.json").read_bytes()
     server = RuntimeApi(event)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -90,13 +102,13 @@ def test_awslambdaric_resolves_the_cmd_handler(task_root: Path, tmp_path: Path) 
     env = {
         **function_environment(task_root),
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
-        "PYTHONPATH": str(task_root),
+        "PYTHONPATH": os.pathsep.join([str(task_root), *extra]),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     log_path = tmp_path / "awslambdaric.log"
     with log_path.open("wb") as log_file:
         client = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", HANDLER],
+            [interpreter(python), *flags, "-m", "awslambdaric", HANDLER],
             cwd=task_root,
             env=env,
             stdout=log_file,

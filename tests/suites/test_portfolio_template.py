@@ -96,6 +96,10 @@ def trap_problems(resource: dict[str, Any]) -> list[str]:
             problems.append("items in the state payload: rows must stay in S3")
         if state.get("ResultPath", "$") is not None:
             problems.append("the Map's results join the payload: set ResultPath to null")
+        if state.get("ResultWriter", {}).get("Resource") != "arn:aws:states:::s3:putObject":
+            problems.append(
+                "no ResultWriter: thousands of children's results exceed 256 KiB (States.DataLimitExceeded)"
+            )
     if len(maps) != 1:
         problems.append("exactly one Map expected")
     return problems
@@ -141,6 +145,7 @@ MAP = ["Properties", "Definition", "States", "ScoreShards"]
         (_edit(MAP, "MaxConcurrencyPath"), "no MaxConcurrency"),
         (_edit(MAP, "ItemsPath", "$.rows"), "items in the state payload"),
         (_edit(MAP, "ResultPath"), "ResultPath to null"),
+        (_edit(MAP, "ResultWriter"), "no ResultWriter"),
         (_edit([*MAP, "ItemProcessor", "ProcessorConfig"], "ExecutionType", "EXPRESS"), "not DISTRIBUTED"),
     ],
 )
@@ -211,6 +216,9 @@ def test_machine_role_touches_only_its_functions_the_shard_list_and_itself() -> 
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if statement["Resource"] == "*":
             assert all(action.split(":")[0] in ("xray", "logs") for action in actions), statement
-        elif any(action.startswith("s3:") for action in actions):
-            assert actions == ["s3:GetObject"]
+        elif actions == ["s3:GetObject"]:
             assert statement["Resource"] == {"Fn::Sub": "${PortfolioOutputBucket.Arn}/shards/*"}
+        elif any(action.startswith("s3:") for action in actions):
+            # The Map's ResultWriter writes under map/ only.
+            assert "s3:PutObject" in actions and "s3:GetObject" not in actions
+            assert statement["Resource"] == {"Fn::Sub": "${PortfolioOutputBucket.Arn}/map/*"}

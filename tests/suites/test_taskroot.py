@@ -3,7 +3,6 @@
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +10,15 @@ import pytest
 
 from scripts.taskroot import (
     BUILD,
+    IMAGE_PYTHON,
     REQUIREMENTS,
     RUNNING_PYTHON,
     build_task_root,
     docker_ignores,
     dockerignore_patterns,
     function_environment,
+    image_python,
+    interpreter,
 )
 
 pytestmark = pytest.mark.slow
@@ -44,10 +46,21 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
 
 
+# The development Python, and the image's (CPython 3.13, pyenv's here): the same task root runs on both.
+PYTHONS = sorted({RUNNING_PYTHON, IMAGE_PYTHON})
+
+
+@pytest.fixture(scope="module", params=PYTHONS, ids=[f"py{v}" for v in PYTHONS])
+def python(request: pytest.FixtureRequest) -> str:
+    """The Python version a task root is built for and run by."""
+    version: str = request.param
+    return version
+
+
 @pytest.fixture(scope="module")
-def task_root() -> Path:
-    """The task root as the image gets it (dependencies cached under build/)."""
-    return build_task_root()
+def task_root(python: str) -> Path:
+    """The task root as the image gets it, for one Python (dependencies cached under build/)."""
+    return build_task_root(python)
 
 
 # Runs in `python -I -S -B`: no site-packages, no PYTHON* variables, no current folder, no bytecode
@@ -94,12 +107,12 @@ print(json.dumps({"answers": answers, "heavy": heavy, "outside": outside}))
 
 
 @pytest.fixture(scope="module")
-def probe(task_root: Path) -> dict[str, Any]:
+def probe(task_root: Path, python: str) -> dict[str, Any]:
     """Feed every event to the handler in an interpreter that sees only the stdlib and the task root."""
     events = [str(ROOT / "events" / f"{name}.json") for name in EVENTS_OK + EVENTS_WITHOUT_CONTENT_TYPE]
     probe_code = PROBE.replace("HEAVY_MODULES", repr(HEAVY_MODULES))
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", probe_code, str(task_root), *events],
+        [interpreter(python), "-I", "-S", "-B", "-c", probe_code + VERSION_LINE, str(task_root), *events],
         cwd=task_root,
         env=function_environment(task_root),
         capture_output=True,
@@ -108,9 +121,26 @@ def probe(task_root: Path) -> dict[str, Any]:
         check=False,
     )
     assert result.returncode == 0, f"the handler failed in isolation:\n{result.stderr[-4000:]}"
-    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    *_, answers, version = result.stdout.strip().splitlines()
+    assert version == python, f"the task root for {python} ran on Python {version}"
+    report: dict[str, Any] = json.loads(answers)
     report["answers"] = {Path(path).stem: answer for path, answer in report["answers"].items()}
     return report
+
+
+VERSION_LINE = "\nprint('%d.%d' % sys.version_info[:2])\n"
+
+
+def test_the_images_python_is_on_this_machine() -> None:
+    # Not a skip: without CPython 3.13 the image's interpreter would go untested here.
+    result = subprocess.run(
+        [str(image_python()), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == IMAGE_PYTHON
 
 
 def manifest() -> dict[str, Any]:
@@ -166,7 +196,7 @@ def test_task_root_imports_nothing_heavy_or_from_outside(probe: dict[str, Any]) 
     assert probe["outside"] == [], f"modules loaded from outside the task root: {probe['outside']}"
 
 
-def test_task_root_size_is_reported_and_within_budget(task_root: Path) -> None:
+def test_task_root_size_is_reported_and_within_budget(task_root: Path, python: str) -> None:
     packages = {
         path.name: folder_bytes(path)
         for path in task_root.iterdir()
@@ -175,7 +205,7 @@ def test_task_root_size_is_reported_and_within_budget(task_root: Path) -> None:
     total = folder_bytes(task_root) - (task_root / ".complete").stat().st_size
     report = {
         "requirements_sha256": hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
-        "platform": f"manylinux2014_x86_64 / cp{RUNNING_PYTHON.replace('.', '')}",
+        "platform": f"cp{python.replace('.', '')}",
         "total_mb": round(total / 2**20, 1),
         "functions_kb": round(packages.get("functions", 0) / 2**10, 1),
         "model_kb": round(packages.get("model", 0) / 2**10, 1),
@@ -183,6 +213,8 @@ def test_task_root_size_is_reported_and_within_budget(task_root: Path) -> None:
             name: round(size / 2**20, 1) for name, size in sorted(packages.items(), key=lambda kv: -kv[1])[:8]
         },
     }
-    (BUILD / "taskroot-size.json").write_text(json.dumps(report, indent=2) + "\n")
+    (BUILD / f"taskroot-size-py{python.replace('.', '')}.json").write_text(
+        json.dumps(report, indent=2) + "\n"
+    )
     print(f"\ntask root: {report['total_mb']} MB; largest: {report['largest_mb']}")
     assert total / 2**20 <= SIZE_BUDGET_MB, report
