@@ -8,12 +8,15 @@ or target, the UCI two-row header (`,X1,...,X23,Y` above the names), title or bl
 columns with one meaning (`PAY_0` and `PAY_1`, both target spellings, `ID` twice).
 """
 
+import codecs
 import csv
+import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
-from typing import Final
+from typing import Any, Final, Protocol
 
 from functions.scoring.contract import FEATURES
 
@@ -25,6 +28,9 @@ DELIMITERS: Final = {",": "comma", ";": "semicolon", "\t": "tab"}
 SAVE_AS: Final = "save it as 'CSV UTF-8 (comma delimited)'"
 KNOWN: Final = frozenset({spec.column for spec in FEATURES} | {TARGET_KEY, "ID"})
 REQUIRED: Final = frozenset(spec.column for spec in FEATURES if spec.required)
+ENCODINGS: Final = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
+HEAD_BYTES: Final = 1 << 16  # the first block, whose bytes choose the encoding of a streamed file
+UNDECODED: Final = re.compile("[\udc80-\udcff]")  # bytes the encoding could not decode, escaped
 LEAD_ROWS: Final = 10  # rows looked through for the header (a `sep=` line, titles, the UCI code row)
 
 
@@ -51,8 +57,8 @@ class Layout:
     first_line: int  # 1-based line of the first data row
 
 
-def decode(data: bytes, *, name: str) -> str:
-    """Decode a file's bytes as UTF-8 (BOM or not), else Windows-1252, else Latin-1; refuse UTF-16 and binary."""
+def encoding_of(data: bytes, *, name: str, complete: bool = True) -> str:
+    """Return the codec of a whole file's bytes, or of its first block when not `complete`; refuse UTF-16, binary."""
     if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ClientFileError(f"{name}: this is an Excel workbook or a zip, not CSV text; {SAVE_AS}")
     if b"\x00" in data[:4096]:
@@ -61,11 +67,62 @@ def decode(data: bytes, *, name: str) -> str:
             f"binary file); {SAVE_AS}"
         )
     for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
+        try:  # a first block may end inside a UTF-8 character: not final then
+            codecs.getincrementaldecoder(encoding)().decode(data, final=complete)
         except UnicodeDecodeError:
             continue
-    return data.decode("latin-1")  # every byte is a Latin-1 character
+        return encoding
+    return "latin-1"  # every byte is a Latin-1 character
+
+
+def decode(data: bytes, *, name: str) -> str:
+    """Decode a file's bytes as UTF-8 (BOM or not), else Windows-1252, else Latin-1; refuse UTF-16 and binary."""
+    return data.decode(encoding_of(data, name=name))
+
+
+class Readable(Protocol):
+    """A binary stream: a file, an S3 body, a hashing reader."""
+
+    def read(self, size: int, /) -> bytes | None:
+        """Return up to `size` bytes; empty (or None) at the end."""
+
+
+class _Replay(io.RawIOBase):
+    """A binary reader giving back the bytes already read from `raw` (`head`), then the rest of `raw`."""
+
+    def __init__(self, head: bytes, raw: Readable) -> None:
+        self.head, self.raw = memoryview(head), raw
+
+    def readable(self) -> bool:
+        """Return True: this is a reader."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill `buffer` from what is left of `head`, then from `raw`."""
+        if self.head:
+            size = min(len(buffer), len(self.head))
+            buffer[:size], self.head = self.head[:size], self.head[size:]
+            return size
+        data = self.raw.read(len(buffer)) or b""
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def text_lines(raw: Readable, *, name: str) -> Iterator[str]:
+    """Yield a binary file's lines (ends kept), decoded as it streams with the encoding of its first block."""
+    head = b""
+    while len(head) < HEAD_BYTES and (more := raw.read(HEAD_BYTES - len(head))):
+        head += more
+    encoding = encoding_of(head, name=name, complete=len(head) < HEAD_BYTES)
+    text = io.TextIOWrapper(
+        io.BufferedReader(_Replay(head, raw)), encoding=encoding, errors="surrogateescape", newline=""
+    )
+    for line, chunk in enumerate(text, start=1):
+        if not chunk.isascii() and UNDECODED.search(chunk):
+            raise ClientFileError(
+                f"{name}: line {line} is not {ENCODINGS[encoding]} text as the lines above it are; {SAVE_AS}"
+            )
+        yield chunk
 
 
 def _delimiter_of(text: str) -> str | None:

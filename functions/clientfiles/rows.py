@@ -2,7 +2,8 @@
 
 The layout rules (encoding, delimiter, header rows, column names) live in `functions.clientfiles.layout`. Bad rows are
 reported with row, column and problem; none is dropped silently; rows of only delimiters are ignored and
-counted. `stream_clients` yields every row, valid or not, one at a time (the portfolio command); `read_table`
+counted. `stream_cells` and `stream_clients` yield every row, valid or not, one at a time (the portfolio command and
+its Step Functions steps, with `text_lines` decoding a binary stream); `read_table`
 gives a whole file's cells (training, the UI); `parse_clients` refuses a file with bad rows.
 """
 
@@ -26,6 +27,7 @@ from functions.clientfiles.layout import (
     decode,
     read_layout,
     split_lines,
+    text_lines,
 )
 from functions.scoring.contract import FEATURES, Applicant
 
@@ -42,8 +44,10 @@ __all__ = [
     "read_clients",
     "read_layout",
     "read_table",
+    "stream_cells",
     "stream_clients",
     "table_of",
+    "text_lines",
 ]
 
 MAX_SHOWN: Final = 10
@@ -179,11 +183,23 @@ def read_table(data: bytes, *, name: str) -> ClientTable:
     return table_of(split_lines(io.StringIO(text, newline=""), name=name), name=name)
 
 
+def _readable(cells: Iterator[list[str]], *, name: str) -> Iterator[list[str]]:
+    try:
+        yield from cells
+    except csv.Error as err:  # e.g. a cell past the csv module's field size limit
+        raise ClientFileError(f"{name}: not a readable CSV ({err}); {SAVE_AS}") from err
+
+
+def stream_cells(text_lines: Iterable[str], *, name: str) -> tuple[Layout, Iterator[list[str]]]:
+    """Read the layout now (any accepted delimiter), then yield the cells of each line after the header."""
+    reader = _readable(split_lines(text_lines, name=name), name=name)
+    return read_layout(reader, name=name), reader
+
+
 def stream_clients(text_lines: Iterable[str], *, name: str) -> tuple[Layout, Iterator[ClientRow]]:
     """Read the layout now, then yield every data row checked, valid or not, in file order (streaming)."""
-    reader = split_lines(text_lines, name=name)
-    layout = read_layout(reader, name=name)
-    return layout, (check_cells(cells, layout, line) for line, cells in data_rows(reader, layout))
+    layout, cells = stream_cells(text_lines, name=name)
+    return layout, (check_cells(row, layout, line) for line, row in data_rows(cells, layout))
 
 
 def parse_clients(text: str, *, name: str, need_target: bool = False) -> ClientRows:

@@ -7,7 +7,6 @@ summary beside the output. Exit 0 when done, 2 on a usage or data error, 1 when 
 
 import argparse
 import csv
-import io
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
-from functions.clientfiles.rows import ClientFileError, Layout, data_rows, read_layout
+from functions.clientfiles.rows import ClientFileError, Layout, data_rows, stream_cells, text_lines
 from functions.config import get_settings
 from functions.portfolio.shard import (
     HashingReader,
@@ -80,18 +79,14 @@ def write_scored(
     size, tally = max(source.stat().st_size, 1), Tally()
     with source.open("rb") as raw, target.open("w", encoding="utf-8", newline="") as out:
         hashed = HashingReader(raw)
-        text = io.TextIOWrapper(io.BufferedReader(hashed), encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
         try:
-            layout = read_layout(reader, name=source.name)
+            layout, cells = stream_cells(text_lines(hashed, name=source.name), name=source.name)
             csv.writer(out, lineterminator="\n").writerow(output_header(layout))
-            pieces = chunks(data_rows(reader, layout), chunk_rows)
+            pieces = chunks(data_rows(cells, layout), chunk_rows)
             for body, counts in scored_chunks(layout, pieces, workers=workers, model_dir=model_dir):
                 out.write(body)
                 tally.add(counts)
                 say(f"\rscored {tally.rows:,} rows ({100 * hashed.bytes_read / size:.0f}% read)", end="")
-        except UnicodeDecodeError as err:
-            raise ClientFileError(f"{source.name}: not UTF-8 text ({err}); save it as UTF-8 CSV") from err
         finally:
             say("")
     return tally, hashed.sha256.hexdigest()
@@ -136,7 +131,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     score = commands.add_parser("score", help="score a client CSV into a scored CSV and a summary JSON")
-    score.add_argument("input", type=Path, metavar="INPUT", help="client CSV in a dataset layout (UTF-8)")
+    score.add_argument(
+        "input",
+        type=Path,
+        metavar="INPUT",
+        help="client CSV in a dataset layout (comma, semicolon or tab; UTF-8, Windows-1252 or Latin-1)",
+    )
     score.add_argument(
         "output", type=Path, metavar="OUTPUT", help="scored CSV to write (OUTPUT.summary.json too)"
     )

@@ -1,6 +1,7 @@
 """The portfolio state machine's first step: split the input object into shard objects and Map items.
 
-It streams the input object once (hashing it), writes shard objects of `shard_rows` rows with the header, and a
+It streams the input object once (hashing it) through the client-file reader (any accepted encoding, delimiter
+and title rows), writes UTF-8, comma-separated shard objects of `shard_rows` rows with the header, and a
 JSON list of Map items. Only keys cross the payloads.
 """
 
@@ -12,7 +13,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.clientfiles.rows import ClientFileError, read_layout
+from functions.clientfiles.rows import ClientFileError, stream_cells, text_lines
 from functions.portfolio.shard import HashingReader, ShardItem, s3_client
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,10 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     s3 = s3_client()
     body = s3.get_object(Bucket=request.bucket, Key=request.key)["Body"]
     hashed = HashingReader(body)
-    reader = csv.reader(io.TextIOWrapper(io.BufferedReader(hashed), encoding="utf-8-sig", newline=""))
-    layout = read_layout(
-        reader, name=request.key
-    )  # ClientFileError fails the run, naming the missing columns
+    # any accepted encoding, delimiter and title rows; ClientFileError fails the run, saying what is wrong
+    layout, cells = stream_cells(text_lines(hashed, name=request.key), name=request.key)
     items: list[dict[str, Any]] = []
-    shard: list[list[str]] = [list(layout.header)]
+    shard: list[list[str]] = [list(layout.header)]  # shards are UTF-8, comma-separated, header first
     filled, rows, first_line = 0, 0, layout.first_line
 
     def flush() -> None:
@@ -74,18 +73,15 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         )
         items.append(item)
 
-    try:
-        for line, cells in enumerate(reader, start=layout.first_line):
-            if filled == 0:
-                first_line = line
-            shard.append(cells)  # blank lines stay, so the shard's rows keep the file's line numbers
-            if any(c.strip() for c in cells):
-                filled, rows = filled + 1, rows + 1
-            if filled == request.shard_rows:
-                flush()
-                shard, filled = [list(layout.header)], 0
-    except UnicodeDecodeError as err:
-        raise ClientFileError(f"{request.key}: not UTF-8 text ({err}); save it as UTF-8 CSV") from err
+    for line, row in enumerate(cells, start=layout.first_line):
+        if filled == 0:
+            first_line = line
+        shard.append(row)  # blank lines stay, so the shard's rows keep the file's line numbers
+        if any(c.strip() for c in row):
+            filled, rows = filled + 1, rows + 1
+        if filled == request.shard_rows:
+            flush()
+            shard, filled = [list(layout.header)], 0
     if filled:
         flush()
     if not items:

@@ -20,7 +20,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from functions.clientfiles.cells import neutralise
-from functions.clientfiles.rows import ClientFileError, ClientRow, Layout, check_cells, data_rows, read_layout
+from functions.clientfiles.layout import decode
+from functions.clientfiles.rows import (
+    ClientFileError,
+    ClientRow,
+    Layout,
+    check_cells,
+    data_rows,
+    stream_cells,
+)
 from functions.config import get_settings
 from functions.monitoring.psi import drift_of_shares
 from functions.monitoring.tables import drift_json
@@ -63,7 +71,7 @@ class HashingReader(io.RawIOBase):
 
 
 class ShardError(RuntimeError):
-    """A shard object cannot be read as clients (missing, not UTF-8, no header): Step Functions retries it."""
+    """A shard object cannot be read as clients (missing, not text, no header): Step Functions retries it."""
 
 
 @dataclass
@@ -212,12 +220,11 @@ def s3_client() -> Any:
 
 def score_shard(item: ShardItem, text: str) -> tuple[str, Tally]:
     """Score a shard's CSV text (header first); its rows keep the input file's line numbers."""
-    reader = csv.reader(io.StringIO(text))
     try:
-        layout = read_layout(reader, name=item.key)
+        layout, cells = stream_cells(io.StringIO(text, newline=""), name=item.key)
     except ClientFileError as err:
         raise ShardError(str(err)) from err
-    rows = data_rows(reader, layout, start=item.first_line)
+    rows = data_rows(cells, layout, start=item.first_line)
     body, tally = score_chunk(serving_model(), layout, rows)
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(output_header(layout))
@@ -229,8 +236,8 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     item = ShardItem.model_validate(event)
     s3 = s3_client()
     try:
-        text = s3.get_object(Bucket=item.bucket, Key=item.key)["Body"].read().decode("utf-8-sig")
-    except (s3.exceptions.NoSuchKey, UnicodeDecodeError) as err:
+        text = decode(s3.get_object(Bucket=item.bucket, Key=item.key)["Body"].read(), name=item.key)
+    except (s3.exceptions.NoSuchKey, ClientFileError) as err:
         logger.exception("shard %s is unreadable", item.key)
         raise ShardError(f"s3://{item.bucket}/{item.key}: cannot be read as clients ({err})") from err
     scored, tally = score_shard(item, text)
