@@ -16,14 +16,12 @@ from ui.batch import (
     UnreadableFileError,
     decision_text,
     read_clients,
-    results_table,
     score_rows,
-    scored_csv,
-    target_summary,
 )
 from ui.card import scaling_note, split_rows
 from ui.charts import gauge, grade_bands, histogram, reasons_chart
 from ui.provenance import CONTAINS_TRAINING_DATA, IS_TRAINING_DATA, training_overlap
+from ui.results import results_table, scored_csv, target_summary
 
 PD_FORMAT: Final = "%.1f%%"  # a PD in percent with one decimal, as everywhere on the page
 

@@ -19,6 +19,7 @@ from functions.scoring.contract import (
 from scripts.local import free_port
 from training.synthetic import generate_rows, to_dataset_csv
 from ui import batch
+from ui import results as ui_results
 from ui.client import ApiClient, ApiError, Endpoint
 
 
@@ -219,12 +220,12 @@ def test_results_and_scored_csv_carry_predictions_and_row_errors() -> None:
     rows[2]["age"] = 12
     parsed = parsed_of(rows, target=[0, 1, 0, 1])
     scored = batch.score_rows(FakeClient(), parsed, on_progress=lambda done, total: None)
-    results = batch.results_table(parsed, scored)
+    results = ui_results.results_table(parsed, scored)
     assert list(results.columns) == ["row", "ID", "pd", "grade", "score", "decision", "top_reason", "problem"]
     assert results["pd"].notna().tolist() == [True, True, False, True]
     assert results["problem"].iloc[2].startswith("AGE: ")
     assert results["top_reason"].iloc[0] == f"reason of {rows[0]['limit_bal']:g}"
-    csv_lines = batch.scored_csv(parsed, results).decode().splitlines()
+    csv_lines = ui_results.scored_csv(parsed, results).decode().splitlines()
     assert csv_lines[0].endswith(
         "probability_of_default,risk_grade,score,predicted_default,top_reason,problem"
     )
@@ -235,18 +236,18 @@ def test_auc_matches_sklearn_with_ties() -> None:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 500)
     scores = np.round(rng.random(500) * 0.5 + labels * 0.2, 2)  # rounded: many ties
-    assert batch.auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert ui_results.auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
 
 
 @pytest.mark.parametrize("labels", [np.zeros(5), np.ones(5), np.array([])])
 def test_auc_is_undefined_with_one_class(labels: np.ndarray) -> None:
-    assert batch.auc(labels, np.linspace(0, 1, len(labels))) is None
+    assert ui_results.auc(labels, np.linspace(0, 1, len(labels))) is None
 
 
 def test_confusion_counts_each_cell() -> None:
     labels = np.array([0, 0, 0, 1, 1, 1, 1])
     flagged = np.array([False, True, False, True, True, False, True])
-    assert batch.confusion(labels, flagged) == {"tn": 2, "fp": 1, "fn": 1, "tp": 3}
+    assert ui_results.confusion(labels, flagged) == {"tn": 2, "fp": 1, "fn": 1, "tp": 3}
 
 
 def test_target_summary_counts_only_scored_rows_with_a_readable_target() -> None:
@@ -255,7 +256,7 @@ def test_target_summary_counts_only_scored_rows_with_a_readable_target() -> None
     target[3] = 7  # unreadable: left out
     parsed = parsed_of(rows, target=target)
     scored = batch.score_rows(FakeClient(), parsed, on_progress=lambda done, total: None)
-    summary = batch.target_summary(parsed, scored)
+    summary = ui_results.target_summary(parsed, scored)
     assert summary is not None
     assert summary.rows == 39 == sum(summary.counts.values())
     kept = [p for p in range(40) if p != 3]
@@ -270,7 +271,7 @@ def test_target_summary_counts_only_scored_rows_with_a_readable_target() -> None
 def test_target_summary_is_none_without_a_target_column() -> None:
     parsed = parsed_of(generate_rows(3, seed=9))
     scored = batch.score_rows(FakeClient(), parsed, on_progress=lambda done, total: None)
-    assert batch.target_summary(parsed, scored) is None
+    assert ui_results.target_summary(parsed, scored) is None
 
 
 @pytest.mark.parametrize(("flag", "text"), [(True, "default predicted"), (False, "no default predicted")])

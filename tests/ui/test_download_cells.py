@@ -6,6 +6,7 @@ import io
 from tests.ui.test_batch import FakeClient
 from training.synthetic import generate_rows, to_dataset_csv
 from ui import batch
+from ui import results as ui_results
 
 HOSTILE_IDS = ('=HYPERLINK("http://x","y")', "+1+1", "@SUM(1,2)", "-1+2")
 NUMERIC_IDS = ("-1200", "-2")
@@ -28,10 +29,10 @@ def hostile_upload() -> tuple[bytes, list[list[str]]]:
 def test_download_neutralises_formula_cells_and_keeps_numbers() -> None:
     upload, rows = hostile_upload()
     parsed = batch.read_clients(upload)
-    results = batch.results_table(
+    results = ui_results.results_table(
         parsed, batch.score_rows(FakeClient(), parsed, on_progress=lambda d, t: None)
     )
-    download = list(csv.reader(io.StringIO(batch.scored_csv(parsed, results).decode())))
+    download = list(csv.reader(io.StringIO(ui_results.scored_csv(parsed, results).decode())))
     header = download[0]
     assert "'=note" in header and "=note" not in header
     ids = [row[header.index("ID")] for row in download[1:]]
