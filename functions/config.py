@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # Embedded decision log for runs without DynamoDB (`make run`): the same records in a SQLite file. Used
     # only when AUDIT_TABLE is unset; the HMAC key is AUDIT_HASH_KEY or one generated beside the file.
     decision_log: Path | None = None
+    # The credit strategy (docs/strategy.md): STRATEGY_FILE, else `strategy.yaml` beside the model. With a
+    # challenger, the arm of a client is an HMAC of its reference under STRATEGY_ARM_KEY, else the audit key.
+    strategy_file: Path | None = None
+    strategy_arm_key: SecretStr | None = None
     # The drift job (functions/monitoring/job.py): decisions of the last this many hours, and the fewest
     # decisions worth a PSI (below it the job reports the count and publishes no PSI).
     drift_window_hours: int = Field(default=24, ge=1, le=24 * 31)
@@ -70,7 +74,14 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "audit_table", "audit_key_secret_arn", "audit_hash_key", "decision_log", "api_key", mode="before"
+        "audit_table",
+        "audit_key_secret_arn",
+        "audit_hash_key",
+        "decision_log",
+        "api_key",
+        "strategy_file",
+        "strategy_arm_key",
+        mode="before",
     )
     @classmethod
     def empty_is_unset(cls, value: object) -> object:
@@ -85,6 +96,14 @@ class Settings(BaseSettings):
             raise ValueError("AUDIT_HASH_KEY must be at least 32 characters")
         return value
 
+    @field_validator("strategy_arm_key")
+    @classmethod
+    def long_arm_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a short arm key: a guessable key would let a caller choose its strategy arm."""
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("STRATEGY_ARM_KEY must be at least 32 characters")
+        return value
+
     @field_validator("api_key")
     @classmethod
     def hard_to_guess(cls, value: SecretStr | None) -> SecretStr | None:
@@ -95,6 +114,11 @@ class Settings(BaseSettings):
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return value
+
+    @property
+    def strategy_path(self) -> Path:
+        """Return the strategy file served: STRATEGY_FILE, else `strategy.yaml` beside the model."""
+        return self.strategy_file or self.model_dir / "strategy.yaml"
 
     @property
     def api_key_required(self) -> bool:
