@@ -18,10 +18,9 @@ from typing import Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from functions.scoring.contract import FEATURE_NAMES
+from functions.scoring.bins import row_bins
 from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.model import Decision
-from functions.scoring.reference import SCORE, bin_index
 from functions.telemetry import logger
 
 HASH_METHOD: Final = "HMAC-SHA256 of the applicant's canonical JSON"
@@ -80,12 +79,7 @@ def decision_bins(
     """Return each row's reference bin per input and for the score (rows x 23 raw inputs), or None without bins."""
     if reference is None:
         return None
-    columns = [bin_index(raw[:, i], bins).tolist() for i, bins in enumerate(reference.inputs)]
-    columns.append(bin_index(np.asarray(scores, dtype=np.float64), reference.score).tolist())
-    names = (*FEATURE_NAMES, SCORE)
-    return [
-        dict(zip(names, (int(column[row]) for column in columns), strict=True)) for row in range(len(scores))
-    ]
+    return row_bins(raw, np.asarray(scores, dtype=np.float64), reference)
 
 
 @lru_cache(maxsize=8)

@@ -10,8 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.prepare import RESULTS
-from functions.portfolio.shard import ShardItem, Tally, book_drift, s3_client, serving_model
+from functions.portfolio.shard import ShardItem, s3_client, serving_model
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         ShardItem.model_validate(i)
         for i in json.loads(s3.get_object(Bucket=request.bucket, Key=request.shards_key)["Body"].read())
     ]
-    tally, versions = Tally(), set[str]()
+    book, versions = BookCounts(), set[str]()
     results: list[str] = []
     failed: list[dict[str, Any]] = []
     for item in items:
@@ -58,16 +59,16 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
             shard = f"s3://{item.bucket}/{item.key}"
             failed.append({"index": item.index, "shard": shard, "first_line": item.first_line})
             continue
-        tally.add(Tally.from_summary(summary))
+        book.add(BookCounts.from_summary(summary))
         versions.add(summary["model_version"])
         results.append(f"s3://{request.bucket}/{item.result_key}")
     prefix = f"{RESULTS}/{request.run}"
     manifest = serving_model().manifest  # the image's model scored every shard; its reference is the baseline
     same_model = versions <= {manifest.version}
-    report = tally.report() | {
-        "drift": book_drift(tally, manifest.reference) if same_model else None,
+    report = book.report() | {
+        "drift": book_drift(book, manifest.reference) if same_model else None,
         "expected_rows": request.rows,
-        "missing_rows": request.rows - tally.rows,
+        "missing_rows": request.rows - book.rows,
         "shards": len(items),
         "failed_shards": failed,
         "model_version": ", ".join(sorted(versions)),
@@ -85,6 +86,6 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     return {
         "summary": f"s3://{request.bucket}/{prefix}/summary.json",
         "results": report["results"],
-        "rows": tally.rows,
+        "rows": book.rows,
         "failed_shards": len(failed),
     }

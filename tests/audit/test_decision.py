@@ -124,8 +124,8 @@ def test_drift_job_reads_the_local_log_as_it_reads_dynamodb(
     on_laptop = drift_job.measure(log, now=now, hours=24, min_decisions=50)
     (laptop_tally, laptop_drift, _), (aws_tally, aws_drift, _) = on_laptop, on_aws
     assert laptop_drift == aws_drift
-    assert {k: v.tolist() for k, v in laptop_tally.counts.items()} == {
-        k: v.tolist() for k, v in aws_tally.counts.items()
+    assert {k: v.tolist() for k, v in laptop_tally.bins.counts.items()} == {
+        k: v.tolist() for k, v in aws_tally.bins.counts.items()
     }
     assert laptop_tally.rows == aws_tally.rows == 80
 
