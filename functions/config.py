@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored
     # inline: handing it to a worker thread costs ~70 ms for 1,000 applicants and buys nothing.
     aws_lambda_function_name: str | None = None
+    # Set by the Lambda runtime: the region every AWS client of functions/aws.py uses (unset: boto3's own chain).
+    aws_region: str | None = None
     # The pre-traffic hook (functions/api/pretraffic.py): the ARN of the version CodeDeploy is about to shift to.
     scoring_function_version: str | None = None
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from functions import aws
 from functions.audit import stores as audit
 from functions.audit.decision import DecisionStore, SqliteDecisionLog, StoredBins
 from functions.config import LOCAL_DECISION_LOG, get_settings
@@ -122,8 +123,6 @@ def measure(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Measure the last window's drift and publish it to CloudWatch; return a summary (Lambda's entry point)."""
-    import boto3
-
     settings = get_settings()
     now = datetime.now(UTC)
     try:
@@ -138,7 +137,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"published": False, "problem": str(err)}
     psi = {d.name: d.psi for d in measured}
     publish(
-        boto3.client("cloudwatch"),
+        aws.client("cloudwatch"),
         namespace=settings.powertools_metrics_namespace,
         psi=psi,
         rows=counted.rows,

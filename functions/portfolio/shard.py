@@ -14,10 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-import boto3
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from functions import aws
 from functions.clientfiles.cells import neutralise
 from functions.clientfiles.layout import decode
 from functions.clientfiles.rows import (
@@ -138,8 +138,8 @@ def serving_model(model_dir: Path | None = None) -> ScoringModel:
 
 @lru_cache(maxsize=1)
 def s3_client() -> Any:
-    """Return one S3 client per container."""
-    return boto3.client("s3")
+    """Return one S3 client per container (functions/aws.py: short timeouts, bounded retries)."""
+    return aws.client("s3")
 
 
 def score_shard(item: ShardItem, text: str) -> tuple[str, BookCounts]:
