@@ -8,7 +8,6 @@ any traffic moves. CI runs the same comparison against the image under the runti
 
 import base64
 import json
-import logging
 import math
 import uuid
 from collections.abc import Callable, Mapping
@@ -20,8 +19,7 @@ from functions.api.request_state import (
 )
 from functions.config import get_settings
 from functions.scoring.contract import EXAMPLES
-
-logger = logging.getLogger(__name__)
+from functions.telemetry import logger, start_invocation
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]  # an API Gateway event in, the function's answer out
 COMPARED: Final = ("status", "probability_of_default", "score", "risk_grade", "predicted_default", "reasons")
@@ -162,6 +160,7 @@ def check(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """Run the pre-traffic check for the version named in SCORING_FUNCTION_VERSION."""
+    start_invocation(context)
     function_arn = get_settings().scoring_function_version
     if not function_arn:
         raise RuntimeError(

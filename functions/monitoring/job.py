@@ -26,7 +26,7 @@ from functions.monitoring.tables import drift_json, drift_table, emit
 from functions.scoring.bins import BinCounts
 from functions.scoring.manifest import ModelUnavailable, read_manifest
 from functions.scoring.manifest_parts import ReferenceDistributions
-from functions.telemetry import logger
+from functions.telemetry import logger, start_invocation
 
 PSI_METRIC: Final = "PopulationStabilityIndex"
 COUNT_METRIC: Final = "DriftDecisions"
@@ -123,6 +123,7 @@ def measure(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Measure the last window's drift and publish it to CloudWatch; return a summary (Lambda's entry point)."""
+    start_invocation(context)
     settings = get_settings()
     now = datetime.now(UTC)
     try:

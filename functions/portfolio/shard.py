@@ -8,7 +8,6 @@ import csv
 import hashlib
 import io
 import json
-import logging
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -34,8 +33,7 @@ from functions.scoring.bins import BinCounts
 from functions.scoring.contract import FEATURES
 from functions.scoring.model import Decision, ScoringModel, load_model
 from functions.scoring.reasons import MAX_REASONS
-
-logger = logging.getLogger(__name__)
+from functions.telemetry import logger, start_invocation
 
 SCORE_COLUMNS: Final = (
     "probability_of_default",
@@ -157,12 +155,13 @@ def score_shard(item: ShardItem, text: str) -> tuple[str, BookCounts]:
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Read one shard from S3, score it, write the scored shard and its summary; return the summary."""
+    start_invocation(context)
     item = ShardItem.model_validate(event)
     s3 = s3_client()
     try:
         text = decode(s3.get_object(Bucket=item.bucket, Key=item.key)["Body"].read(), name=item.key)
     except (s3.exceptions.NoSuchKey, ClientFileError) as err:
-        logger.exception("shard %s is unreadable", item.key)
+        logger.exception("shard unreadable", extra={"shard": item.key, "index": item.index})
         raise ShardError(f"s3://{item.bucket}/{item.key}: cannot be read as clients ({err})") from err
     scored, counts = score_shard(item, text)
     s3.put_object(

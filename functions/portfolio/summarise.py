@@ -4,7 +4,6 @@ Shards that left no summary are reported; the ordered list of scored objects is 
 """
 
 import json
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.prepare import RESULTS
 from functions.portfolio.shard import ShardItem, s3_client, serving_model
-
-logger = logging.getLogger(__name__)
+from functions.telemetry import logger, start_invocation
 
 
 class SummariseRequest(BaseModel):
@@ -44,6 +42,7 @@ def _shard_summary(bucket: str, item: ShardItem) -> dict[str, Any] | None:
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Total the shards' summaries, name the shards that failed, write summary.json and results.json."""
+    start_invocation(context)
     request = SummariseRequest.model_validate(event)
     s3 = s3_client()
     items = [
@@ -82,7 +81,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         Bucket=request.bucket, Key=f"{prefix}/summary.json", Body=json.dumps(report, indent=2).encode()
     )
     if failed:
-        logger.error("run %s: %d shard(s) failed: %s", request.run, len(failed), failed)
+        logger.error("shards failed", extra={"run": request.run, "failed_shards": failed})
     return {
         "summary": f"s3://{request.bucket}/{prefix}/summary.json",
         "results": report["results"],
