@@ -19,12 +19,21 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.scoring.bins import row_bins
+from functions.scoring.contract import Applicant
 from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.model import Decision
 from functions.telemetry import logger
 
 HASH_METHOD: Final = "HMAC-SHA256 of the applicant's canonical JSON"
 Bins = Mapping[str, int]  # reference bin index per contract input name and for "score"
+
+
+def canonical_bytes(applicant: Applicant) -> bytes:
+    """Return the bytes the audit hash covers: the validated inputs as compact JSON, contract order, UTF-8.
+
+    Amounts are floats and codes ints as the contract types them, so `200000` and `200000.0` hash alike.
+    """
+    return applicant.model_dump_json().encode()
 
 
 class AuditUnavailableError(RuntimeError):
