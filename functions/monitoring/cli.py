@@ -25,7 +25,6 @@ from functions.scoring.model import points_of
 
 Vector = npt.NDArray[np.float64]
 
-DEFAULT_MODEL_DIR: Final = MODEL_DIR
 DRIFT_REPORT: Final = "drift.html"
 OUTCOMES_REPORT: Final = "outcomes.html"
 
@@ -92,9 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument(
             "--report", type=Path, default=None, help="folder for a self-contained HTML report"
         )
-        command.add_argument(
-            "--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (model.json)"
-        )
+        command.add_argument("--model", type=Path, default=MODEL_DIR, help="model folder (model.json)")
     args = parser.parse_args(argv)
     run = run_drift if args.command == "drift" else run_outcomes
     try:
