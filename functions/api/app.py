@@ -206,7 +206,7 @@ async def audit_decisions(
     bins = decision_bins(raw, [d.score for d in decisions], reference)
     try:
         await run_in_threadpool(
-            audit.record,
+            audit.record_decisions,
             decisions,
             canonical,
             request_id=record.request_id,

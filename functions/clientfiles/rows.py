@@ -41,7 +41,7 @@ __all__ = [
     "check_cells",
     "data_rows",
     "parse_clients",
-    "read_clients",
+    "read_client_file",
     "read_layout",
     "read_table",
     "stream_cells",
@@ -230,7 +230,7 @@ def parse_clients(text: str, *, name: str, need_target: bool = False) -> ClientR
     return ClientRows(raw=raw, target=target, blank_rows=table.blank_rows)
 
 
-def read_clients(path: Path, *, need_target: bool = False) -> ClientRows:
+def read_client_file(path: Path, *, need_target: bool = False) -> ClientRows:
     """Read a client CSV file (any accepted encoding and delimiter); raises ClientFileError naming the problems."""
     try:
         data = path.read_bytes()

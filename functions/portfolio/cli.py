@@ -25,7 +25,7 @@ from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.shard import (
     HashingReader,
     output_header,
-    score_chunk,
+    score_client_rows,
     serving_model,
 )
 from functions.scoring.manifest import ModelUnavailable
@@ -51,7 +51,7 @@ def _init_worker(model_dir: Path) -> None:
 
 
 def _score(layout: Layout, chunk: Chunk, model_dir: Path) -> tuple[str, BookCounts]:
-    return score_chunk(serving_model(model_dir), layout, chunk)
+    return score_client_rows(serving_model(model_dir), layout, chunk)
 
 
 def scored_chunks(

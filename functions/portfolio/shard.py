@@ -1,7 +1,7 @@
 """Score one chunk of a client file into scored CSV text and a small summary; the Map step's shard handler.
 
 The local command (functions/portfolio/cli.py) and the Step Functions shard Lambda score with the same function,
-`score_chunk`, so a book scored either way gives the same rows. Rows travel in S3 objects, never in payloads.
+`score_client_rows`, so a book scored either way gives the same rows. Rows travel in S3 objects, never in payloads.
 """
 
 import csv
@@ -91,7 +91,7 @@ def _cells(row: ClientRow, decision: Decision | None, *, with_id: bool) -> list[
     ]
 
 
-def score_chunk(
+def score_client_rows(
     model: ScoringModel, layout: Layout, numbered: Iterable[tuple[int, list[str]]]
 ) -> tuple[str, BookCounts]:
     """Check and score (line, cells) rows; return their scored CSV lines (no header) in order and their counts."""
@@ -147,7 +147,7 @@ def score_shard(item: ShardItem, text: str) -> tuple[str, BookCounts]:
     except ClientFileError as err:
         raise ShardError(str(err)) from err
     rows = data_rows(cells, layout, start=item.first_line)
-    body, counts = score_chunk(serving_model(), layout, rows)
+    body, counts = score_client_rows(serving_model(), layout, rows)
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(output_header(layout))
     return header.getvalue() + body, counts

@@ -17,7 +17,7 @@ from functions.portfolio.shard import (
     ShardItem,
     handler,
     output_header,
-    score_chunk,
+    score_client_rows,
     serving_model,
 )
 from functions.scoring.bins import BinCounts
@@ -43,7 +43,7 @@ def score_text(text: str) -> tuple[list[dict[str, str]], BookCounts]:
     """Score CSV text as one chunk; return the scored rows as dicts and the tally."""
     reader = csv.reader(io.StringIO(text))
     layout = read_layout(reader, name="f.csv")
-    body, tally = score_chunk(serving_model(), layout, data_rows(reader, layout))
+    body, tally = score_client_rows(serving_model(), layout, data_rows(reader, layout))
     return list(csv.DictReader(io.StringIO(body), fieldnames=output_header(layout))), tally
 
 
