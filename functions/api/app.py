@@ -141,8 +141,7 @@ async def predict(
         decisions, [applicant], raw, model=model, request=request, settings=settings, batch=False
     )
     observe(request, decisions)
-    prediction = to_prediction(decisions[0], model_version=model.version, rid=rid)
-    return json_response(Prediction.model_validate(prediction))
+    return json_response(to_prediction(decisions[0], model_version=model.version, rid=rid))
 
 
 async def predict_batch(
@@ -162,22 +161,23 @@ async def predict_batch(
     )
     observe(request, decisions)
     predictions = [to_prediction(d, model_version=model.version, rid=rid) for d in decisions]
-    answer = {"predictions": predictions, "model_version": model.version, "request_id": rid}
-    return json_response(BatchPredictions.model_validate(answer))
+    return json_response(
+        BatchPredictions(predictions=predictions, model_version=model.version, request_id=rid)
+    )
 
 
-def to_prediction(decision: Decision, *, model_version: str, rid: str) -> dict[str, Any]:
-    """Shape a scoring decision as the API's prediction (validated by the `Prediction` model)."""
-    return {
-        "probability_of_default": decision.probability_of_default,
-        "predicted_default": decision.predicted_default,
-        "threshold": decision.threshold,
-        "score": decision.score,
-        "risk_grade": decision.risk_grade,
-        "reasons": [{"code": r.code, "text": r.text, "impact": r.impact} for r in decision.reasons],
-        "model_version": model_version,
-        "request_id": rid,
-    }
+def to_prediction(decision: Decision, *, model_version: str, rid: str) -> Prediction:
+    """Build the API's prediction from a scoring decision (its reasons are already `ReasonCode`s)."""
+    return Prediction(
+        probability_of_default=decision.probability_of_default,
+        predicted_default=decision.predicted_default,
+        threshold=decision.threshold,
+        score=decision.score,
+        risk_grade=decision.risk_grade,
+        reasons=list(decision.reasons),
+        model_version=model_version,
+        request_id=rid,
+    )
 
 
 def json_response(body: BaseModel) -> Response:

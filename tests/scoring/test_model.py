@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from functions.scoring import features
+from functions.scoring import model as scoring_model
+from functions.scoring import reasons as scoring_reasons
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import GRADE_BANDS, SCORE_SCALING, ModelUnavailable
 from functions.scoring.model import ScoringModel, decide, load_model, to_matrix
@@ -145,3 +148,22 @@ def test_batch_and_single_rows_give_identical_decisions(model: ScoringModel) -> 
     """A batch re-walks only the paths a factor touches; a single row walks every variant: same answers."""
     raw = to_matrix(generate_rows(60, seed=9))
     assert model.assess(raw) == [model.assess(raw[i : i + 1])[0] for i in range(len(raw))]
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_assess_engineers_the_rows_once_and_words_reasons_from_those_features(
+    model: ScoringModel, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = to_matrix(generate_rows(rows, seed=rows))
+    seen: list[np.ndarray] = []
+
+    def counting(matrix: np.ndarray) -> np.ndarray:
+        seen.append(np.asarray(matrix))
+        return features.engineer(matrix)
+
+    monkeypatch.setattr(scoring_model, "engineer", counting)
+    monkeypatch.setattr(scoring_reasons, "engineer", counting)
+    decisions = model.assess(raw)
+    of_the_rows = [m for m in seen if m.shape == raw.shape and np.array_equal(m, raw)]
+    assert len(of_the_rows) == 1  # the counterfactual variants are engineered apart, never the rows again
+    assert any(d.reasons for d in decisions)
