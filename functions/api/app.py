@@ -30,7 +30,7 @@ from functions.audit import stores as audit
 from functions.audit.decision import decision_bins, note_missing_reference
 from functions.config import Settings, get_settings
 from functions.scoring.contract import Applicant, BatchPredictions, BatchRequest, Health, Prediction
-from functions.scoring.manifest import ModelUnavailable
+from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.model import Decision, Matrix, ScoringModel, load_model, to_matrix
 from functions.telemetry import configure_logger, logger
 
@@ -123,7 +123,10 @@ async def health(model: ModelDep, settings: SettingsDep) -> Health:
 
 
 async def model_card(model: ModelDep) -> Response:
-    """Return the manifest: version, metrics, features, threshold, grade bands, data hash, libraries."""
+    """Return the manifest: version, metrics, features, threshold, grade bands, data hash, libraries.
+
+    Declared as `Manifest` (its schema shows in /docs); sent as the manifest's own compact JSON bytes.
+    """
     return Response(model.manifest.compact_json(), media_type=JSON_TYPE)
 
 
@@ -256,7 +259,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.router.route_class = ScreenedRoute  # routes read the body the guard already parsed
     app.get("/v1/health", response_model=Health, responses=STATUS_ERRORS)(health)
-    app.get("/v1/model", response_model=dict[str, Any], responses=STATUS_ERRORS)(model_card)
+    app.get("/v1/model", response_model=Manifest, responses=STATUS_ERRORS)(model_card)
     key, key_errors = key_guard(settings)
     scoring_errors = {**SCORING_ERRORS, **key_errors}
     app.post("/v1/predict", response_model=Prediction, responses=scoring_errors, dependencies=key)(predict)

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import pytest
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 
 from functions.api.app import create_app, get_app
 from functions.config import MODEL_DIR, Settings
@@ -48,6 +49,21 @@ def test_model_returns_manifest_as_strict_json(client: TestClient, model: Scorin
     assert manifest["threshold"] == model.threshold
     for key in ("metrics", "features", "grade_bands", "data", "libraries"):
         assert key in manifest
+
+
+def test_model_sends_the_shipped_manifest_bytes_compacted(client: TestClient) -> None:
+    shipped = json.loads((MODEL_DIR / "model.json").read_text())
+    assert client.get("/v1/model").content == json.dumps(shipped, separators=(",", ":")).encode()
+
+
+def test_model_declares_the_manifest_schema_its_answer_meets(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    declared = spec["paths"]["/v1/model"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert declared == {"$ref": "#/components/schemas/Manifest"}
+    schema = {**declared, "components": spec["components"]}
+    answer = client.get("/v1/model").json()
+    Draft202012Validator(schema).validate(answer)
+    assert set(spec["components"]["schemas"]["Manifest"]["properties"]) >= set(answer)
 
 
 def test_predict_returns_decision(
