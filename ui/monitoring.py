@@ -13,10 +13,11 @@ import streamlit as st
 
 from functions.audit.decision import SqliteDecisionLog
 from functions.config import LOCAL_DECISION_LOG, get_settings
-from functions.monitoring.backtest import Outcomes, back_test
+from functions.monitoring.backtest import back_test
 from functions.monitoring.job import measure
 from functions.monitoring.psi import Drift, moved_bins, population_drift
 from functions.scoring.manifest import Manifest, ModelUnavailable
+from functions.scoring.manifest_parts import BackTest
 from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile, raw_inputs
 from ui.charts import backtest_chart, moved_chart
 from ui.views import read_upload, score_file
@@ -33,7 +34,7 @@ class FileMonitoring:
 
     rows: int  # scored rows
     drifts: tuple[Drift, ...] | None
-    outcomes: Outcomes | None
+    outcomes: BackTest | None
     why_no_outcomes: str = ""
 
 
@@ -85,7 +86,7 @@ def drift_frame(drifts: Sequence[Drift]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["input", "PSI", "verdict", "moved"])
 
 
-def grades_frame(outcomes: Outcomes) -> pd.DataFrame:
+def grades_frame(outcomes: BackTest) -> pd.DataFrame:
     """Tabulate the back-test per grade: clients, defaults, predicted and observed rates, interval and light."""
     return pd.DataFrame(
         [
@@ -93,8 +94,8 @@ def grades_frame(outcomes: Outcomes) -> pd.DataFrame:
                 "grade": g.grade,
                 "clients": f"{g.clients:,}",
                 "defaults": f"{g.defaults:,}",
-                "predicted": f"{g.predicted:.1%}",
-                "observed": f"{g.observed:.1%}",
+                "predicted": f"{g.mean_pd:.1%}",
+                "observed": f"{g.observed_default_rate:.1%}",
                 "Jeffreys 95 %": f"{g.interval_95[0]:.1%} to {g.interval_95[1]:.1%}",
                 "light": f"{g.light} {DIRECTIONS[g.direction]}".strip(),
             }
@@ -132,7 +133,7 @@ def show_drift(drifts: Sequence[Drift], *, rows: int) -> None:
         st.altair_chart(moved_chart(drift), width="stretch")
 
 
-def show_outcomes(outcomes: Outcomes) -> None:
+def show_outcomes(outcomes: BackTest) -> None:
     """Show the back-test: AUC and Brier with bootstrap intervals, then predicted against observed per grade."""
     st.subheader("Back-test against the file's default flag")
     top = st.columns(4)

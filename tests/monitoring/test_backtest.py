@@ -33,7 +33,7 @@ def test_grades_follow_the_manifest_bands() -> None:
     for test in tests:
         members = np.array([g == test.grade for g in expected])
         assert test.defaults == int(y[members].sum())
-        assert test.predicted == pytest.approx(float(probabilities[members].mean()))
+        assert test.mean_pd == pytest.approx(float(probabilities[members].mean()))
 
 
 def test_well_calibrated_grades_are_green_and_understated_ones_are_not() -> None:
