@@ -18,7 +18,8 @@ from functions.monitoring.job import measure
 from functions.monitoring.psi import Drift, moved_bins, population_drift
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.manifest_parts import BackTest
-from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile, raw_inputs
+from functions.scoring.model import to_matrix
+from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile
 from ui.charts import backtest_chart, moved_chart
 from ui.views import read_upload, score_file
 
@@ -44,7 +45,7 @@ def monitor_file(
     """Compute the drift of the scored rows and, with a default flag of both classes, their back-test."""
     positions = sorted(scored.predictions)
     by_position = dict(zip(parsed.positions, parsed.applicants, strict=True))
-    raw = raw_inputs([by_position[p] for p in positions])
+    raw = to_matrix([by_position[p] for p in positions])
     probabilities = np.array([scored.predictions[p].probability_of_default for p in positions])
     points = np.array([scored.predictions[p].score for p in positions], dtype=np.float64)
     drifts = None

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from functions.scoring.contract import FEATURE_NAMES, ReasonCode
+from functions.scoring.contract import FEATURE_NAMES, ReasonCode, raw_values
 from functions.scoring.features import MODEL_FEATURES, engineer
 from functions.scoring.manifest import Manifest, ModelUnavailable, ScoreScaling, read_manifest
 from functions.scoring.reasons import explain_rows, group_tags
@@ -37,9 +37,9 @@ def decide(probability_of_default: float, *, threshold: float) -> bool:
 
 def to_matrix(records: Sequence[Mapping[str, Any]]) -> Matrix:
     """Stack records with the contract's field names into raw inputs (rows x 23); omitted codes become 0."""
-    return np.array(
-        [[float(record.get(name) or 0.0) for name in FEATURE_NAMES] for record in records], dtype=np.float64
-    ).reshape(len(records), len(FEATURE_NAMES))
+    return np.array([raw_values(record) for record in records], dtype=np.float64).reshape(
+        len(records), len(FEATURE_NAMES)
+    )
 
 
 @dataclass(frozen=True)

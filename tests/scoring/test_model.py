@@ -167,3 +167,12 @@ def test_assess_engineers_the_rows_once_and_words_reasons_from_those_features(
     of_the_rows = [m for m in seen if m.shape == raw.shape and np.array_equal(m, raw)]
     assert len(of_the_rows) == 1  # the counterfactual variants are engineered apart, never the rows again
     assert any(d.reasons for d in decisions)
+
+
+def test_to_matrix_follows_the_contract_and_counts_a_missing_code_as_zero() -> None:
+    row = dict(generate_rows(1, seed=1)[0], marriage=None)
+    raw = to_matrix([row])
+    assert raw.shape == (1, 23)
+    assert raw[0, FEATURE_NAMES.index("limit_bal")] == row["limit_bal"]
+    assert raw[0, FEATURE_NAMES.index("pay_amt6")] == row["pay_amt6"]
+    assert raw[0, FEATURE_NAMES.index("marriage")] == 0.0

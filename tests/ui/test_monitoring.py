@@ -14,6 +14,7 @@ from functions.monitoring.backtest import back_test
 from functions.monitoring.stats import auc
 from functions.scoring.contract import FEATURE_NAMES, Prediction
 from functions.scoring.manifest import Manifest, parse_manifest
+from functions.scoring.model import to_matrix
 from functions.scoring.reference import SCORE, build_reference
 from scripts.local import ROOT
 from training.synthetic import generate_rows, to_dataset_csv
@@ -59,7 +60,7 @@ def training_rows() -> list[dict[str, Any]]:
 def manifest(training_rows: list[dict[str, Any]]) -> Manifest:
     """The shipped manifest with reference distributions frozen on the generated training rows."""
     shipped = parse_manifest((ROOT / "model" / "model.json").read_text())
-    raw = batch.raw_inputs(training_rows)
+    raw = to_matrix(training_rows)
     points = np.array([fake_prediction(row).score for row in training_rows], dtype=float)
     return shipped.model_copy(update={"reference": build_reference(raw, points)})
 
