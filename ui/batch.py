@@ -22,7 +22,7 @@ from functions.clientfiles.rows import (
     table_of,
 )
 from functions.scoring.contract import MAX_BATCH, FeatureSpec, Prediction
-from ui.client import ApiError
+from ui.client import ApiCallError
 
 UPLOAD_TYPES: Final = ("csv", "xls", "xlsx")  # what the upload widgets accept
 T = TypeVar("T")
@@ -33,7 +33,7 @@ class BatchScorer(Protocol):
     """What batch scoring needs of the API client (`ui.client.ApiClient` has it)."""
 
     def predict_batch(self, applicants: Sequence[dict[str, Any]], /) -> list[Prediction]:
-        """Score 1 to MAX_BATCH applicants in input order; raises ApiError."""
+        """Score 1 to MAX_BATCH applicants in input order; raises ApiCallError."""
         ...
 
 
@@ -180,7 +180,7 @@ def score_chunk(
     """Score one chunk of (row position, applicant); report rows the API refuses (422), resend the rest."""
     try:
         return _scored(client, part), []
-    except ApiError as problem:
+    except ApiCallError as problem:
         refused = {error.index for error in problem.fields if error.index is not None}
         if problem.status != 422 or not refused:
             raise
@@ -203,7 +203,7 @@ def score_rows(
     for part in chunks(rows, MAX_BATCH):
         try:
             predictions, problems = score_chunk(client, part)
-        except ApiError as problem:
+        except ApiCallError as problem:
             scored.stopped = str(problem)
             scored.problems += [RowProblem(p + 1, "", "not scored: the API failed") for p, _ in rows[done:]]
             break

@@ -20,7 +20,7 @@ from scripts.local import free_port
 from training.synthetic import generate_rows, to_dataset_csv
 from ui import batch
 from ui import results as ui_results
-from ui.client import ApiClient, ApiError, Endpoint
+from ui.client import ApiCallError, ApiClient, Endpoint
 
 
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:
@@ -49,14 +49,14 @@ class FakeClient:
         self.sizes.append(len(applicants))
         assert 1 <= len(applicants) <= MAX_BATCH
         if self.fail_from_call is not None and len(self.sizes) > self.fail_from_call:
-            raise ApiError("The gateway timed out (HTTP 504).", status=504)
+            raise ApiCallError("The gateway timed out (HTTP 504).", status=504)
         refused = [
             FieldError(field=f"applicants[{i}].pay_0", index=i, type="less_than_equal", message="too high")
             for i, applicant in enumerate(applicants)
             if applicant["pay_0"] > 8
         ]
         if refused:
-            raise ApiError("refused", status=422, fields=refused)
+            raise ApiCallError("refused", status=422, fields=refused)
         return [fake_prediction(applicant) for applicant in applicants]
 
 
