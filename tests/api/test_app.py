@@ -18,17 +18,12 @@ from jsonschema import Draft202012Validator
 from functions.api.app import create_app, get_app
 from functions.config import MODEL_DIR, Settings
 from functions.scoring.contract import FEATURE_BY_NAME, MAX_BATCH
-from functions.scoring.model import ScoringModel, load_model, to_matrix
+from functions.scoring.model import ScoringModel, to_matrix
 from functions.scoring.reasons import REASON_GROUPS
+from scripts.local import ROOT
 from training.synthetic import TYPICAL, generate_rows
 
 JSON: Final = {"content-type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def model() -> ScoringModel:
-    """The shipped model, loaded directly (no HTTP)."""
-    return load_model(MODEL_DIR)
 
 
 def test_health_reports_verified_model(client: TestClient, model: ScoringModel) -> None:
@@ -203,11 +198,10 @@ def test_swagger_ui_asks_no_validator_host(client: TestClient) -> None:
 
 def run_python(code: str, env: dict[str, str] | None = None) -> str:
     """Run code in a fresh interpreter from the project root and return its stdout."""
-    root = Path(__file__).resolve().parents[2]
     clean = {"PATH": "/usr/bin:/bin", "POWERTOOLS_METRICS_DISABLED": "true", **(env or {})}
     result = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=root,
+        cwd=ROOT,
         env=clean,
         capture_output=True,
         text=True,

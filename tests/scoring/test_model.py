@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from functions.config import MODEL_DIR
 from functions.scoring import features
 from functions.scoring import model as scoring_model
 from functions.scoring import reasons as scoring_reasons
@@ -16,13 +17,6 @@ from functions.scoring.manifest import GRADE_BANDS, SCORE_SCALING, ModelUnavaila
 from functions.scoring.model import ScoringModel, decide, load_model, to_matrix
 from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
-
-MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
-
-
-@pytest.fixture(scope="module")
-def model() -> ScoringModel:
-    return load_model(MODEL_DIR)
 
 
 @pytest.fixture

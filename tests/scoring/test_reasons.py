@@ -2,7 +2,6 @@
 
 import math
 import re
-from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -12,7 +11,7 @@ from hypothesis import strategies as st
 
 from functions.scoring.contract import FEATURE_NAMES, FEATURES
 from functions.scoring.features import MODEL_FEATURES, engineer
-from functions.scoring.model import ScoringModel, load_model, to_matrix
+from functions.scoring.model import ScoringModel, to_matrix
 from functions.scoring.reasons import (
     MAX_REASONS,
     MIN_IMPACT,
@@ -24,13 +23,6 @@ from functions.scoring.reasons import (
     top_reasons,
 )
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
-
-MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
-
-
-@pytest.fixture(scope="module")
-def model() -> ScoringModel:
-    return load_model(MODEL_DIR)
 
 
 @pytest.mark.parametrize("seed", range(5))
