@@ -24,6 +24,8 @@ from functions.scoring.features import INPUTS_OF, MODEL_FEATURES, RATIO_CAP, eng
 from functions.scoring.trees import TreeEnsemble
 
 Matrix = npt.NDArray[np.float64]
+Profile = Mapping[str, float]  # the manifest's reference profile: a value per contract input
+Tags = npt.NDArray[np.uint8]  # per node, a bit per reason group its split reads
 
 # Factor groups, in tie-breaking order: each is swapped for the reference profile to measure its impact.
 REASON_GROUPS: Final[dict[str, tuple[str, ...]]] = {
@@ -67,12 +69,7 @@ def counterfactuals(raw: Matrix, reference: Mapping[str, float]) -> list[Matrix]
 
 
 def explain_rows(
-    ensemble: TreeEnsemble,
-    raw: Matrix,
-    features: Matrix,
-    *,
-    reference: Mapping[str, float],
-    tags: npt.NDArray[np.uint8],
+    ensemble: TreeEnsemble, raw: Matrix, features: Matrix, *, reference: Profile, tags: Tags
 ) -> tuple[Matrix, list[tuple[ReasonCode, ...]]]:
     """Return each row's PD (rows) and its reasons, from raw inputs (rows x 23) and their model `features`."""
     probabilities, impacts = measure_impacts(ensemble, raw, features, reference=reference, tags=tags)
@@ -91,12 +88,7 @@ def explain_rows(
 
 
 def measure_impacts(
-    ensemble: TreeEnsemble,
-    raw: Matrix,
-    features: Matrix,
-    *,
-    reference: Mapping[str, float],
-    tags: npt.NDArray[np.uint8],
+    ensemble: TreeEnsemble, raw: Matrix, features: Matrix, *, reference: Profile, tags: Tags
 ) -> tuple[Matrix, Matrix]:
     """Return each row's PD (rows) and each group's impact on it (groups x rows, rounded to 1e-10).
 
