@@ -22,7 +22,7 @@ from functions.scoring.manifest import Manifest, read_manifest
 from functions.scoring.model import ScoringModel, load_model
 from scripts.image_check import local_context
 from scripts.local import ROOT
-from training.synthetic import HIGH_RISK, TYPICAL
+from training.synthetic import TYPICAL
 
 
 @pytest.fixture(scope="session")
@@ -47,12 +47,6 @@ def shipped_manifest() -> Manifest:
 def valid_applicant() -> dict[str, Any]:
     """A typical client, valid under the contract."""
     return dict(TYPICAL)
-
-
-@pytest.fixture
-def risky_applicant() -> dict[str, Any]:
-    """A client with recent late payments and a maxed-out card."""
-    return dict(HIGH_RISK)
 
 
 @pytest.fixture(scope="session")
