@@ -16,10 +16,9 @@ from functions.api.request_state import SYNTHETIC_HEADER
 from functions.audit import key as auditkey
 from functions.audit import stores as audit
 from functions.audit.decision import DecisionRecord, canonical_bytes, decision_bins, note_missing_reference
-from functions.scoring.contract import FEATURE_NAMES, Applicant
+from functions.scoring.contract import FEATURE_NAMES, Applicant, ReasonCode
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import Decision, to_matrix
-from functions.scoring.reasons import Reason
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE = "credit-default-audit"
@@ -30,7 +29,7 @@ DECISION = Decision(
     threshold=0.29,
     score=590,
     risk_grade="C",
-    reasons=(Reason(code="latest_status", text="1 month late on the latest payment", impact=0.1),),
+    reasons=(ReasonCode(code="latest_status", text="1 month late on the latest payment", impact=0.1),),
 )
 
 

@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -134,17 +133,6 @@ def test_book_drift_needs_a_reference_and_scored_rows() -> None:
     assert drift["rows"] == tally.scored
     assert list(drift["psi"])[-1] == "score"
     assert set(drift["verdict"].values()) <= {"stable", "investigate", "shifted"}
-
-
-@pytest.fixture
-def bucket(fake_aws: None) -> Iterator[str]:
-    """An S3 bucket in moto, and a fresh S3 client for the handler."""
-    from functions.portfolio.shard import s3_client
-
-    s3_client.cache_clear()
-    boto3.client("s3").create_bucket(Bucket="book")
-    yield "book"
-    s3_client.cache_clear()
 
 
 def shard_event(bucket: str, key: str = "shards/run/part-00001.csv") -> dict[str, Any]:
