@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from functions.api.app import adapter, get_app, load_serving_model
+from functions.api.serving import load_serving_strategy
 from functions.audit import stores as audit
 from functions.config import MODEL_DIR, get_settings
 from functions.scoring.manifest import Manifest, read_manifest
@@ -77,6 +78,7 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
         get_app.cache_clear()
         adapter.cache_clear()
         load_serving_model.cache_clear()
+        load_serving_strategy.cache_clear()
         audit.reset()
 
     def apply(**env: str | None) -> None:

@@ -21,12 +21,14 @@ import sklearn
 from numpy.typing import NDArray
 from sklearn.pipeline import Pipeline
 
+from functions.config import MODEL_DIR
 from functions.scoring import manifest as mf
 from functions.scoring import manifest_parts as records
 from functions.scoring.contract import FEATURE_NAMES, PROTECTED
 from functions.scoring.features import ENGINEERED, MODEL_FEATURES, MONOTONE, engineer
 from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.reference import build_reference
+from functions.scoring.strategy import DEFAULT_FILE as DEFAULT_STRATEGY
 from functions.scoring.trees import FORMAT, TreeEnsemble, save_ensemble
 from training import report
 from training.candidates import CALIBRATION, SELECTION_POLICY, Candidate, feature_columns
@@ -257,8 +259,25 @@ def replace_folder(out: Path, write: Callable[[Path], Written]) -> Written:
 
 
 def export_model(run: TrainingRun, out: Path) -> mf.Manifest:
-    """Replace the folder `out` whole with the artifacts of `run`; return the manifest written."""
-    return replace_folder(out, lambda folder: write_artifacts(run, folder))
+    """Replace the folder `out` whole with the artifacts of `run` and its strategy files; return the manifest."""
+
+    def write(folder: Path) -> mf.Manifest:
+        manifest = write_artifacts(run, folder)
+        keep_strategies(out, folder)
+        return manifest
+
+    return replace_folder(out, write)
+
+
+def keep_strategies(out: Path, folder: Path) -> None:
+    """Copy the credit strategy files (`*.yaml`) of `out` into the new model `folder`, else the shipped default.
+
+    A strategy is policy, not a training artifact: retraining keeps it (docs/strategy.md), outside the manifest.
+    """
+    kept = sorted(out.glob("*.yaml")) if out.is_dir() else []
+    shipped = MODEL_DIR / DEFAULT_STRATEGY
+    for path in kept or ([shipped] if shipped.is_file() else []):
+        shutil.copyfile(path, folder / path.name)
 
 
 def refresh_card(model_dir: Path) -> mf.Manifest:

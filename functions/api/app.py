@@ -1,14 +1,13 @@
 """FastAPI routes of the scoring API and Lambda's `handler`; nothing is read or built at import.
 
 `get_app()` builds the app once per process from the settings (uvicorn: `functions.api.app:get_app --factory`),
-`load_serving_model()` loads the model once per container, `handler` passes events to one Mangum adapter
+`functions.api.serving` loads the model and the strategy once per container, `handler` passes events to one Mangum adapter
 through `functions.api.envelope`, which repairs what Mangum cannot parse and answers non-HTTP invocations.
 """
 
 import hmac
 import logging
-import time
-from collections.abc import Sequence
+from collections.abc import Awaitable
 from functools import lru_cache
 from typing import Annotated, Any, Final
 
@@ -25,14 +24,17 @@ from functions.api.docs import api_description, install_docs
 from functions.api.errors import ApiError, documented, install_error_handlers
 from functions.api.guard import JSON_TYPE, install_guard
 from functions.api.jsonbody import ScreenedRoute
+from functions.api.recording import observe, record_request
 from functions.api.request_state import record_of
-from functions.audit import stores as audit
-from functions.audit.decision import decision_bins, note_missing_reference
+from functions.api.serving import arm_references, decide, load_serving_model, load_serving_strategy
+from functions.audit.decision import AuditUnavailableError
 from functions.config import Settings, get_settings
-from functions.scoring.contract import Applicant, BatchPredictions, BatchRequest, Health, Prediction
+from functions.scoring.contract import BatchPredictions, BatchRequest, ClientApplication, Health, Prediction
 from functions.scoring.manifest import Manifest, ModelUnavailable
-from functions.scoring.model import Decision, Matrix, ScoringModel, load_model, to_matrix
-from functions.telemetry import configure_logger, logger
+from functions.scoring.model import Decision, ScoringModel, to_matrix
+from functions.scoring.strategy import Strategy
+from functions.scoring.strategy_file import StrategyError
+from functions.telemetry import configure_logger
 
 AUDIT_REFUSAL: Final = (
     "The decision could not be recorded in the audit trail, so none is returned. Retry later."
@@ -55,25 +57,19 @@ WRONG_KEY: Final = (
 logging.getLogger("mangum").setLevel(logging.WARNING)  # its INFO line carries the raw request path
 
 
-@lru_cache(maxsize=1)
-def load_serving_model() -> ScoringModel | ModelUnavailable:
-    """Load and verify the model once per container; remember a refusal rather than retrying it."""
-    started = time.perf_counter()
-    try:
-        model = load_model(get_settings().model_dir)
-    except ModelUnavailable as err:
-        logger.error("model unavailable, refusing to score", extra={"problem": str(err)})
-        return err
-    seconds = round(time.perf_counter() - started, 4)
-    logger.info("model loaded and verified", extra={"model_version": model.version, "seconds": seconds})
-    return model
-
-
 async def serving_model() -> ScoringModel:
     """Return the verified model, or answer 503 naming the problem."""
     loaded = load_serving_model()
     if isinstance(loaded, ModelUnavailable):
         raise ApiError(503, "model_unavailable", f"The model is unavailable: {loaded}")
+    return loaded
+
+
+async def serving_strategy() -> Strategy:
+    """Return the verified strategy, or answer 503 naming the problem (never a decision without one)."""
+    loaded = load_serving_strategy()
+    if isinstance(loaded, StrategyError):
+        raise ApiError(503, "strategy_unavailable", f"The credit strategy is unavailable: {loaded}")
     return loaded
 
 
@@ -88,6 +84,7 @@ async def current_settings() -> Settings:
 
 
 ModelDep = Annotated[ScoringModel, Depends(serving_model)]
+StrategyDep = Annotated[Strategy, Depends(serving_strategy)]
 RequestId = Annotated[str, Depends(request_id)]
 SettingsDep = Annotated[Settings, Depends(current_settings)]
 ApiKeySent = Annotated[str | None, Security(API_KEY)]
@@ -131,25 +128,32 @@ async def model_card(model: ModelDep) -> Response:
 
 
 async def predict(
-    applicant: Applicant,
+    applicant: ClientApplication,
     model: ModelDep,
+    strategy: StrategyDep,
     rid: RequestId,
     settings: SettingsDep,
     request: Request,
 ) -> Response:
-    """Score one applicant: PD, decision, score, risk grade and the reasons that raise the PD."""
+    """Score one applicant: PD, score, risk grade, reasons, and the strategy's decision and line action."""
     raw = to_matrix([vars(applicant)])
     decisions = model.assess(raw)
-    await audit_decisions(
-        decisions, [applicant], raw, model=model, request=request, settings=settings, batch=False
+    references = arm_references([applicant.client_reference], request_id=rid, batch=False)
+    outcomes = decide(strategy, raw, decisions, references, settings=settings)
+    recording = record_request(
+        decisions, [applicant], raw, outcomes, model=model, request=request, settings=settings, batch=False
     )
+    await fail_closed(recording)
     observe(request, decisions)
-    return json_response(to_prediction(decisions[0], model_version=model.version, rid=rid))
+    return json_response(
+        to_prediction(decisions[0], outcomes.records()[0], model_version=model.version, rid=rid)
+    )
 
 
 async def predict_batch(
     body: BatchRequest,
     model: ModelDep,
+    strategy: StrategyDep,
     rid: RequestId,
     settings: SettingsDep,
     request: Request,
@@ -159,19 +163,31 @@ async def predict_batch(
     # Under uvicorn a full batch (~0.1 s) goes to a worker thread so that it does not stall other requests.
     in_thread = settings.score_in_thread
     decisions = await run_in_threadpool(model.assess, matrix) if in_thread else model.assess(matrix)
-    await audit_decisions(
-        decisions, body.applicants, matrix, model=model, request=request, settings=settings, batch=True
+    references = arm_references([a.client_reference for a in body.applicants], request_id=rid, batch=True)
+    outcomes = decide(strategy, matrix, decisions, references, settings=settings)
+    recording = record_request(
+        decisions,
+        body.applicants,
+        matrix,
+        outcomes,
+        model=model,
+        request=request,
+        settings=settings,
+        batch=True,
     )
+    await fail_closed(recording)
     observe(request, decisions)
-    predictions = [to_prediction(d, model_version=model.version, rid=rid) for d in decisions]
+    answers = zip(decisions, outcomes.records(), strict=True)
+    predictions = [to_prediction(d, o, model_version=model.version, rid=rid) for d, o in answers]
     return json_response(
         BatchPredictions(predictions=predictions, model_version=model.version, request_id=rid)
     )
 
 
-def to_prediction(decision: Decision, *, model_version: str, rid: str) -> Prediction:
-    """Build the API's prediction from a scoring decision (its reasons are already `ReasonCode`s)."""
+def to_prediction(decision: Decision, outcome: dict[str, Any], *, model_version: str, rid: str) -> Prediction:
+    """Build the API's prediction from a scoring decision and the strategy's outcome for it (`Outcomes.records`)."""
     return Prediction(
+        **outcome,
         probability_of_default=decision.probability_of_default,
         predicted_default=decision.predicted_default,
         threshold=decision.threshold,
@@ -188,59 +204,12 @@ def json_response(body: BaseModel) -> Response:
     return Response(body.model_dump_json(), media_type=JSON_TYPE)
 
 
-async def audit_decisions(
-    decisions: Sequence[Decision],
-    applicants: Sequence[Applicant],
-    raw: Matrix,
-    *,
-    model: ScoringModel,
-    request: Request,
-    settings: Settings,
-    batch: bool,
-) -> None:
-    """Record the decisions when auditing is on, before the Lambda deadline; else answer 503 without them."""
-    if not settings.audit_enabled:
-        return
-    record = record_of(request)
-    canonical = [applicant.model_dump_json().encode() for applicant in applicants]
-    reference = model.manifest.reference
-    if reference is None:
-        note_missing_reference(model.version)
-    bins = decision_bins(raw, [d.score for d in decisions], reference)
+async def fail_closed(recording: Awaitable[None]) -> None:
+    """Await the audit write of a request's decisions; answer 503 without them when the audit trail refuses it."""
     try:
-        await run_in_threadpool(
-            audit.record_decisions,
-            decisions,
-            canonical,
-            request_id=record.request_id,
-            model_version=model.version,
-            batch=batch,
-            synthetic=record.synthetic,
-            bins=bins,
-            deadline=lambda_deadline(request, margin=settings.audit_deadline_margin_seconds),
-        )
-    except audit.AuditUnavailableError as err:
-        logger.error(
-            "audit write failed, no decision returned",
-            extra={"request_id": record.request_id, "problem": str(err)},
-        )
+        await recording
+    except AuditUnavailableError as err:
         raise ApiError(503, "audit_unavailable", AUDIT_REFUSAL) from err
-
-
-def lambda_deadline(request: Request, *, margin: float) -> float | None:
-    """Return when (time.monotonic) audit writes must end: `margin` s before Lambda's time runs out; None off Lambda."""
-    context = request.scope.get("aws.context")
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if remaining is None:
-        return None
-    return time.monotonic() + float(remaining()) / 1000 - margin
-
-
-def observe(request: Request, decisions: Sequence[Decision]) -> None:
-    """Hand the decisions' PDs to the request's metrics line."""
-    record = record_of(request)
-    record.probabilities = [d.probability_of_default for d in decisions]
-    record.predicted_defaults = sum(d.predicted_default for d in decisions)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -287,7 +256,11 @@ def adapter() -> Mangum:
 def handler(event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
     """Answer one Lambda invocation (REST v1, HTTP v2, or a non-HTTP event) without raising: the entry point."""
     return envelope.answer(
-        event, context, adapter=adapter, warm=load_serving_model, max_body_bytes=get_settings().max_body_bytes
+        event,
+        context,
+        adapter=adapter,
+        warm=load_serving_strategy,
+        max_body_bytes=get_settings().max_body_bytes,
     )
 
 

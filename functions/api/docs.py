@@ -68,7 +68,8 @@ def api_description(settings: Settings) -> str:
     return f"""
 Scores credit-card clients (the 23 inputs of the UCI dataset) with a verified gradient-boosted model:
 probability of default next month, decision at the model's threshold, scorecard points, risk grade and up to
-four reasons a credit officer can quote.
+four reasons a credit officer can quote; then the credit strategy's decision (approve, refer or decline, with the
+rule or PD band that decided), the credit-line action and new limit, expected loss and the champion-challenger arm.
 
 **Bodies** are JSON: send `Content-Type: application/json`. A body without any Content-Type is read as JSON
 too (API Gateway test events carry none); any other type gets 415. Bodies above {limit} get 413; a batch
@@ -77,6 +78,7 @@ refused, NaN and infinities are refused, and a key sent twice in one object gets
 
 **Errors**: every 4xx and 5xx answer has the body `{{"error": {{"code", "message", "request_id", "fields"}}}}`;
 `fields` lists each invalid input as `{{"field", "index", "type", "message", "hint"}}` and never repeats the
-submitted value. A 5xx is never caused by the input: 503 means the model or the audit trail is unavailable
-(no decision is made), 500 a fault of the service. Each answer carries an `X-Request-Id` header.
+submitted value. A 5xx is never caused by the input: 503 means the model, the credit strategy or the audit
+trail is unavailable (no decision is made), 500 a fault of the service. Each answer carries an `X-Request-Id`
+header.
 """

@@ -30,6 +30,7 @@ ErrorCode = Literal[
     "internal_error",
     "model_unavailable",
     "audit_unavailable",
+    "strategy_unavailable",
 ]
 MAX_NAME: Final = 64  # characters of an unknown key repeated in an error
 MAX_FIELDS: Final = 100  # field errors listed in one answer; the message gives the total
@@ -188,8 +189,8 @@ DESCRIPTIONS: Final = {
     422: f"An input is missing, unknown, of the wrong type or out of range, or a batch is empty or holds more "
     f"than {MAX_BATCH} applicants; `fields` names each one.",
     500: "A fault of the service (never caused by the input); quote the request_id.",
-    503: "The model is unavailable (missing or tampered artifact) or the decision could not be audited; "
-    "no decision is returned. Retry later.",
+    503: "The model is unavailable (missing or tampered artifact), the credit strategy is missing or invalid "
+    "(`strategy_unavailable`), or the decision could not be audited; no decision is returned. Retry later.",
 }
 
 

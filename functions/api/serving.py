@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from functions.audit.decision import AuditUnavailableError
 from functions.audit.key import hash_key
 from functions.config import Settings, get_settings
 from functions.scoring.manifest import ModelUnavailable
@@ -49,6 +50,11 @@ def load_serving_strategy() -> Strategy | StrategyError:
                 f"{settings.strategy_path.name}: a challenger needs a key for the arm hash: set STRATEGY_ARM_KEY "
                 "(32+ characters) or turn auditing on"
             )
+        if strategy.challenger is not None:
+            arm_key(settings)  # read once now (Secrets Manager at most once per container), not per request
+    except AuditUnavailableError as err:
+        logger.error("strategy unavailable, refusing to score", extra={"problem": f"no arm key: {err}"})
+        return StrategyError(f"the challenger's arm key cannot be read ({err})")
     except StrategyError as err:
         logger.error("strategy unavailable, refusing to score", extra={"problem": str(err)})
         return err

@@ -18,13 +18,15 @@ from typing import Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from functions.audit.strategy_record import SQLITE_COLUMNS, StrategyRecord, add_columns, to_columns
 from functions.scoring.bins import row_bins
-from functions.scoring.contract import Applicant
+from functions.scoring.contract import FEATURE_NAMES, Applicant
 from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.model import Decision
 from functions.telemetry import logger
 
 HASH_METHOD: Final = "HMAC-SHA256 of the applicant's canonical JSON"
+INPUTS: Final = set(FEATURE_NAMES)
 Bins = Mapping[str, int]  # reference bin index per contract input name and for "score"
 
 
@@ -33,7 +35,7 @@ def canonical_bytes(applicant: Applicant) -> bytes:
 
     Amounts are floats and codes ints as the contract types them, so `200000` and `200000.0` hash alike.
     """
-    return applicant.model_dump_json().encode()
+    return applicant.model_dump_json(include=INPUTS).encode()  # a client reference is hashed apart
 
 
 class AuditUnavailableError(RuntimeError):
@@ -54,6 +56,9 @@ class DecisionRecord:
     batch_index: int | None = None
     synthetic: bool = False
     bins: Bins | None = None  # None when the model's manifest has no reference distributions
+    strategy: StrategyRecord | None = (
+        None  # the credit strategy's decision, rule, line action, version and arm
+    )
 
     @property
     def day(self) -> str:
@@ -108,13 +113,12 @@ CREATE TABLE IF NOT EXISTS decisions (
     input_hash_method TEXT NOT NULL, hash_key_version TEXT NOT NULL, probability_of_default REAL NOT NULL,
     threshold REAL NOT NULL, score INTEGER NOT NULL, risk_grade TEXT NOT NULL,
     predicted_default INTEGER NOT NULL, reasons TEXT NOT NULL, batch_index INTEGER,
-    synthetic INTEGER NOT NULL, bins TEXT
+    synthetic INTEGER NOT NULL, bins TEXT, {}
 );
 CREATE INDEX IF NOT EXISTS decisions_by_day ON decisions (decided_day, decided_at);
-"""
-INSERT: Final = (
-    "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # 17 columns
-)
+""".format(", ".join(SQLITE_COLUMNS))
+# 17 columns, then the strategy's 9 (a log written before them gains them in place: strategy_record.add_columns)
+INSERT: Final = "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # 17 + len(SQLITE_COLUMNS)
 
 
 def to_row(record: DecisionRecord) -> tuple[object, ...]:
@@ -139,6 +143,7 @@ def to_row(record: DecisionRecord) -> tuple[object, ...]:
         record.batch_index,
         int(record.synthetic),
         None if record.bins is None else json.dumps(dict(record.bins)),
+        *to_columns(record.strategy),
     )
 
 
@@ -154,6 +159,7 @@ class SqliteDecisionLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(sqlite3.connect(self.path, timeout=5)) as connection:
                 connection.executescript(SCHEMA)
+                add_columns(connection)
                 with connection:  # one transaction: all records of a request, or none
                     yield connection
         except (OSError, sqlite3.Error) as err:

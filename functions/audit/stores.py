@@ -29,6 +29,7 @@ from functions.audit.decision import (
     StoredBins,
 )
 from functions.audit.key import HashKey, aws_client, hash_key, input_hash
+from functions.audit.strategy_record import StrategyRecord, to_attributes
 from functions.config import get_settings
 from functions.scoring.model import Decision
 
@@ -82,6 +83,8 @@ def to_item(record: DecisionRecord) -> dict[str, Any]:
         item["batch_index"] = _number(record.batch_index)
     if record.bins is not None:
         item["bins"] = {"M": {name: _number(index) for name, index in record.bins.items()}}
+    if record.strategy is not None:
+        item |= to_attributes(record.strategy, _number)
     return item
 
 
@@ -238,6 +241,7 @@ def record_decisions(
     batch: bool,
     synthetic: bool = False,
     bins: Sequence[Bins] | None = None,
+    strategies: Sequence[StrategyRecord] | None = None,
     deadline: float | None = None,
 ) -> None:
     """Record one decision per input before `deadline` (time.monotonic), or raise AuditUnavailableError."""
@@ -255,6 +259,7 @@ def record_decisions(
             batch_index=i if batch else None,
             synthetic=synthetic,
             bins=None if bins is None else bins[i],
+            strategy=None if strategies is None else strategies[i],
         )
         for i, (decision, canonical) in enumerate(zip(decisions, canonical_inputs, strict=True))
     ]

@@ -27,8 +27,10 @@ from functions.portfolio.shard import (
     output_header,
     score_client_rows,
     serving_model,
+    serving_strategy,
 )
 from functions.scoring.manifest import ModelUnavailable
+from functions.scoring.strategy_file import StrategyError
 
 CHUNK_ROWS: Final = 5_000
 Chunk = list[tuple[int, list[str]]]
@@ -47,11 +49,11 @@ def chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[Chunk]:
 
 def _init_worker(model_dir: Path) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    serving_model(model_dir)
+    serving_strategy(model_dir)
 
 
 def _score(layout: Layout, chunk: Chunk, model_dir: Path) -> tuple[str, BookCounts]:
-    return score_client_rows(serving_model(model_dir), layout, chunk)
+    return score_client_rows(serving_model(model_dir), serving_strategy(model_dir), layout, chunk)
 
 
 def scored_chunks(
@@ -97,7 +99,10 @@ def score_file(
     """Score the client file `source` into the CSV `target` and return the summary; raises ClientFileError."""
     started = time.perf_counter()
     partial = target.with_name(target.name + ".partial")  # renamed only when complete
-    model = serving_model(model_dir)  # fail before reading when the model is missing
+    model = serving_model(
+        model_dir
+    )  # fail before reading when the model or the strategy is missing or invalid
+    strategy = serving_strategy(model_dir)
     try:
         book, sha256 = write_scored(
             source, partial, workers=workers, model_dir=model_dir, chunk_rows=chunk_rows
@@ -111,6 +116,7 @@ def score_file(
     return book.report() | {
         "drift": book_drift(book, model.manifest.reference),
         "model_version": model.version,
+        "strategy_version": strategy.version,
         "input": str(source),
         "input_sha256": sha256,
         "output": str(target),
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = score_file(
             source, target, workers=args.workers, model_dir=args.model or get_settings().model_dir
         )
-    except (ClientFileError, ModelUnavailable) as err:
+    except (ClientFileError, ModelUnavailable, StrategyError) as err:
         say(f"error: {err}")
         return 2
     except (BrokenProcessPool, OSError) as err:

@@ -9,6 +9,7 @@ from typing import Any
 
 from functions.monitoring.psi import drifts_of_counts
 from functions.monitoring.tables import drift_json
+from functions.portfolio.decisions import add_totals
 from functions.scoring.bins import BinCounts
 from functions.scoring.manifest_parts import ReferenceDistributions
 
@@ -24,6 +25,9 @@ class BookCounts:
     grades: dict[str, int] = field(default_factory=dict)
     sum_probability_of_default: float = 0.0
     bins: BinCounts = field(default_factory=BinCounts)
+    strategy: dict[str, Any] = field(
+        default_factory=dict
+    )  # decisions, line actions, NT$ totals (decisions.py)
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> "BookCounts":
@@ -35,6 +39,7 @@ class BookCounts:
             grades=dict(summary["grades"]),
             sum_probability_of_default=summary["sum_probability_of_default"],
             bins=BinCounts.from_json(summary["bins"]),
+            strategy=summary["strategy"],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -46,6 +51,7 @@ class BookCounts:
             "grades": dict(self.grades),
             "sum_probability_of_default": self.sum_probability_of_default,
             "bins": self.bins.to_json(),
+            "strategy": self.strategy,
         }
 
     def add(self, other: "BookCounts") -> None:
@@ -57,6 +63,7 @@ class BookCounts:
         for grade, count in other.grades.items():
             self.grades[grade] = self.grades.get(grade, 0) + count
         self.bins += other.bins
+        self.strategy = add_totals(self.strategy, other.strategy)
 
     def report(self) -> dict[str, Any]:
         """Return the counts with the mean PD over scored rows (None when none was scored), grades sorted."""
@@ -67,6 +74,7 @@ class BookCounts:
             "invalid": self.invalid,
             "grades": dict(sorted(self.grades.items())),
             "mean_probability_of_default": mean,
+            "strategy": self.strategy,
         }
 
 

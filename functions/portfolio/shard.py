@@ -29,10 +29,12 @@ from functions.clientfiles.rows import (
 )
 from functions.config import get_settings
 from functions.portfolio.counts import BookCounts
+from functions.portfolio.decisions import STRATEGY_COLUMNS, book_strategy, strategy_cells, strategy_totals
 from functions.scoring.bins import BinCounts
 from functions.scoring.contract import FEATURES
 from functions.scoring.model import Decision, ScoringModel, load_model
 from functions.scoring.reasons import MAX_REASONS
+from functions.scoring.strategy import DEFAULT_FILE, Strategy
 from functions.telemetry import logger, start_invocation
 
 SCORE_COLUMNS: Final = (
@@ -42,6 +44,7 @@ SCORE_COLUMNS: Final = (
     "predicted_default",
     *(f"reason_{k}" for k in range(1, MAX_REASONS + 1)),
     *(f"impact_{k}" for k in range(1, MAX_REASONS + 1)),
+    *STRATEGY_COLUMNS,
     "error",
 )
 
@@ -74,7 +77,7 @@ def output_header(layout: Layout) -> list[str]:
     return (["ID"] if layout.id_at is not None else []) + list(SCORE_COLUMNS)
 
 
-def _cells(row: ClientRow, decision: Decision | None, *, with_id: bool) -> list[str]:
+def _cells(row: ClientRow, decision: Decision | None, decided: list[str], *, with_id: bool) -> list[str]:
     head = [neutralise(row.client_id or "")] if with_id else []  # text a client file sent: no live formulas
     if decision is None:
         return head + [""] * (len(SCORE_COLUMNS) - 1) + [neutralise(row.error)]
@@ -87,14 +90,15 @@ def _cells(row: ClientRow, decision: Decision | None, *, with_id: bool) -> list[
         "1" if decision.predicted_default else "0",
         *(reason.code if reason else "" for reason in reasons),
         *(f"{reason.impact:.6f}" if reason else "" for reason in reasons),
+        *decided,
         "",
     ]
 
 
 def score_client_rows(
-    model: ScoringModel, layout: Layout, numbered: Iterable[tuple[int, list[str]]]
+    model: ScoringModel, strategy: Strategy, layout: Layout, numbered: Iterable[tuple[int, list[str]]]
 ) -> tuple[str, BookCounts]:
-    """Check and score (line, cells) rows; return their scored CSV lines (no header) in order and their counts."""
+    """Check, score and decide (line, cells) rows; return their scored CSV lines (no header) in order and counts."""
     rows = [check_cells(cells, layout, line) for line, cells in numbered]
     valid = [row for row in rows if row.valid]
     raw = np.asarray([row.values for row in valid], dtype=np.float64).reshape(len(valid), len(FEATURES))
@@ -102,15 +106,17 @@ def score_client_rows(
     points = np.asarray([decision.score for decision in assessed], dtype=np.float64)
     bins = BinCounts.of_rows(raw, points, model.manifest.reference)
     counts = BookCounts(rows=len(rows), scored=len(valid), invalid=len(rows) - len(valid), bins=bins)
-    decisions = iter(assessed)
+    outcomes = strategy.apply(raw, np.asarray([d.probability_of_default for d in assessed], dtype=np.float64))
+    counts.strategy = strategy_totals(outcomes, raw)
+    decisions, decided = iter(assessed), iter(strategy_cells(outcomes))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
-        decision = next(decisions) if row.valid else None
+        decision, cells = (next(decisions), next(decided)) if row.valid else (None, [])
         if decision is not None:
             counts.grades[decision.risk_grade] = counts.grades.get(decision.risk_grade, 0) + 1
             counts.sum_probability_of_default += decision.probability_of_default
-        writer.writerow(_cells(row, decision, with_id=layout.id_at is not None))
+        writer.writerow(_cells(row, decision, cells, with_id=layout.id_at is not None))
     return out.getvalue(), counts
 
 
@@ -134,6 +140,13 @@ def serving_model(model_dir: Path | None = None) -> ScoringModel:
     return load_model(model_dir or get_settings().model_dir)
 
 
+def serving_strategy(model_dir: Path | None = None) -> Strategy:
+    """Load the strategy once per container (or process): STRATEGY_FILE, else the one beside the model."""
+    settings = get_settings()
+    path = settings.strategy_file or (model_dir or settings.model_dir) / DEFAULT_FILE
+    return book_strategy(path, serving_model(model_dir).manifest)
+
+
 @lru_cache(maxsize=1)
 def s3_client() -> Any:
     """Return one S3 client per container (functions/aws.py: short timeouts, bounded retries)."""
@@ -147,7 +160,7 @@ def score_shard(item: ShardItem, text: str) -> tuple[str, BookCounts]:
     except ClientFileError as err:
         raise ShardError(str(err)) from err
     rows = data_rows(cells, layout, start=item.first_line)
-    body, counts = score_client_rows(serving_model(), layout, rows)
+    body, counts = score_client_rows(serving_model(), serving_strategy(), layout, rows)
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(output_header(layout))
     return header.getvalue() + body, counts
@@ -168,6 +181,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         Bucket=item.output_bucket, Key=item.result_key, Body=scored.encode(), ContentType="text/csv"
     )
     summary = {"index": item.index, "result_key": item.result_key, "model_version": serving_model().version}
+    summary["strategy_version"] = serving_strategy().version
     summary |= counts.to_json()
     s3.put_object(Bucket=item.output_bucket, Key=item.summary_key, Body=json.dumps(summary).encode())
     return summary

@@ -49,7 +49,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         ShardItem.model_validate(i)
         for i in json.loads(s3.get_object(Bucket=request.bucket, Key=request.shards_key)["Body"].read())
     ]
-    book, versions = BookCounts(), set[str]()
+    book, versions, strategies = BookCounts(), set[str](), set[str]()
     results: list[str] = []
     failed: list[dict[str, Any]] = []
     for item in items:
@@ -60,6 +60,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
             continue
         book.add(BookCounts.from_summary(summary))
         versions.add(summary["model_version"])
+        strategies.add(summary["strategy_version"])
         results.append(f"s3://{request.bucket}/{item.result_key}")
     prefix = f"{RESULTS}/{request.run}"
     manifest = serving_model().manifest  # the image's model scored every shard; its reference is the baseline
@@ -71,6 +72,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         "shards": len(items),
         "failed_shards": failed,
         "model_version": ", ".join(sorted(versions)),
+        "strategy_version": ", ".join(sorted(strategies)),
         "input": request.input,
         "input_sha256": request.input_sha256,
         "duration_seconds": round((datetime.now(UTC) - request.started).total_seconds(), 3),

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Final
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from functions.scoring.strategy_answer import ClientReference, StrategyAnswer
+
 MONTHS: Final = ("September", "August", "July", "June", "May", "April")  # 2005, newest first
 PAY_STATUS_CODES: Final = {
     -2: "no consumption",
@@ -239,10 +241,16 @@ def raw_values(record: Mapping[str, Any]) -> list[float]:
 MAX_BATCH: Final = 1000  # applicants per /v1/predict/batch request
 
 
+class ClientApplication(Applicant):
+    """One client's 23 inputs and, optionally, the caller's client reference (it picks the strategy arm)."""
+
+    client_reference: ClientReference | None = None
+
+
 class BatchRequest(RequestModel):
     """Up to MAX_BATCH applicants, scored in one call."""
 
-    applicants: list[Applicant] = Field(
+    applicants: list[ClientApplication] = Field(
         min_length=1,
         max_length=MAX_BATCH,
         description=f"1 to {MAX_BATCH} applicants; answers keep the order.",
@@ -260,8 +268,8 @@ class ReasonCode(BaseModel):
     )
 
 
-class Prediction(BaseModel):
-    """The model's decision for one applicant."""
+class Prediction(StrategyAnswer):
+    """The model's answer for one applicant, and the credit strategy's decision (`StrategyAnswer`) from it."""
 
     probability_of_default: float = Field(ge=0, le=1, description="Calibrated PD over the next month.")
     predicted_default: bool = Field(description="Whether the PD reaches the decision threshold.")

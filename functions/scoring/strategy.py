@@ -13,6 +13,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +28,7 @@ from functions.scoring.strategy_checks import (
     check_rules,
     check_utilisation,
     resolve_bands,
+    rule_tests,
 )
 from functions.scoring.strategy_file import (
     ACTIONS,
@@ -44,8 +46,9 @@ Labels = npt.NDArray[np.str_]
 DEFAULT_FILE: Final = "strategy.yaml"  # beside the model: model/strategy.yaml
 ARMS: Final = ("champion", "challenger")
 _COLUMN: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
-_COMPARE: Final = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
-_COMPARE_EQ: Final = {"==": np.equal, "!=": np.not_equal}
+_DECISION_LABELS: Final = np.array(DECISIONS)
+_ACTION_LABELS: Final = np.array(ACTIONS)
+_INCREASE, _DECREASE, _FREEZE = (ACTIONS.index(name) for name in ("increase", "decrease", "freeze"))
 _HASH_SPAN: Final = float(2**64)
 
 
@@ -95,7 +98,7 @@ class Strategy:
     band_starts: Vector  # ascending lower PD edges; band i is [start_i, start_i+1), the last includes 1
     grade_limits: Vector  # the manifest's grade upper PD edges (risk grade i holds PD < limit_i)
     utilisation_edges: Vector  # inner edges between utilisation bands
-    cell_actions: Labels  # grades x utilisation bands
+    cell_actions: npt.NDArray[np.intp]  # grades x utilisation bands: index into ACTIONS
     cell_percents: Vector  # grades x utilisation bands
     challenger: "Strategy | None" = field(default=None)
 
@@ -104,6 +107,17 @@ class Strategy:
         """Return the share of traffic the challenger gets (0 without one)."""
         return self.spec.challenger.share if self.spec.challenger and self.challenger else 0.0
 
+    @cached_property
+    def _compiled(self) -> tuple[Any, ...]:
+        """Return the arrays `apply` indexes: severities and names of bands and rules, the rule tests, cells."""
+        bands, rules, lines = self.spec.pd_bands, self.spec.policy_rules, self.spec.line_management
+        severity = np.array([DECISIONS.index(b.decision) for b in bands] + [-1], dtype=np.intp)
+        rule_severity = np.array([DECISIONS.index(r.decision) for r in rules] + [-1], dtype=np.intp)
+        deciders = np.array([b.name for b in bands] + [r.code for r in rules])
+        override = np.array([-1, *(ACTIONS.index(cell.action) for cell in (lines.refer, lines.decline))])
+        percents = np.array([0.0, lines.refer.percent, lines.decline.percent])
+        return severity, rule_severity, deciders, rule_tests([r.when for r in rules]), override, percents
+
     def apply(self, raw: Matrix, pd: Vector, *, arm: str = "champion") -> Outcomes:
         """Decide rows x 23 raw inputs with their PD in [0, 1]: rules, then bands, then line action and EL."""
         raw, pd = np.asarray(raw, dtype=np.float64), np.asarray(pd, dtype=np.float64)
@@ -111,17 +125,15 @@ class Strategy:
             raise ValueError(
                 f"expected rows x {len(FEATURE_NAMES)} inputs and one PD per row: {raw.shape}, {pd.shape}"
             )
-        band = np.clip(np.searchsorted(self.band_starts, pd, side="right") - 1, 0, len(self.band_starts) - 1)
-        band_decisions = np.array([DECISIONS.index(b.decision) for b in self.spec.pd_bands])
-        severity, decided_by = band_decisions[band], np.array([b.name for b in self.spec.pd_bands])[band]
-        fired = self._first_rule(raw)
-        rules = self.spec.policy_rules
-        for index in range(len(rules)):
-            wins = (fired == index) & (DECISIONS.index(rules[index].decision) >= severity)
-            severity = np.where(wins, DECISIONS.index(rules[index].decision), severity)
-            decided_by = np.where(wins, rules[index].code, decided_by)
-        decision = np.array(DECISIONS)[severity]
-        action, percent = self._line_action(raw, pd, decision)
+        band_severity, rule_severity, deciders, tests = self._compiled[:4]
+        band = np.searchsorted(self.band_starts[1:], pd, side="right")  # PD 1 falls in the last band
+        severity, decider = band_severity[band], band
+        if tests is not None:
+            fired = tests.first(raw)  # the first rule that holds, or -1
+            wins = rule_severity[fired] >= severity  # fired == -1 reads the sentinel -1: never wins
+            severity = np.where(wins, rule_severity[fired], severity)
+            decider = np.where(wins, len(self.band_starts) + fired, decider)
+        action, percent = self._line_action(raw, pd, severity)
         limit, balance = raw[:, _COLUMN["limit_bal"]], np.maximum(raw[:, _COLUMN["bill_amt1"]], 0.0)
         new_limit = new_limits(
             limit, balance, action, percent, cap=self.spec.line_management.max_increase_ntd
@@ -130,9 +142,9 @@ class Strategy:
         ead = exposure_at_default(balance, new_limit, ccf=loss.ccf)
         n = raw.shape[0]
         return Outcomes(
-            decision=decision,
-            decided_by=decided_by.astype(np.str_),
-            line_action=action,
+            decision=_DECISION_LABELS[severity],
+            decided_by=deciders[decider],
+            line_action=_ACTION_LABELS[action],
             line_percent=percent,
             new_limit=new_limit,
             exposure_at_default=ead,
@@ -156,30 +168,18 @@ class Strategy:
             column[rows] = getattr(other, name)
         return Outcomes(**merged)
 
-    def _first_rule(self, raw: Matrix) -> npt.NDArray[np.int64]:
-        """Return, per row, the index of the first policy rule whose conditions all hold (-1 when none does)."""
-        fired = np.full(raw.shape[0], -1, dtype=np.int64)
-        for index in reversed(range(len(self.spec.policy_rules))):
-            holds = np.ones(raw.shape[0], dtype=bool)
-            for condition in self.spec.policy_rules[index].when:
-                test = _COMPARE.get(condition.op) or _COMPARE_EQ[condition.op]
-                holds &= test(raw[:, _COLUMN[condition.input]], condition.value)
-            fired[holds] = index
-        return fired
-
-    def _line_action(self, raw: Matrix, pd: Vector, decision: Labels) -> tuple[Labels, Vector]:
-        """Return each row's line action and percentage: the matrix for approved rows, else refer's or decline's."""
+    def _line_action(self, raw: Matrix, pd: Vector, severity: npt.NDArray[np.intp]) -> tuple[Any, Vector]:
+        """Return each row's action (index into ACTIONS) and percentage: the matrix if approved, else refer's or
+        decline's."""
         grade = np.minimum(np.searchsorted(self.grade_limits, pd, side="right"), len(self.grade_limits) - 1)
-        limit = np.maximum(raw[:, _COLUMN["limit_bal"]], 1.0)
-        utilisation = raw[:, _COLUMN["bill_amt1"]] / limit
+        utilisation = raw[:, _COLUMN["bill_amt1"]] / np.maximum(raw[:, _COLUMN["limit_bal"]], 1.0)
         band = np.searchsorted(self.utilisation_edges, utilisation, side="right")
         action, percent = self.cell_actions[grade, band], self.cell_percents[grade, band]
-        for outcome in ("refer", "decline"):
-            cell = getattr(self.spec.line_management, outcome)
-            chosen = decision == outcome
-            action = np.where(chosen, cell.action, action)
-            percent = np.where(chosen, cell.percent, percent)
-        return action.astype(np.str_), percent.astype(np.float64)
+        override, percents = self._compiled[4:]
+        overridden = severity > 0  # referred or declined: the file's refer or decline action
+        action = np.where(overridden, override[severity], action)
+        percent = np.where(overridden, percents[severity], percent)
+        return action, np.asarray(percent, dtype=np.float64)
 
 
 def exposure_at_default(balance: Vector, limit: Vector, *, ccf: float) -> Vector:
@@ -191,14 +191,16 @@ def exposure_at_default(balance: Vector, limit: Vector, *, ccf: float) -> Vector
     return np.asarray(balance + ccf * np.maximum(limit - balance, 0.0), dtype=np.float64)
 
 
-def new_limits(limit: Vector, balance: Vector, action: Labels, percent: Vector, *, cap: float) -> Vector:
-    """Return the limit after each row's action in whole NT$: an increase capped at `cap` NT$; a decrease, and a
-    freeze, never below the drawn balance (a freeze leaves no unused limit)."""
+def new_limits(
+    limit: Vector, balance: Vector, action: npt.NDArray[np.intp], percent: Vector, *, cap: float
+) -> Vector:
+    """Return the limit after each row's action (index into ACTIONS) in whole NT$: an increase capped at `cap` NT$;
+    a decrease, and a freeze, never below the drawn balance (a freeze leaves no unused limit)."""
     held = np.minimum(balance, limit)
     increased = limit + np.minimum(limit * percent / 100.0, cap)
     decreased = np.maximum(limit * (1.0 - percent / 100.0), held)
-    choices = [action == "increase", action == "decrease", action == "freeze"]
-    chosen = np.select(choices, [increased, decreased, held], default=limit)
+    chosen = np.where(action == _INCREASE, increased, limit)
+    chosen = np.where(action == _DECREASE, decreased, np.where(action == _FREEZE, held, chosen))
     return np.asarray(np.floor(chosen), dtype=np.float64)
 
 
@@ -233,7 +235,7 @@ def parse_strategy(text: str, *, manifest: Manifest, name: str = DEFAULT_FILE) -
         band_starts=np.array([float(band.pd_from) for band in bands]),
         grade_limits=np.array([band.max_pd for band in manifest.grade_bands]),
         utilisation_edges=np.array(edges, dtype=np.float64),
-        cell_actions=np.array([[cell.action for cell in row] for row in cells]),
+        cell_actions=np.array([[ACTIONS.index(cell.action) for cell in row] for row in cells], dtype=np.intp),
         cell_percents=np.array([[cell.percent for cell in row] for row in cells], dtype=np.float64),
     )
 

@@ -1,20 +1,29 @@
 """The checks of a strategy file that need the model: PD bands resolved against the manifest's threshold with no
-gap or overlap, utilisation bands that tile the line, a line matrix with one row per risk grade of the manifest.
+gap or overlap, utilisation bands that tile the line, a line matrix with one row per risk grade of the manifest;
+and the policy rules compiled into array tests for the engine.
 
 Each check raises StrategyError naming the line, the field and what is allowed.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
+
+from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.strategy_file import (
     MODEL_THRESHOLD,
+    Condition,
     Located,
     PdBand,
     StrategyError,
     StrategyFile,
     line_of,
 )
+
+_COLUMN: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 
 class Place:
@@ -146,3 +155,50 @@ def check_matrix(spec: StrategyFile, *, grades: Sequence[str], place: Place) -> 
 def check_rules(spec: StrategyFile, place: Place) -> None:
     """Check the policy rule codes are unique (each is its own reason code)."""
     _unique([rule.code for rule in spec.policy_rules], "rule code", place, "policy_rules")
+
+
+@dataclass(frozen=True)
+class RuleTests:
+    """All policy rules as arrays: condition k holds where (lower_k <= x <= upper_k) != negate_k on column_k;
+    rule r holds where all its conditions (from starts_r) do."""
+
+    columns: npt.NDArray[np.intp]
+    lower: npt.NDArray[np.float64]
+    upper: npt.NDArray[np.float64]
+    negate: npt.NDArray[np.bool_]
+    starts: npt.NDArray[np.intp]
+
+    def first(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        """Return, per row of raw inputs (rows x 23), the index of the first rule that holds, or -1."""
+        values = raw[:, self.columns]
+        met = ((values >= self.lower) & (values <= self.upper)) != self.negate
+        holds = np.logical_and.reduceat(met, self.starts, axis=1)
+        return np.where(holds.any(axis=1), holds.argmax(axis=1), -1)
+
+
+def rule_tests(rules: Sequence[Sequence[Condition]]) -> RuleTests | None:
+    """Compile each rule's `input op value` conditions into bounds (x > v is x >= the float after v, exactly)."""
+    conditions = [condition for rule in rules for condition in rule]
+    if not conditions:
+        return None
+    above = {">=": lambda v: v, ">": lambda v: np.nextafter(v, np.inf)}
+    below = {"<=": lambda v: v, "<": lambda v: np.nextafter(v, -np.inf)}
+    lower = [
+        v if c.op in ("==", "!=") else above[c.op](v) if c.op in above else -np.inf
+        for c, v in _valued(conditions)
+    ]
+    upper = [
+        v if c.op in ("==", "!=") else below[c.op](v) if c.op in below else np.inf
+        for c, v in _valued(conditions)
+    ]
+    return RuleTests(
+        columns=np.array([_COLUMN[c.input] for c in conditions], dtype=np.intp),
+        lower=np.array(lower, dtype=np.float64),
+        upper=np.array(upper, dtype=np.float64),
+        negate=np.array([c.op == "!=" for c in conditions], dtype=np.bool_),
+        starts=np.cumsum([0] + [len(rule) for rule in rules[:-1]], dtype=np.intp),
+    )
+
+
+def _valued(conditions: Sequence[Condition]) -> list[tuple[Condition, float]]:
+    return [(condition, float(condition.value)) for condition in conditions]

@@ -19,6 +19,7 @@ def unreferenced_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("unreferenced-model")
     shutil.copy(MODEL_DIR / "serving.npz", folder / "serving.npz")
+    shutil.copy(MODEL_DIR / "strategy.yaml", folder / "strategy.yaml")
     write_manifest(read_manifest(MODEL_DIR).model_copy(update={"reference": None}), folder)
     return folder
 
@@ -33,6 +34,7 @@ def referenced_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("referenced-model")
     shutil.copy(MODEL_DIR / "serving.npz", folder / "serving.npz")
+    shutil.copy(MODEL_DIR / "strategy.yaml", folder / "strategy.yaml")
     model = load_model(MODEL_DIR)
     raw = to_matrix(generate_rows(400, seed=11))
     points = np.array([d.score for d in model.assess(raw, explain=False)], dtype=np.float64)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
 
 from functions.clientfiles.rows import data_rows, read_layout
@@ -18,6 +19,7 @@ from functions.portfolio.shard import (
     output_header,
     score_client_rows,
     serving_model,
+    serving_strategy,
 )
 from functions.scoring.bins import BinCounts
 from functions.scoring.model import to_matrix
@@ -42,14 +44,17 @@ def score_text(text: str) -> tuple[list[dict[str, str]], BookCounts]:
     """Score CSV text as one chunk; return the scored rows as dicts and the tally."""
     reader = csv.reader(io.StringIO(text))
     layout = read_layout(reader, name="f.csv")
-    body, tally = score_client_rows(serving_model(), layout, data_rows(reader, layout))
+    body, tally = score_client_rows(serving_model(), serving_strategy(), layout, data_rows(reader, layout))
     return list(csv.DictReader(io.StringIO(body), fieldnames=output_header(layout))), tally
 
 
 def test_chunk_scores_valid_rows_as_the_api_does_and_keeps_invalid_rows_in_place() -> None:
     scored, tally = score_text(client_csv())
     valid = [row for i, row in enumerate(ROWS) if i not in BAD_AT]
-    decisions = iter(serving_model().assess(to_matrix(valid)))
+    assessed = serving_model().assess(to_matrix(valid))
+    decisions = iter(assessed)
+    pd = np.array([d.probability_of_default for d in assessed])
+    outcomes = iter(serving_strategy().apply(to_matrix(valid), pd).records())
     assert [row["ID"] for row in scored] == [str(i) for i in range(1, len(ROWS) + 1)]
     for i, row in enumerate(scored):
         if i in BAD_AT:
@@ -66,6 +71,13 @@ def test_chunk_scores_valid_rows_as_the_api_does_and_keeps_invalid_rows_in_place
         assert [row[f"reason_{k}"] for k in range(1, len(decision.reasons) + 1)] == [
             r.code for r in decision.reasons
         ]
+        outcome = next(outcomes)
+        assert (row["decision"], row["decided_by"], row["line_action"]) == (
+            outcome["decision"],
+            outcome["decided_by"],
+            outcome["line_action"],
+        )
+        assert float(row["new_limit"]) == outcome["new_limit"]
         assert row["error"] == ""
     assert (tally.rows, tally.scored, tally.invalid) == (len(ROWS), len(ROWS) - len(BAD_AT), len(BAD_AT))
     assert sum(tally.grades.values()) == tally.scored
@@ -95,6 +107,7 @@ def test_tallies_add_up_and_report_the_mean_over_scored_rows() -> None:
         "invalid": 1,
         "grades": {"A": 1, "B": 3},
         "mean_probability_of_default": pytest.approx(0.15),
+        "strategy": {},  # no strategy totals in either count
     }
     assert BookCounts().report()["mean_probability_of_default"] is None
 

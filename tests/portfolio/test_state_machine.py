@@ -110,3 +110,98 @@ def test_unreadable_shard_is_retried_then_named_in_the_summary(
     assert (summary["rows"], summary["missing_rows"]) == (350, 100)
     assert len(json.loads(read_object("results/run-1/results.json"))) == 4
     assert map_run_counts(sfn, described["executionArn"])["failed"] == 1
+
+
+DECISION_COLUMNS: Final = (
+    "decision",
+    "decided_by",
+    "line_action",
+    "line_percent",
+    "new_limit",
+    "expected_loss",
+)
+
+
+def file_decisions(text: str) -> list[tuple[str, ...]]:
+    """Return the strategy columns of a scored CSV's rows."""
+    return [tuple(row[name] for name in DECISION_COLUMNS) for row in csv.DictReader(io.StringIO(text))]
+
+
+def api_decisions(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Score rows through /v1/predict/batch (1,000 at a time); return the strategy columns as a book writes them."""
+    from fastapi.testclient import TestClient
+
+    from functions.api.app import get_app
+    from functions.scoring.contract import MAX_BATCH
+
+    answers: list[dict[str, Any]] = []
+    with TestClient(get_app()) as client:
+        for start in range(0, len(rows), MAX_BATCH):
+            response = client.post("/v1/predict/batch", json={"applicants": rows[start : start + MAX_BATCH]})
+            assert response.status_code == 200, response.text[:300]
+            answers += response.json()["predictions"]
+    assert all((a["decision"] == "decline") == a["predicted_default"] for a in answers)
+    return [
+        tuple(
+            f"{a[k]:g}"
+            if k == "line_percent"
+            else f"{a[k]:.0f}"
+            if k == "new_limit"
+            else f"{a[k]:.2f}"
+            if k == "expected_loss"
+            else a[k]
+            for k in DECISION_COLUMNS
+        )
+        for a in answers
+    ]
+
+
+def local_decisions(tmp_path: Path, source: Path) -> list[tuple[str, ...]]:
+    """Score a client file with the local book command; return its strategy columns."""
+    score_file(source, tmp_path / "scored.csv", workers=1, model_dir=ROOT / "model")
+    return file_decisions((tmp_path / "scored.csv").read_text(encoding="utf-8"))
+
+
+def test_api_local_command_and_step_functions_take_the_same_decisions(
+    portfolio_moto: SimpleNamespace, tmp_path: Path, book_text: Callable[..., str]
+) -> None:
+    """One engine, three paths (issue 17): decision, rule, line action, new limit and EL agree row for row."""
+    rows = generate_rows(300, seed=17)
+    book = book_text(rows, {})
+    described = run(portfolio_moto, book)
+    assert described["status"] == "SUCCEEDED", described
+    remote = [
+        line
+        for uri in json.loads(read_object("results/run-1/results.json"))
+        for line in file_decisions(read_object(uri.split("/", 3)[3]).decode())
+    ]
+    source = tmp_path / "book.csv"
+    source.write_text(book, encoding="utf-8")
+    local = local_decisions(tmp_path, source)
+    assert api_decisions(rows) == local == remote
+    decisions = [line[0] for line in local]
+    assert set(decisions) == {"approve", "refer", "decline"}
+    summary = json.loads(read_object("results/run-1/summary.json"))
+    assert summary["strategy"]["decisions"] == {
+        d: decisions.count(d) for d in ("approve", "refer", "decline")
+    }
+
+
+@pytest.mark.realdata
+def test_the_api_and_the_book_command_decide_every_real_client_alike(
+    real_data_path: Path, tmp_path: Path
+) -> None:
+    """All 30,000 real clients: the API and `make score` give the same decision columns, declines = predicted_default."""
+    from functions.scoring.contract import FEATURE_BY_NAME, FEATURE_NAMES
+    from training.data import load_dataset
+
+    rows = [
+        {
+            n: v if FEATURE_BY_NAME[n].kind == "amount" else int(v)
+            for n, v in zip(FEATURE_NAMES, values, strict=True)
+        }
+        for values in load_dataset(real_data_path).X.tolist()
+    ]
+    local = local_decisions(tmp_path, real_data_path)
+    assert len(local) == 30_000
+    assert api_decisions(rows) == local

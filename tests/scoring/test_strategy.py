@@ -218,3 +218,32 @@ def test_the_shipped_strategy_declines_exactly_todays_predicted_defaults_on_the_
     outcomes = strategy.apply(raw, np.array([d.probability_of_default for d in decisions]))
     assert len(decisions) == 30_000
     assert np.array_equal(outcomes.decision == "decline", np.array([d.predicted_default for d in decisions]))
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+def test_each_operator_fires_exactly_where_python_says(model: ScoringModel, op: str) -> None:
+    rule = (
+        "policy_rules:\n  - code: T01_TEST\n    statement: A rule that tests one operator exactly.\n"
+        f'    when:\n      - {{input: bill_amt1, op: "{op}", value: 1000.5}}\n'
+        '      - {input: pay_0, op: "!=", value: -2}\n    decision: decline\n'
+    )
+    text = SHIPPED[: SHIPPED.index("policy_rules:")] + rule + SHIPPED[SHIPPED.index("pd_bands:") :]
+    strategy = parse_strategy(text, manifest=model.manifest)
+    bills = [1000.5, np.nextafter(1000.5, 0), np.nextafter(1000.5, 2000), -3.0, 5e6]
+    raw = clients(len(bills) * 2)
+    raw[:, COLUMN["bill_amt1"]] = bills * 2
+    raw[:, COLUMN["pay_0"]] = [0] * len(bills) + [-2] * len(bills)
+    python = {
+        "<": float.__lt__,
+        "<=": float.__le__,
+        ">": float.__gt__,
+        ">=": float.__ge__,
+        "==": float.__eq__,
+        "!=": float.__ne__,
+    }[op]
+    expected = [
+        python(float(b), 1000.5) and p != -2
+        for b, p in raw[:, [COLUMN["bill_amt1"], COLUMN["pay_0"]]].tolist()
+    ]
+    outcomes = strategy.apply(raw, np.full(len(raw), 0.05))
+    assert (outcomes.decided_by == "T01_TEST").tolist() == expected

@@ -197,9 +197,9 @@ def test_batch_rejects_wrong_shape(
 
 
 def test_openapi_declares_strict_contract(client: TestClient) -> None:
-    applicant = client.get("/openapi.json").json()["components"]["schemas"]["Applicant"]
+    applicant = client.get("/openapi.json").json()["components"]["schemas"]["ClientApplication"]
     assert applicant["additionalProperties"] is False
-    assert set(applicant["properties"]) == set(FEATURE_NAMES)
+    assert set(applicant["properties"]) == {*FEATURE_NAMES, "client_reference"}  # the reference picks the arm
     batch = client.get("/openapi.json").json()["components"]["schemas"]["BatchRequest"]
     assert batch["properties"]["applicants"]["maxItems"] == MAX_BATCH
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from functions.config import MODEL_DIR
 from functions.scoring.manifest import MANIFEST_FILE, GradeBand, read_manifest, sha256_file
 from functions.scoring.trees import load_ensemble
 from training import export
@@ -55,11 +56,29 @@ def test_failed_write_leaves_the_served_model_untouched(tmp_path: Path) -> None:
 def test_export_writes_every_artifact_and_hashes_it(synthetic_model_dir: Path) -> None:
     manifest = read_manifest(synthetic_model_dir)
     files = {p.name for p in synthetic_model_dir.iterdir()}
-    assert files == {MANIFEST_FILE, "serving.npz", "model.joblib", "MODEL_CARD.md", *PLOTS}
+    assert files == {MANIFEST_FILE, "serving.npz", "model.joblib", "MODEL_CARD.md", "strategy.yaml", *PLOTS}
+    policy = {
+        MANIFEST_FILE,
+        "strategy.yaml",
+    }  # the strategy is policy beside the model, not a hashed artifact
     assert manifest.artifacts == {
-        name: sha256_file(synthetic_model_dir / name) for name in sorted(files - {MANIFEST_FILE})
+        name: sha256_file(synthetic_model_dir / name) for name in sorted(files - policy)
     }
     assert manifest.training_seconds > 0
+
+
+def test_retraining_keeps_the_folders_strategy_files_else_ships_the_default(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir(), new.mkdir()
+    export.keep_strategies(old, new)
+    assert (new / "strategy.yaml").read_bytes() == (MODEL_DIR / "strategy.yaml").read_bytes()
+    (old / "strategy.yaml").write_text("mine")
+    (old / "challenger.yaml").write_text("theirs")
+    export.keep_strategies(old, new)
+    assert {p.name: p.read_text() for p in new.iterdir()} == {
+        "strategy.yaml": "mine",
+        "challenger.yaml": "theirs",
+    }
 
 
 def test_written_manifest_round_trips(synthetic_model_dir: Path) -> None:

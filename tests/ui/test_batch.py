@@ -22,6 +22,9 @@ from ui import batch
 from ui import results as ui_results
 from ui.client import ApiCallError, ApiClient, Endpoint
 
+HELD: dict[str, Any] = dict.fromkeys(("line_percent", "exposure_at_default", "expected_loss"), 0.0)
+HELD |= {"decided_by": "band", "line_action": "hold", "arm": "champion", "strategy_version": "fake"}
+
 
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:
     """A prediction whose PD is a function of the applicant, so a misplaced answer shows."""
@@ -35,6 +38,9 @@ def fake_prediction(applicant: dict[str, Any]) -> Prediction:
         reasons=[{"code": "latest_status", "text": f"reason of {applicant['limit_bal']:g}", "impact": 0.1}],
         model_version="fake",
         request_id="r",
+        decision="decline" if probability >= 0.5 else "approve",
+        **HELD,  # the strategy's other fields: a hold at the current limit
+        new_limit=applicant["limit_bal"],
     )
 
 

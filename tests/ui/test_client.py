@@ -24,6 +24,15 @@ PREDICTION: dict[str, Any] = {
     "reasons": [{"code": "latest_status", "text": "1 month late", "impact": 0.02}],
     "model_version": "0123456789ab",
     "request_id": "r1",
+    "decision": "approve",
+    "decided_by": "approve_low_pd",
+    "line_action": "increase",
+    "line_percent": 10.0,
+    "new_limit": 220000.0,
+    "exposure_at_default": 110000.0,
+    "expected_loss": 9900.0,
+    "strategy_version": "0123456789ab",
+    "arm": "champion",
 }
 UNAVAILABLE = {
     "error": {"code": "model_unavailable", "message": "No model.", "request_id": "r1", "fields": []}

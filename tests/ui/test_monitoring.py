@@ -25,6 +25,10 @@ def fake_probability(applicant: dict[str, Any]) -> float:
     return float(min(0.05 + 0.12 * max(applicant["pay_0"], 0) + (applicant["age"] % 7) / 100, 0.99))
 
 
+HELD: dict[str, Any] = dict.fromkeys(("line_percent", "exposure_at_default", "expected_loss"), 0.0)
+HELD |= {"decided_by": "band", "line_action": "hold", "arm": "champion", "strategy_version": "fake"}
+
+
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:
     """A prediction made from the applicant alone, with the shipped scaling's points."""
     probability = fake_probability(applicant)
@@ -37,6 +41,9 @@ def fake_prediction(applicant: dict[str, Any]) -> Prediction:
         reasons=[],
         model_version="fake",
         request_id="r",
+        decision="decline" if probability >= 0.3 else "approve",
+        **HELD,  # the strategy's other fields: a hold at the current limit
+        new_limit=applicant["limit_bal"],
     )
 
 

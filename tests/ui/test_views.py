@@ -20,6 +20,10 @@ from ui import batch, provenance, views
 ROWS = 1200  # more than a thousand, so counts need their separators
 
 
+HELD: dict[str, Any] = dict.fromkeys(("line_percent", "exposure_at_default", "expected_loss"), 0.0)
+HELD |= {"decided_by": "band", "line_action": "hold", "arm": "champion", "strategy_version": "fake"}
+
+
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:
     """A PD with many decimals (e.g. 0.29684), made from the applicant alone."""
     probability = ((applicant["age"] * 7919 + applicant["pay_0"] * 104729) % 10_000) / 10_000
@@ -32,6 +36,9 @@ def fake_prediction(applicant: dict[str, Any]) -> Prediction:
         reasons=[],
         model_version="fake",
         request_id="r",
+        decision="decline" if probability >= 0.9 else "approve",
+        **HELD,  # the strategy's other fields: a hold at the current limit
+        new_limit=applicant["limit_bal"],
     )
 
 
