@@ -20,7 +20,9 @@ import sys
 import tarfile
 import tempfile
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Final
@@ -81,6 +83,39 @@ def measure(baseline: Path, single: Path, batch: Path, *, rounds: int, calls: in
     return figures
 
 
+def in_process() -> dict[str, float]:
+    """Time, in this process, what the strategy adds per request against the model's own work: best of 5 runs of
+    `serving.decide` + `Outcomes.records` and of `ScoringModel.assess` (with reasons), for 1 and 1,000 rows (µs)."""
+    import timeit
+
+    from functions.config import MODEL_DIR, get_settings
+    from functions.scoring.model import load_model, to_matrix
+    from functions.scoring.strategy import DEFAULT_FILE, read_strategy
+    from training.synthetic import generate_rows
+
+    model = load_model(MODEL_DIR)
+    strategy, settings = read_strategy(MODEL_DIR / DEFAULT_FILE, manifest=model.manifest), get_settings()
+    figures = {}
+    for rows, number in ((1, 2000), (1000, 20)):
+        raw = to_matrix(generate_rows(rows, seed=11))
+        decisions, references = model.assess(raw), [f"r#{i}" for i in range(rows)]
+
+        calls: dict[str, Callable[[], object]] = {
+            "strategy": partial(_decide, strategy, raw, decisions, references, settings),
+            "assess": partial(model.assess, raw),
+        }
+        for name, call in calls.items():
+            best = min(timeit.repeat(call, number=number, repeat=5)) / number
+            figures[f"{name}_{rows}_us"] = best * 1e6
+    return figures
+
+
+def _decide(strategy: Any, raw: Any, decisions: Any, references: list[str], settings: Any) -> None:
+    from functions.api.serving import decide
+
+    decide(strategy, raw, decisions, references, settings=settings).records()
+
+
 def summary(figures: dict[str, Any]) -> dict[str, float]:
     """Return the medians over rounds of each tree's p50 and batch time, and the strategy's added share."""
     median = {
@@ -93,7 +128,9 @@ def summary(figures: dict[str, Any]) -> dict[str, float]:
     return median
 
 
-def report(medians: dict[str, float], *, baseline: str, rounds: int, calls: int, load: float) -> str:
+def report(
+    medians: dict[str, float], *, baseline: str, rounds: int, calls: int, load: float, parts: dict[str, float]
+) -> str:
     """Render the Strategy section of docs/benchmarks.md."""
 
     def row(label: str, key: str, unit: str, digits: int) -> str:
@@ -124,6 +161,12 @@ this tree against `{baseline}` without it, {rounds} interleaved rounds of the se
 | --- | --- | --- | --- | --- | --- |
 {row(f"Warm /v1/predict p50, {calls} calls", "p50_ms", "ms", 3)}
 {row("/v1/predict/batch, 1,000 applicants, median of 10", "batch_ms", "ms", 1)}
+
+In process (no HTTP, best of 5): the strategy (`serving.decide` + `Outcomes.records`) takes
+{parts.get("strategy_1_us", 0):.0f} µs for one client and {parts.get("strategy_1000_us", 0) / 1000:.1f} ms for 1,000, against
+{parts.get("assess_1_us", 0):.0f} µs and {parts.get("assess_1000_us", 0) / 1000:.1f} ms for `ScoringModel.assess` with reasons.
+A machine shared with other work makes the round-to-round spread larger than the strategy's share; rerun on a
+quiet machine before comparing.
 """
 
 
@@ -144,10 +187,18 @@ def main(argv: list[str] | None = None) -> None:
         baseline = export(args.baseline, folder / "baseline")
         single, batch = write_events(folder)
         figures = measure(baseline, single, batch, rounds=args.rounds, calls=args.calls)
-    medians = summary(figures)
-    section = report(medians, baseline=args.baseline, rounds=args.rounds, calls=args.calls, load=load)
+    medians, parts = summary(figures), in_process()
+    section = report(
+        medians, baseline=args.baseline, rounds=args.rounds, calls=args.calls, load=load, parts=parts
+    )
     say(section, result=True)
-    record = {"load_average": load, "baseline": args.baseline, "rounds": figures, "medians": medians}
+    record = {
+        "load_average": load,
+        "baseline": args.baseline,
+        "rounds": figures,
+        "medians": medians,
+        "in_process": parts,
+    }
     say(f"wrote {shown(write_results(args.out.stem, record, folder=args.out.parent))}")
     if args.write_docs:
         write_section(HEADING, section)

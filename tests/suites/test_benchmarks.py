@@ -91,3 +91,28 @@ def test_portfolio_writes_its_figures_as_json(tmp_path: Path) -> None:
     assert command.rows == 3 and command.stack.startswith("(a') portfolio command")
     assert command.rows_per_s > 0 and 0 < command.peak_mb < 2_000
     assert list(tmp_path.iterdir()) == [path]  # its scratch folder is gone
+
+
+def test_strategy_benchmark_reports_medians_over_rounds_and_the_share_added() -> None:
+    from benchmarks import strategy
+
+    rounds = {
+        "baseline": [
+            {"p50_ms": 1.0, "batch_ms": 100.0},
+            {"p50_ms": 3.0, "batch_ms": 90.0},
+            {"p50_ms": 1.2, "batch_ms": 95.0},
+        ],
+        "strategy": [
+            {"p50_ms": 1.1, "batch_ms": 99.0},
+            {"p50_ms": 1.3, "batch_ms": 120.0},
+            {"p50_ms": 1.2, "batch_ms": 98.0},
+        ],
+    }
+    medians = strategy.summary(rounds)
+    assert (medians["baseline_p50_ms"], medians["strategy_p50_ms"]) == (1.2, 1.2)
+    assert medians["batch_added"] == pytest.approx(99.0 / 95.0 - 1)
+    section = strategy.report(
+        medians, baseline="main", rounds=3, calls=10, load=0.5, parts={"strategy_1_us": 40.0}
+    )
+    assert "| Warm /v1/predict p50, 10 calls (ms) | 1.200 | 1.200 | +0.0% | < +10 % | met |" in section
+    assert "takes\n40 µs for one client" in section
