@@ -110,8 +110,8 @@ def key_guard(settings: Settings) -> tuple[list[Any], dict[int | str, dict[str, 
     return [], {}
 
 
-async def health(model: ModelDep, settings: SettingsDep) -> Health:
-    """Report liveness, the verified model's version and whether decisions are audited."""
+async def health(model: ModelDep, strategy: StrategyDep, settings: SettingsDep) -> Health:
+    """Report liveness, the verified model's version and whether decisions are audited (503 without a strategy)."""
     if settings.audit_key_missing:
         raise ApiError(503, "audit_unavailable", "AUDIT_TABLE is set but no HMAC key is configured.")
     return Health(

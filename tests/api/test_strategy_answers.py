@@ -58,7 +58,8 @@ def test_a_missing_or_invalid_strategy_answers_503_naming_it(
     configure(STRATEGY_FILE=str(path))
     with TestClient(get_app()) as client:
         response = client.post("/v1/predict", json=TYPICAL)
-    assert response.status_code == 503
+        health = client.get("/v1/health")
+    assert response.status_code == health.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "strategy_unavailable" and named in error["message"]
 
