@@ -13,7 +13,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -22,8 +22,10 @@ from functions.audit.strategy_record import SQLITE_COLUMNS, StrategyRecord, add_
 from functions.scoring.bins import row_bins
 from functions.scoring.contract import FEATURE_NAMES, Applicant
 from functions.scoring.manifest_parts import ReferenceDistributions
-from functions.scoring.model import Decision
 from functions.telemetry import logger
+
+if TYPE_CHECKING:  # the record only carries a Decision: the drift job need not load the model's code
+    from functions.scoring.model import Decision
 
 HASH_METHOD: Final = "HMAC-SHA256 of the applicant's canonical JSON"
 INPUTS: Final = set(FEATURE_NAMES)
@@ -52,7 +54,7 @@ class DecisionRecord:
     model_version: str
     input_hash: str
     hash_key_version: str
-    decision: Decision
+    decision: "Decision"
     batch_index: int | None = None
     synthetic: bool = False
     bins: Bins | None = None  # None when the model's manifest has no reference distributions
