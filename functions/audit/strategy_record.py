@@ -7,9 +7,10 @@ import hmac
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from functions.scoring.strategy import Outcomes
+if TYPE_CHECKING:  # records only carry the outcomes' values: the drift job need not load the engine or PyYAML
+    from functions.scoring.strategy import Outcomes
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def reference_hash(reference: str, *, key: bytes) -> str:
 
 
 def strategy_records(
-    outcomes: Outcomes, client_references: Sequence[str | None], *, key: bytes
+    outcomes: "Outcomes", client_references: Sequence[str | None], *, key: bytes
 ) -> list[StrategyRecord]:
     """Return one record per row of the strategy's outcomes, with each client reference hashed under `key`."""
     return [
