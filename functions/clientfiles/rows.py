@@ -86,6 +86,13 @@ def parse_cell(text: str) -> float | int | str | None:
     text = text.strip()
     if not text:
         return None
+    try:  # most cells are whole numbers: int() reads them in one step, as float() then int() would
+        whole = int(text)
+    except ValueError:
+        pass
+    else:
+        if abs(whole) < 2**53:
+            return whole
     try:
         value = float(text)
     except ValueError:

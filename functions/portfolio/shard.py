@@ -8,8 +8,11 @@ import csv
 import hashlib
 import io
 import json
+import re
+from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import lru_cache, reduce
+from operator import add
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -32,8 +35,8 @@ from functions.portfolio.counts import BookCounts
 from functions.portfolio.decisions import STRATEGY_COLUMNS, book_strategy, strategy_cells, strategy_totals
 from functions.scoring.bins import BinCounts
 from functions.scoring.contract import FEATURES
-from functions.scoring.model import Decision, ScoringModel, load_model
-from functions.scoring.reasons import MAX_REASONS
+from functions.scoring.model import ScoringModel, load_model
+from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS, Ranked
 from functions.scoring.strategy import DEFAULT_FILE, Strategy
 from functions.telemetry import logger, start_invocation
 
@@ -47,6 +50,9 @@ SCORE_COLUMNS: Final = (
     *STRATEGY_COLUMNS,
     "error",
 )
+_NEEDS_QUOTES: Final = re.compile(
+    '[,"\r\n]'
+)  # what makes csv.writer quote a field (its delimiter, quote, line ends)
 
 
 class HashingReader(io.RawIOBase):
@@ -77,47 +83,71 @@ def output_header(layout: Layout) -> list[str]:
     return (["ID"] if layout.id_at is not None else []) + list(SCORE_COLUMNS)
 
 
-def _cells(row: ClientRow, decision: Decision | None, decided: list[str], *, with_id: bool) -> list[str]:
+def _cells(row: ClientRow, *, with_id: bool) -> list[str]:
+    """Return an invalid row's cells: its ID (neutralised), empty score columns, its problems (neutralised)."""
     head = [neutralise(row.client_id or "")] if with_id else []  # text a client file sent: no live formulas
-    if decision is None:
-        return head + [""] * (len(SCORE_COLUMNS) - 1) + [neutralise(row.error)]
-    reasons = list(decision.reasons) + [None] * (MAX_REASONS - len(decision.reasons))
-    return [
-        *head,
-        repr(decision.probability_of_default),  # shortest exact repr: the API's float, bit for bit
-        str(decision.score),
-        decision.risk_grade,
-        "1" if decision.predicted_default else "0",
-        *(reason.code if reason else "" for reason in reasons),
-        *(f"{reason.impact:.6f}" if reason else "" for reason in reasons),
-        *decided,
-        "",
-    ]
+    return head + [""] * (len(SCORE_COLUMNS) - 1) + [neutralise(row.error)]
+
+
+def _field(cell: str) -> str:
+    """Return one CSV field as csv.writer writes it (quoted when it holds a comma, a quote or a line break)."""
+    if _NEEDS_QUOTES.search(cell) is None:
+        return cell
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow([cell, ""])  # two fields: a lone "" would be quoted
+    return line.getvalue()[:-2]
+
+
+def reason_cells(ranked: Ranked) -> list[str]:
+    """Return each row's reason and impact cells joined by commas (codes, then impacts to 1e-6, blanks after)."""
+    codes, none = list(REASON_GROUPS), "," * (2 * MAX_REASONS - 1)
+    cells = []
+    for groups, impacts, listed in zip(
+        ranked.groups.tolist(), ranked.impacts.tolist(), ranked.listed.tolist(), strict=True
+    ):
+        named = [codes[g] for g in groups[:listed]]
+        shown = [f"{impact:.6f}" for impact in impacts[:listed]]
+        pad = [""] * (MAX_REASONS - listed)
+        cells.append(",".join(named + pad + shown + pad) if listed else none)
+    return cells
 
 
 def score_client_rows(
     model: ScoringModel, strategy: Strategy, layout: Layout, numbered: Iterable[tuple[int, list[str]]]
 ) -> tuple[str, BookCounts]:
-    """Check, score and decide (line, cells) rows; return their scored CSV lines (no header) in order and counts."""
+    """Check, score and decide (line, cells) rows; return their scored CSV lines (no header) in order and counts.
+
+    The lines are those `csv.writer` wrote row by row from the API's decisions, built a chunk at a time.
+    """
     rows = [check_cells(cells, layout, line) for line, cells in numbered]
     valid = [row for row in rows if row.valid]
     raw = np.asarray([row.values for row in valid], dtype=np.float64).reshape(len(valid), len(FEATURES))
-    assessed = model.assess(raw) if valid else []
-    points = np.asarray([decision.score for decision in assessed], dtype=np.float64)
-    bins = BinCounts.of_rows(raw, points, model.manifest.reference)
+    probabilities, ranked = model.rank(raw) if valid else (np.empty(0), None)
+    pds = probabilities.tolist()
+    scaling, bands = model.manifest.score_scaling, model.manifest.grade_bands
+    scores = [scaling.points(pd) for pd in pds]
+    limits = np.asarray([band.max_pd for band in bands], dtype=np.float64)
+    grades = [bands[k].grade for k in np.searchsorted(limits, probabilities, side="right").tolist()]
+    bins = BinCounts.of_rows(raw, np.asarray(scores, dtype=np.float64), model.manifest.reference)
     counts = BookCounts(rows=len(rows), scored=len(valid), invalid=len(rows) - len(valid), bins=bins)
-    outcomes = strategy.apply(raw, np.asarray([d.probability_of_default for d in assessed], dtype=np.float64))
+    outcomes = strategy.apply(raw, probabilities)
     counts.strategy = strategy_totals(outcomes, raw)
-    decisions, decided = iter(assessed), iter(strategy_cells(outcomes))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    decided = iter(strategy_cells(outcomes))
+    counts.grades = dict(Counter(grades))  # in order of first appearance, as row by row
+    counts.sum_probability_of_default = reduce(add, pds, 0.0)  # left to right, as row by row
+    flags = np.where(probabilities >= model.threshold, "1", "0").tolist()  # `decide`, a chunk at once
+    scored = iter(zip(pds, scores, grades, flags, reason_cells(ranked) if ranked else [], strict=True))
+    with_id, lines = layout.id_at is not None, []
     for row in rows:
-        decision, cells = (next(decisions), next(decided)) if row.valid else (None, [])
-        if decision is not None:
-            counts.grades[decision.risk_grade] = counts.grades.get(decision.risk_grade, 0) + 1
-            counts.sum_probability_of_default += decision.probability_of_default
-        writer.writerow(_cells(row, decision, cells, with_id=layout.id_at is not None))
-    return out.getvalue(), counts
+        if not row.valid:
+            lines.append(",".join(_field(cell) for cell in _cells(row, with_id=with_id)))
+            continue
+        pd, score, grade, flag, reasons = next(scored)
+        # repr: the shortest exact form of the PD, the API's float bit for bit.
+        strategy_text = ",".join(_field(cell) for cell in next(decided))
+        line = f"{pd!r},{score},{grade},{flag},{reasons},{strategy_text},"
+        lines.append(_field(neutralise(row.client_id or "")) + "," + line if with_id else line)
+    return "".join(line + "\n" for line in lines), counts
 
 
 class ShardItem(BaseModel):

@@ -6,6 +6,7 @@ groups with a positive impact, largest first, at most `MAX_REASONS`.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -45,6 +46,7 @@ UTILISATION_SHOWN_UP_TO: Final = 10.0  # above ten times the limit the text says
 SMALL_BATCH: Final = 16  # up to this many rows, reasons are measured by one walk over all variants
 IMPACT_DECIMALS: Final = 10  # impacts agree across batch sizes only to rounding; report them to 1e-10
 _INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_FEATURE: Final = {name: i for i, name in enumerate(MODEL_FEATURES)}
 
 
 def group_tags(ensemble: TreeEnsemble) -> npt.NDArray[np.uint8]:
@@ -73,18 +75,82 @@ def explain_rows(
 ) -> tuple[Matrix, list[tuple[ReasonCode, ...]]]:
     """Return each row's PD (rows) and its reasons, from raw inputs (rows x 23) and their model `features`."""
     probabilities, impacts = measure_impacts(ensemble, raw, features, reference=reference, tags=tags)
-    names = FEATURE_NAMES
-    reasons = [
-        top_reasons(
-            row_impacts, dict(zip(names, inputs, strict=True)), dict(zip(MODEL_FEATURES, built, strict=True))
+    return probabilities, word_reasons(rank_reasons(impacts), raw, features)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Each row's reasons as numbers: group indices (rows x MAX_REASONS, largest impact first), their impacts,
+    and how many are listed (rows; the listed ones are a prefix: impact >= MIN_IMPACT)."""
+
+    groups: npt.NDArray[np.intp]
+    impacts: Matrix
+    listed: npt.NDArray[np.intp]
+
+
+def rank_reasons(impacts: Matrix) -> Ranked:
+    """Rank every row's groups at once from impacts (groups x rows), as `top_reasons` does row by row."""
+    by_row = np.ascontiguousarray(impacts.T)
+    # A stable sort of the negated impacts keeps group order among ties, like `sorted` in `top_reasons`.
+    groups = np.argsort(-by_row, axis=1, kind="stable")[:, :MAX_REASONS]
+    top = np.take_along_axis(by_row, groups, axis=1)
+    return Ranked(groups=groups, impacts=top, listed=(top >= MIN_IMPACT).sum(axis=1))
+
+
+def word_reasons(ranked: Ranked, raw: Matrix, features: Matrix) -> list[tuple[ReasonCode, ...]]:
+    """Word every row's listed reasons (as `top_reasons` would), each distinct text phrased once per group."""
+    codes = list(REASON_GROUPS)
+    position = np.arange(MAX_REASONS) < ranked.listed[:, None]
+    texts: list[list[str]] = []  # per group, per row: its text where the group is listed, else ""
+    for group, code in enumerate(codes):
+        column = [""] * raw.shape[0]
+        rows = np.flatnonzero(((ranked.groups == group) & position).any(axis=1))
+        if rows.size:
+            for row, text in zip(rows.tolist(), _phrases(code, raw, features, rows), strict=True):
+                column[row] = text
+        texts.append(column)
+    return [
+        tuple(
+            ReasonCode(code=codes[g], text=texts[g][row], impact=impact)
+            for g, impact in zip(groups[:listed], impacts[:listed], strict=False)
         )
-        if max(row_impacts, default=0.0) >= MIN_IMPACT
-        else ()
-        for row_impacts, inputs, built in zip(
-            impacts.T.tolist(), raw.tolist(), features.tolist(), strict=True
+        for row, (groups, impacts, listed) in enumerate(
+            zip(ranked.groups.tolist(), ranked.impacts.tolist(), ranked.listed.tolist(), strict=True)
         )
     ]
-    return probabilities, reasons
+
+
+def _phrases(code: str, raw: Matrix, features: Matrix, rows: npt.NDArray[np.intp]) -> list[str]:
+    """Phrase `code` for each of `rows` with `describe`, once per distinct key of what its text reads."""
+    keys = _text_keys(code, raw[rows], features[rows])
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    phrased = []
+    for row in rows[first].tolist():
+        inputs = dict(zip(FEATURE_NAMES, raw[row].tolist(), strict=True))
+        phrased.append(describe(code, inputs, dict(zip(MODEL_FEATURES, features[row].tolist(), strict=True))))
+    return [phrased[k] for k in inverse.reshape(-1).tolist()]
+
+
+def _text_keys(code: str, raw: Matrix, features: Matrix) -> npt.NDArray[np.int64]:
+    """Return, per row, the bits of every value `describe(code, ...)` reads (rows x k): equal keys, equal text.
+
+    Bits, not values: -0.0 and 0.0 compare equal but print differently ("NT$-0").
+    """
+    if code == "payments":  # the text reads the amount or the ratio only in the branch that prints it
+        paid: Matrix = np.zeros(raw.shape[0], dtype=np.float64)
+        for name in PAYMENTS:  # left to right, as `sum` adds them in `_payments`
+            paid = paid + raw[:, _INDEX[name]]
+        none, no_bill = paid == 0, raw[:, _INDEX["bill_amt2"]] <= 0
+        ratio = features[:, _FEATURE["payment_ratio_latest"]]
+        capped = ratio >= RATIO_CAP
+        branch = np.select([none, no_bill, capped], [0.0, 1.0, 2.0], 3.0)
+        shown = np.select([none, no_bill, capped], [0.0, raw[:, _INDEX["pay_amt1"]], 0.0], ratio)
+        values = np.column_stack([branch, shown])
+    elif code == "utilisation":
+        values = features[:, [_FEATURE["utilisation_latest"]]]
+    else:
+        values = raw[:, [_INDEX[name] for name in REASON_GROUPS[code]]]
+    return np.ascontiguousarray(values).view(np.int64)
 
 
 def measure_impacts(

@@ -11,6 +11,7 @@ import pytest
 
 from functions.clientfiles.rows import data_rows, read_layout
 from functions.portfolio.counts import BookCounts, book_drift
+from functions.portfolio.decisions import strategy_cells
 from functions.portfolio.shard import (
     SCORE_COLUMNS,
     ShardError,
@@ -189,3 +190,63 @@ def test_handler_names_an_unreadable_shard(bucket: str, body: bytes | None, mess
         boto3.client("s3").put_object(Bucket=bucket, Key="shards/run/part-00001.csv", Body=body)
     with pytest.raises(ShardError, match=message):
         handler(shard_event(bucket), None)
+
+
+def _row_by_row(text: str) -> str:
+    """The scored lines as they were written before bulk writing: assess, then csv.writer one row at a time."""
+    from functions.clientfiles.cells import neutralise
+    from functions.clientfiles.rows import check_cells
+
+    reader = csv.reader(io.StringIO(text))
+    layout = read_layout(reader, name="f.csv")
+    rows = [check_cells(cells, layout, line) for line, cells in data_rows(reader, layout)]
+    raw = to_matrix([vars(r.applicant) for r in rows if r.valid])
+    assessed = serving_model().assess(raw)
+    decisions = iter(assessed)
+    pds = np.asarray([d.probability_of_default for d in assessed], dtype=np.float64)
+    decided = iter(strategy_cells(serving_strategy().apply(raw, pds)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        head = [neutralise(row.client_id or "")] if layout.id_at is not None else []
+        if not row.valid:
+            writer.writerow(head + [""] * (len(SCORE_COLUMNS) - 1) + [neutralise(row.error)])
+            continue
+        d = next(decisions)
+        reasons = list(d.reasons) + [None] * (4 - len(d.reasons))
+        writer.writerow(
+            [
+                *head,
+                repr(d.probability_of_default),
+                str(d.score),
+                d.risk_grade,
+                "1" if d.predicted_default else "0",
+            ]
+            + [r.code if r else "" for r in reasons]
+            + [f"{r.impact:.6f}" if r else "" for r in reasons]
+            + next(decided)
+            + [""]
+        )
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+def test_bulk_lines_equal_row_by_row_lines_byte_for_byte(with_id: bool) -> None:
+    rows = generate_rows(300, seed=5)
+    lines = to_dataset_csv(rows, with_id=with_id).splitlines()
+    header = [c.strip('"') for c in lines[0].split(",")]
+    ids = ['"a,b"', '"say ""hi"""', "=cmd()", "-12", "+x", '"line\nbreak"', "  7 "]
+    for k, client_id in enumerate(ids if with_id else []):
+        lines[k + 1] = ",".join([client_id, *lines[k + 1].split(",")[1:]])
+    for k, (column, value) in enumerate(
+        [("AGE", "-1"), ("PAY_0", "x"), ("LIMIT_BAL", ""), ("BILL_AMT1", "=1+1")]
+    ):
+        cells = lines[20 + k].split(",")
+        cells[header.index(column)] = value
+        lines[20 + k] = ",".join(cells)
+    text = "\n".join(lines) + "\n"
+    reader = csv.reader(io.StringIO(text))
+    layout = read_layout(reader, name="f.csv")
+    body, tally = score_client_rows(serving_model(), serving_strategy(), layout, data_rows(reader, layout))
+    assert tally.invalid == 4
+    assert body == _row_by_row(text)

@@ -20,7 +20,9 @@ from functions.scoring.reasons import (
     describe,
     measure_impacts,
     money,
+    rank_reasons,
     top_reasons,
+    word_reasons,
 )
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
@@ -195,3 +197,44 @@ def test_every_reason_text_is_finite_and_true_to_the_model(
         assert int(paid.group(1).replace(",", "")) == round(features["payment_ratio_latest"] * 100)
     for decision in model.assess(to_matrix([client])):
         assert all(reason.impact >= MIN_IMPACT for reason in decision.reasons)
+
+
+def _edge_rows(reference: dict[str, float]) -> np.ndarray:
+    """Generated clients plus edge cases: zero amounts, negative bills, -0.0, huge utilisation, no payments."""
+    raw = to_matrix(generate_rows(400, seed=7) + [HIGH_RISK, TYPICAL])
+    edges = raw[:40].copy()
+    index = {name: FEATURE_NAMES.index(name) for name in FEATURE_NAMES}
+    payments = [index[f"pay_amt{k}"] for k in range(1, 7)]
+    edges[:8, payments] = 0.0  # no payment at all
+    edges[8:16, index["bill_amt2"]] = -5000.0  # in credit: paid with no bill due
+    edges[16:20, index["pay_amt1"]] = -0.0  # prints differently from 0.0
+    edges[20:24, index["bill_amt1"]] = 50 * edges[20:24, index["limit_bal"]]  # more than 10 times the limit
+    edges[24:28, index["bill_amt1"]] = -edges[24:28, index["bill_amt1"]] - 1  # bill in credit
+    edges[28:32, index["pay_amt1"]] = 0.5  # cents below NT$1
+    edges[32:40] = edges[32]  # duplicate rows: tied keys
+    typical = np.array([[reference[name] for name in FEATURE_NAMES]] * 3)  # no reason at all
+    return np.vstack([raw, edges, edges, typical])
+
+
+def test_bulk_wording_equals_row_by_row_wording(model: ScoringModel) -> None:
+    """rank_reasons + word_reasons give every row the reasons top_reasons + describe give it, text for text."""
+    reference = model.manifest.reference_profile
+    raw = _edge_rows(dict(reference))
+    features = engineer(raw)
+    _, impacts = measure_impacts(model.ensemble, raw, features, reference=reference, tags=model.node_tags)
+    bulk = word_reasons(rank_reasons(impacts), raw, features)
+    for k, row_impacts in enumerate(impacts.T.tolist()):
+        inputs = dict(zip(FEATURE_NAMES, raw[k].tolist(), strict=True))
+        built = dict(zip(MODEL_FEATURES, features[k].tolist(), strict=True))
+        expected = top_reasons(row_impacts, inputs, built) if max(row_impacts) >= MIN_IMPACT else ()
+        assert bulk[k] == expected, k
+    assert sum(1 for reasons in bulk if not reasons) > 0  # rows with no reason were covered
+
+
+def test_rank_reasons_keeps_group_order_among_ties() -> None:
+    impacts = np.array(
+        [[0.002, 0.0], [0.005, 0.0], [0.002, 0.0], [0.005, 0.0], [0.0, 0.0], [0.002, 0.0], [0.0009, 0.0]]
+    )
+    ranked = rank_reasons(impacts)
+    assert ranked.groups[0].tolist() == [1, 3, 0, 2]
+    assert ranked.listed.tolist() == [4, 0]
