@@ -1,7 +1,8 @@
 """The pure model: the 23 inputs (contract), features, the numpy tree ensemble and its bit masks, reference bins,
-reason codes, the verified manifest and `ScoringModel` (assess -> points, grade, decision, reasons).
+reason codes, the verified manifest, `ScoringModel` (assess -> points, grade, decision, reasons) and the credit
+strategy (file, checks, the vectorised decision engine).
 
-Imports nothing else of the product but `functions.config`; numpy and pydantic only (no scikit-learn, pandas or scipy).
+Imports nothing else of the product but `functions.config`; numpy, pydantic and PyYAML only (no scikit-learn, pandas or scipy).
 """
 
 __all__ = [
@@ -13,5 +14,8 @@ __all__ = [
     "model",
     "reasons",
     "reference",
+    "strategy",
+    "strategy_checks",
+    "strategy_file",
     "trees",
 ]
