@@ -16,6 +16,8 @@ SERVING_ARGS ?=
 IN ?=
 OUT ?=
 WORKERS ?=
+STRATEGY ?=
+CHALLENGER ?=
 LOAD_ARGS ?=
 # The browser test drives Chromium (Debian's package; CI points CHROMIUM_PATH at the runner's Chrome).
 CHROMIUM_PATH ?= /usr/bin/chromium
@@ -26,7 +28,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score
+.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score whatif
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -95,6 +97,16 @@ run: install ## start the API and the UI together; Ctrl-C stops both (scripts/ru
 score: install ## score a whole client file: make score IN=clients.csv OUT=scored.csv [WORKERS=N] (docs/portfolio.md)
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=clients.csv OUT=scored.csv [WORKERS=N]" >&2; exit 2; }
 	$(BIN)/python -m functions.portfolio score "$(IN)" "$(OUT)" $(if $(WORKERS),--workers $(WORKERS))
+
+# File names reach the command through the environment, unexpanded ($(value ...)): spaces, quotes and `$(...)` stay text.
+whatif: export WHATIF_IN = $(value IN)
+whatif: export WHATIF_STRATEGY = $(value STRATEGY)
+whatif: export WHATIF_CHALLENGER = $(value CHALLENGER)
+whatif: install ## simulate a strategy on a book: make whatif IN=clients.csv [STRATEGY=s.yaml] [CHALLENGER=c.yaml] (docs/strategy.md)
+	@test -n "$$WHATIF_IN" || { echo "usage: make whatif IN=clients.csv [STRATEGY=strategy.yaml] [CHALLENGER=challenger.yaml]" >&2; exit 2; }
+	$(BIN)/python -m functions.portfolio whatif "$$WHATIF_IN" --strategy "$${WHATIF_STRATEGY:-model/strategy.yaml}" \
+		$${WHATIF_CHALLENGER:+--challenger "$$WHATIF_CHALLENGER"} --json "$$WHATIF_IN.whatif.json" \
+		--report "$$WHATIF_IN.whatif.html" $(if $(WORKERS),--workers $(WORKERS))
 
 build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build
