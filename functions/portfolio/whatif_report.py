@@ -11,6 +11,7 @@ from functions.monitoring.report import page, paired_bars
 CURVE_WIDTH: Final = 420
 CURVE_HEIGHT: Final = 220
 ARM_COLOURS: Final = {"champion": "#999", "challenger": "#36c"}
+COLOUR_NAMES: Final = {"#999": "grey", "#36c": "blue"}
 
 
 def _percent(value: float | None) -> str:
@@ -150,7 +151,7 @@ def whatif_report(result: dict[str, Any]) -> str:
         arm: (f["decisions"]["approve"]["rate"] or 0.0, f["expected_bad_rate_approved"] or 0.0)
         for arm, f in arms.items()
     }
-    legend = ", ".join(f"{arm} {ARM_COLOURS.get(arm, '')}" for arm in arms)
+    legend = ", ".join(f"{arm} {COLOUR_NAMES[ARM_COLOURS[arm]]}" for arm in arms)
     intro = (
         f"<p>{escape(str(result['input']))}: {result['rows_read']:,} rows read, {result['rows_invalid']:,} invalid "
         f"(not scored), {result['rows_with_target']:,} with a known outcome; model {escape(result['model_version'])}."

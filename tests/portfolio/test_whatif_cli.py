@@ -64,6 +64,7 @@ def test_whatif_writes_json_and_html_matching_the_engine(
     assert sum(sum(row.values()) for row in result["swaps"]["matrix"].values()) == 78
     html = report.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "Swaps" in html
+    assert "champion grey, challenger blue" in html and "Expected against realised bad rate" in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "<script" not in html
 
 
