@@ -188,19 +188,28 @@ def test_the_tradeoff_curve_of_the_histogram_matches_the_direct_one(shipped_mani
     assert np.all(np.diff(rates) >= 0) and points[-1]["approval_rate"] == 1.0
 
 
-@pytest.mark.realdata
-@pytest.mark.parametrize("decline_from", [0.10, 0.20, "model_threshold", 0.35, 0.55])
-def test_expected_bad_rate_of_approved_lies_in_the_realised_jeffreys_interval_on_the_test_split(
-    real_data_path: Path, shipped_model: ScoringModel, decline_from: float | str
-) -> None:
+@pytest.fixture(scope="module")
+def test_split(
+    real_data_path: Path, shipped_model: ScoringModel
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The real test split as training/data.py defines it: inputs, the shipped model's PDs, outcomes."""
     from training.data import load_dataset, split_dataset
 
     splits = split_dataset(load_dataset(real_data_path))
-    pd = shipped_model.probabilities(splits.X_test)
-    strategy = cutoff(shipped_model.manifest, decline_from)
-    target = splits.y_test.astype(np.int64)
+    return splits.X_test, shipped_model.probabilities(splits.X_test), splits.y_test.astype(np.int64)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("decline_from", [0.10, 0.20, "model_threshold", 0.35, 0.55])
+def test_expected_bad_rate_of_approved_lies_in_the_realised_jeffreys_interval_on_the_test_split(
+    test_split: tuple[np.ndarray, np.ndarray, np.ndarray],
+    shipped_manifest: Manifest,
+    decline_from: float | str,
+) -> None:
+    raw, pd, target = test_split
+    strategy = cutoff(shipped_manifest, decline_from)
     arm = summarise(
-        evaluate({"champion": strategy}, splits.X_test, pd, target, grades=GRADES), {"champion": strategy},
+        evaluate({"champion": strategy}, raw, pd, target, grades=GRADES), {"champion": strategy},
         grades=GRADES, with_target=True,
     )["arms"]["champion"]  # fmt: skip
     approved = arm["realised_by_decision"]["approve"]
