@@ -276,7 +276,7 @@ def show_result(book: ScoredBook, result: dict[str, Any]) -> None:
     columns[2].metric("Expected loss (NT$)", f"{edited['expected_loss_ntd']:,.0f}")
     columns[3].metric("Adverse-action notices", f"{edited['adverse_action_notices']['total']:,}")
     st.subheader("Trade-off")
-    st.altair_chart(curve_chart(book, result), use_container_width=True)
+    st.altair_chart(curve_chart(book, result), width="stretch")
     st.caption(
         f"Edited point: approval {approve:.1%}, expected bad rate {bad:.2%} · shipped: approval {was:.1%}, "
         f"expected bad rate {bad_was:.2%}. The line: approve every PD below a cut-off."

@@ -91,6 +91,8 @@ def test_moving_the_decline_cutoff_down_moves_referred_clients_to_decline(
     at.slider(key="strategy_refer").set_value(0.1).run()
     assert at.caption[1].value != before  # fewer approvals: the edited point moved down the curve
     assert swaps(at).loc["shipped: approve", "edited: refer"] > 0
+    (download,) = at.get("download_button")
+    assert download.label == "Download the edited strategy (YAML)"
 
 
 def test_a_refer_cutoff_above_the_decline_cutoff_warns_and_drops_the_refer_band(
