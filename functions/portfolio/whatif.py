@@ -21,7 +21,6 @@ Matrix = npt.NDArray[np.float64]
 Targets = npt.NDArray[np.int64]  # 1 default, 0 none, -1 unknown (no column, or the cell was not 0 or 1)
 Tally = defaultdict[str, float]  # named sums: clients, PD, NT$; a missing name is 0
 
-ARMS: Final = ("champion", "challenger")
 AGE_BANDS: Final = (
     (18, 29, "18-29"),
     (30, 39, "30-39"),
