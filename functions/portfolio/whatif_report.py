@@ -69,8 +69,11 @@ def arm_section(arm: str, figures: dict[str, Any]) -> str:
     """Render one arm: decisions, money by grade, line actions, notices, selection by group, realised rates."""
     strategy = figures["strategy"]
     decisions = table(
-        ("decision", "clients", "rate"),
-        [(d, f"{v['clients']:,}", _percent(v["rate"])) for d, v in figures["decisions"].items()],
+        ("decision", "clients", "rate", "expected bad rate"),
+        [
+            (d, f"{v['clients']:,}", _percent(v["rate"]), _percent(v["expected_bad_rate"]))
+            for d, v in figures["decisions"].items()
+        ],
     )
     grades = figures["by_grade"]
     money = table(

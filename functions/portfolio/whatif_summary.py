@@ -52,7 +52,11 @@ def summarise_arm(
         "strategy": {"name": strategy.spec.name, "version": strategy.version},
         "rows": rows,
         "decisions": {
-            name: {"clients": int(sums[f"decision:{name}"]), "rate": _rate(sums[f"decision:{name}"], rows)}
+            name: {
+                "clients": int(sums[f"decision:{name}"]),
+                "rate": _rate(sums[f"decision:{name}"], rows),
+                "expected_bad_rate": _rate(sums[f"decision_pd:{name}"], sums[f"decision:{name}"]),
+            }
             for name in DECISIONS
         },
         "expected_bad_rate_approved": _rate(sums["decision_pd:approve"], approved),

@@ -70,6 +70,8 @@ def test_rates_money_and_lines_match_the_engine(shipped_manifest: Manifest) -> N
     assert arm["decisions"]["approve"]["clients"] == approved.sum()
     assert sum(d["rate"] for d in arm["decisions"].values()) == pytest.approx(1.0)
     assert arm["expected_bad_rate_approved"] == pytest.approx(pd[approved].mean())
+    referred = outcomes.decision == "refer"
+    assert arm["decisions"]["refer"]["expected_bad_rate"] == pytest.approx(pd[referred].mean())
     assert arm["expected_loss_ntd"] == pytest.approx(outcomes.expected_loss.sum())
     assert sum(g["expected_loss_ntd"] for g in arm["by_grade"].values()) == pytest.approx(
         arm["expected_loss_ntd"]
