@@ -187,7 +187,7 @@ def whatif_main(args: argparse.Namespace) -> int:
             strategies["challenger"] = read_strategy(args.challenger, manifest=manifest)
         elif (own := strategies["champion"].challenger) is not None:  # the file names its own challenger
             strategies["challenger"] = own
-        result = run_whatif(args.input, strategies, model_dir=model_dir, workers=max(args.workers, 1))
+        result = run_whatif(args.input, strategies, model_dir=model_dir, workers=args.workers)
     except (ClientFileError, ModelUnavailable, StrategyError) as err:
         say(f"error: {err}")
         return 2

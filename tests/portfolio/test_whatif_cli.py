@@ -127,8 +127,10 @@ def test_a_missing_input_or_strategy_exits_2(
 ) -> None:
     assert main(["whatif", str(tmp_path / "none.csv"), "--strategy", str(SHIPPED)]) == 2
     assert main(["whatif", str(book), "--strategy", str(tmp_path / "none.yaml")]) == 2
+    with pytest.raises(SystemExit, match="2"):  # argparse's usage error, as for score
+        main(["whatif", str(book), "--strategy", str(SHIPPED), "--workers", "0"])
     err = capsys.readouterr().err
-    assert "no input file" in err and "no strategy file at none.yaml" in err
+    assert "no input file" in err and "no strategy file at none.yaml" in err and "at least 1" in err
 
 
 def test_a_file_of_only_invalid_rows_exits_2(tmp_path: Path, book_text: Callable[..., str]) -> None:
