@@ -28,14 +28,8 @@ class ModelClient:
 
     def predict_batch(self, applicants: Any, /) -> list[Prediction]:
         probabilities = self.model.probabilities(to_matrix(list(applicants)))
-        return [
-            Prediction(
-                probability_of_default=float(p), predicted_default=bool(p >= self.model.threshold),
-                threshold=self.model.threshold, score=600, risk_grade="C", reasons=[], model_version="m",
-                request_id="r",
-            )
-            for p in probabilities
-        ]  # fmt: skip
+        # Only the PD matters here; model_construct leaves the strategy's answer fields unset.
+        return [Prediction.model_construct(probability_of_default=float(p)) for p in probabilities]
 
 
 def tab_script(parsed: "batch.ParsedFile | None", scored: "batch.ScoredFile | None") -> None:
