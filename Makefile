@@ -16,6 +16,8 @@ SERVING_ARGS ?=
 IN ?=
 OUT ?=
 WORKERS ?=
+STRATEGY ?=
+CHALLENGER ?=
 LOAD_ARGS ?=
 # The browser test drives Chromium (Debian's package; CI points CHROMIUM_PATH at the runner's Chrome).
 CHROMIUM_PATH ?= /usr/bin/chromium
@@ -26,7 +28,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score
+.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score whatif
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -96,6 +98,16 @@ score: install ## score a whole client file: make score IN=clients.csv OUT=score
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=clients.csv OUT=scored.csv [WORKERS=N]" >&2; exit 2; }
 	$(BIN)/python -m functions.portfolio score "$(IN)" "$(OUT)" $(if $(WORKERS),--workers $(WORKERS))
 
+# File names reach the command through the environment, unexpanded ($(value ...)): spaces, quotes and `$(...)` stay text.
+whatif: export WHATIF_IN = $(value IN)
+whatif: export WHATIF_STRATEGY = $(value STRATEGY)
+whatif: export WHATIF_CHALLENGER = $(value CHALLENGER)
+whatif: install ## simulate a strategy on a book: make whatif IN=clients.csv [STRATEGY=s.yaml] [CHALLENGER=c.yaml] (docs/strategy.md)
+	@test -n "$$WHATIF_IN" || { echo "usage: make whatif IN=clients.csv [STRATEGY=strategy.yaml] [CHALLENGER=challenger.yaml]" >&2; exit 2; }
+	$(BIN)/python -m functions.portfolio whatif "$$WHATIF_IN" --strategy "$${WHATIF_STRATEGY:-model/strategy.yaml}" \
+		$${WHATIF_CHALLENGER:+--challenger "$$WHATIF_CHALLENGER"} --json "$$WHATIF_IN.whatif.json" \
+		--report "$$WHATIF_IN.whatif.html" $(if $(WORKERS),--workers $(WORKERS))
+
 build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build
 
@@ -108,12 +120,13 @@ image: install ## build the image once and check it under the runtime interface 
 deploy: build ## deploy by hand with SAM's default config (needs Docker and AWS credentials); CI deploys by digest
 	$(TOOLS)/bin/sam deploy
 
-bench: install ## run the benchmarks (serving, task root, load, portfolio); figures to build/bench/, the tree stays clean
+bench: install ## run the benchmarks (serving, task root, load, portfolio, what-if); figures to build/bench/, the tree stays clean
 	@mkdir -p $(BENCH_OUT)
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.serving --out $(BENCH_OUT)/serving.json $(SERVING_ARGS)
 	set -o pipefail; $(BIN)/python -m benchmarks.taskroot --no-write | tee $(BENCH_OUT)/taskroot.txt
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.load --out $(BENCH_OUT)/load.json $(LOAD_ARGS)
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.portfolio --out $(BENCH_OUT)/portfolio.json $(PORTFOLIO_ARGS)
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.whatif --out $(BENCH_OUT)/whatif.json --rows 100000 --repeats 1
 
 bench-docs: install ## run the benchmarks and rewrite docs/benchmarks.md with their figures (commit it on purpose)
 	@mkdir -p $(BENCH_OUT)
@@ -122,6 +135,7 @@ bench-docs: install ## run the benchmarks and rewrite docs/benchmarks.md with th
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.load --out $(BENCH_OUT)/load.json --write-docs
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.portfolio --out $(BENCH_OUT)/portfolio.json \
 		--rows 100000 1000000 --write-docs
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.whatif --out $(BENCH_OUT)/whatif.json --rows 1000000 --write-docs
 
 clean: ## remove caches and build output (keeps the venvs and model/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build artifacts screenshots

@@ -20,6 +20,7 @@ from ui.client import DEFAULT_URL, ApiCallError, ApiClient, Endpoint, StackError
 from ui.form import client_form, load_preset, show_problem
 from ui.monitoring import monitoring_tab
 from ui.portfolio import portfolio_offer
+from ui.strategy import strategy_tab
 from ui.views import read_upload, score_file, show_batch, show_prediction
 
 
@@ -187,18 +188,22 @@ def model_tab(endpoint: Endpoint, health: Health | None) -> None:
 
 
 def main() -> None:
-    """Render the page: configuration, sidebar, then the four tabs."""
+    """Render the page: configuration, sidebar, then the five tabs."""
     st.set_page_config(page_title="Credit default scoring", page_icon="💳", layout="wide")
     init_state(parse_args(sys.argv[1:]))
     with st.sidebar:
         endpoint, health = sidebar()
     st.title("Credit default scoring")
     st.caption(f"Probability that a credit-card client defaults next month, from {endpoint.url}")
-    single, batch, model, monitor = st.tabs(["Single client", "Batch file", "Model", "Monitoring"])
+    single, batch, strategy, model, monitor = st.tabs(
+        ["Single client", "Batch file", "Strategy", "Model", "Monitoring"]
+    )
     with single:
         single_client_tab(endpoint)
     with batch:
         batch_tab(endpoint)
+    with strategy:
+        strategy_tab(manifest_or_none(endpoint))
     with model:
         model_tab(endpoint, health)
     with monitor:

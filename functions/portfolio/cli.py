@@ -1,4 +1,4 @@
-"""Score a whole book of clients on this machine: `python -m functions.portfolio score INPUT OUTPUT`.
+"""Score a whole book of clients on this machine: `python -m functions.portfolio score INPUT OUTPUT` (and `whatif`).
 
 Streams INPUT in chunks through a process pool (order kept, a bounded number of chunks in flight, so memory
 stays flat in the number of rows), writes one scored row per input row (invalid rows with an `error`), and a
@@ -29,6 +29,7 @@ from functions.portfolio.shard import (
     serving_model,
     serving_strategy,
 )
+from functions.portfolio.whatif_run import add_command, whatif_main
 from functions.scoring.manifest import ModelUnavailable
 from functions.scoring.strategy_file import StrategyError
 
@@ -151,6 +152,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     score.add_argument(
         "--model", type=Path, default=None, metavar="DIR", help="model directory (default: model/)"
     )
+    add_command(commands)  # `whatif`: functions/portfolio/whatif_run.py
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -160,6 +162,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return 0 when done, 2 on a usage or data error, 1 when a worker fails."""
     args = parse_args(argv)
+    if args.command == "whatif":
+        return whatif_main(args)
     source, target = args.input, args.output
     if not source.is_file():
         say(f"error: no input file at {source}; give a client CSV")

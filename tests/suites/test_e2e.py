@@ -162,3 +162,31 @@ def test_browser_monitors_an_uploaded_file(page: Page, tmp_path: Path) -> None:
     expect(metric_value(monitor, "Brier score")).to_have_text(re.compile(r"^0\.\d{4}$"), timeout=WAIT_MS)
     expect(monitor.get_by_test_id("stVegaLiteChart").last).to_be_visible()  # the per-grade back-test
     page.screenshot(path=SHOTS / "monitoring.png", full_page=True)
+
+
+def test_browser_moves_a_cutoff_on_the_strategy_tab(page: Page, tmp_path: Path) -> None:
+    upload = tmp_path / "clients.csv"
+    upload.write_text(to_dataset_csv(generate_rows(80, seed=13)))
+    batch = open_tab(page, "Batch file")
+    batch.locator("input[type=file]").set_input_files(upload)
+    batch.get_by_role("button", name="Score 80 rows").click()
+    expect(metric_value(batch, "Rows scored")).to_have_text("80", timeout=WAIT_MS)
+    strategy = open_tab(page, "Strategy")
+    expect(strategy.get_by_text("80 scored clients from the batch tab's scored file")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    swaps = strategy.get_by_test_id("stTable").first
+    point = strategy.get_by_text("Edited point:")
+    chart = strategy.get_by_test_id("stVegaLiteChart")
+    expect(chart).to_have_count(1)
+    before_swaps, before_point = swaps.inner_text(), point.inner_text()
+    before_chart = chart.screenshot()
+    thumb = strategy.get_by_test_id("stSlider").filter(has_text="Refer from PD").get_by_role("slider")
+    thumb.focus()
+    for _ in range(30):  # 30 steps of 0.005: refer from PD 0.05 instead of 0.20
+        thumb.press("ArrowLeft")
+    expect(thumb).to_have_value("0.05", timeout=WAIT_MS)
+    expect(point).not_to_have_text(before_point, timeout=WAIT_MS)
+    expect(swaps).not_to_have_text(before_swaps, timeout=WAIT_MS)
+    assert chart.screenshot() != before_chart  # the edited strategy's point moved on the curve
+    page.screenshot(path=SHOTS / "strategy.png", full_page=True)
