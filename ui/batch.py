@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from functions.api.errors import FieldError, to_field_errors
+from functions.clientfiles.cells import TOO_LONG, TOO_LONG_PROBLEM
 from functions.clientfiles.rows import ClientFileError, ClientTable, MissingColumnsError, read_table, table_of
 from functions.scoring.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, FeatureSpec, Prediction
 from ui.client import ApiError
@@ -138,6 +139,11 @@ def read_clients(data: bytes, *, name: str = "upload.csv") -> ParsedFile:
     label = {field: layout.header[at] for field, at in layout.where.items()}
     specs = [spec for spec in FEATURES if spec.name in layout.where]
     for position, (_, cells) in enumerate(table.rows):
+        if TOO_LONG in cells:  # a cell past the reader's limit: named, never a traceback
+            at = cells.index(TOO_LONG)
+            column = layout.header[at] if at < width else f"column {at + 1}"
+            parsed.problems.append(RowProblem(position + 1, column, TOO_LONG_PROBLEM))
+            continue
         values = {spec.name: coerce(_cell(cells, layout.where[spec.name]), spec) for spec in specs}
         try:
             applicant = Applicant.model_validate({k: v for k, v in values.items() if v is not None})
