@@ -17,6 +17,7 @@ from functions.clientfiles.cells import TOO_LONG, TOO_LONG_PROBLEM
 from functions.clientfiles.rows import ClientFileError, ClientTable, MissingColumnsError, read_table, table_of
 from functions.scoring.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, FeatureSpec, Prediction
 from ui.client import ApiError
+from ui.limits import check_csv, check_workbook
 
 UPLOAD_TYPES: Final = ("csv", "xls", "xlsx")  # what the upload widgets accept
 T = TypeVar("T")
@@ -100,7 +101,9 @@ def _read_table(data: bytes, name: str) -> ClientTable:
         if name.lower().endswith((".xls", ".xlsx")):
             from ui.workbook import workbook_rows
 
+            check_workbook(data, name=name)
             return table_of(workbook_rows(data, name=name), name=name)
+        check_csv(data, name=name)
         return read_table(data, name=name)
     except MissingColumnsError as err:
         raise UnreadableFileError(

@@ -19,6 +19,7 @@ from functions.monitoring.psi import Drift, moved_bins, population_drift
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile, raw_inputs
 from ui.charts import backtest_chart, moved_chart
+from ui.limits import MAX_UPLOAD_MB
 from ui.views import read_upload, score_file
 
 UPLOAD, BATCH, DECISIONS = "An uploaded file", "The batch tab's scored file", "Recent decisions"
@@ -187,6 +188,7 @@ def _uploaded(client: BatchScorer) -> tuple[ParsedFile, ScoredFile] | None:
     upload = st.file_uploader(
         "CSV file of clients",
         type=list(UPLOAD_TYPES),
+        max_upload_size=MAX_UPLOAD_MB,
         key="monitor_file",
         help="Any layout the Batch file tab accepts.",
     )
