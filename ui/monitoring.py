@@ -16,6 +16,7 @@ from functions.config import LOCAL_DECISION_LOG, get_settings
 from functions.monitoring.backtest import Outcomes, back_test
 from functions.monitoring.job import measure
 from functions.monitoring.psi import Drift, moved_bins, population_drift
+from functions.monitoring.tables import MIN_DRIFT_ROWS, shown_verdict
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile, raw_inputs
 from ui.charts import backtest_chart, moved_chart
@@ -68,22 +69,23 @@ def monitor_file(
     return FileMonitoring(len(positions), drifts, outcomes)
 
 
-def drift_frame(drifts: Sequence[Drift]) -> pd.DataFrame:
-    """Tabulate PSI per input and on the score, with the verdict and, unless stable, the bins that moved."""
-    rows = []
+def drift_frame(drifts: Sequence[Drift], *, rows: int) -> pd.DataFrame:
+    """Tabulate PSI per input and on the score, with the verdict (none below MIN_DRIFT_ROWS rows) and, unless
+    stable, the bins that moved."""
+    table = []
     for drift in drifts:
         moved = ""
-        if drift.verdict != "stable":
+        if drift.verdict != "stable" and rows >= MIN_DRIFT_ROWS:
             moved = ", ".join(f"{b.label}: {b.expected:.1%} → {b.actual:.1%}" for b in moved_bins(drift))
-        rows.append(
+        table.append(
             {
                 "input": drift.name,
                 "PSI": round(drift.psi, 4),
-                "verdict": drift.verdict,
+                "verdict": shown_verdict(drift, rows=rows),
                 "moved": moved,
             }
         )
-    return pd.DataFrame(rows, columns=["input", "PSI", "verdict", "moved"])
+    return pd.DataFrame(table, columns=["input", "PSI", "verdict", "moved"])
 
 
 def grades_frame(outcomes: Outcomes) -> pd.DataFrame:
@@ -111,7 +113,7 @@ def show_drift(drifts: Sequence[Drift], *, rows: int) -> None:
         f"{rows:,} scored rows. PSI below 0.10 is stable, 0.10 to 0.25 worth investigating, 0.25 or more "
         "a shifted population; `score` is the scorecard points the API gave."
     )
-    table = drift_frame(drifts)
+    table = drift_frame(drifts, rows=rows)
     st.dataframe(
         table,
         hide_index=True,
@@ -124,6 +126,12 @@ def show_drift(drifts: Sequence[Drift], *, rows: int) -> None:
             ),
         },
     )
+    if rows < MIN_DRIFT_ROWS:
+        st.info(
+            f"{rows:,} scored rows: too few to judge drift (at least {MIN_DRIFT_ROWS:,}); on so few rows PSI "
+            "is mostly sampling noise, shown for information only."
+        )
+        return
     moving = [drift for drift in drifts if drift.verdict != "stable"]
     if not moving:
         st.success("Every input and the score are stable against the training population.")

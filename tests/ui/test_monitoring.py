@@ -93,7 +93,7 @@ def test_late_payers_only_shift_pay_0_and_the_score(
     verdicts = {d.name: d.verdict for d in result.drifts}
     assert verdicts["pay_0"] == verdicts[SCORE] == "shifted"
     assert verdicts["limit_bal"] == "stable"
-    table = monitoring.drift_frame(result.drifts).set_index("input")
+    table = monitoring.drift_frame(result.drifts, rows=result.rows).set_index("input")
     assert table.loc["pay_0", "verdict"] == "shifted"
     assert "→" in table.loc["pay_0", "moved"]
     assert table.loc["limit_bal", "moved"] == ""
@@ -242,3 +242,14 @@ def test_tab_reports_an_unreadable_upload_and_a_missing_manifest() -> None:
     at.file_uploader(key="monitor_file").upload("notes.csv", b"just,some\ntext,here\n", "text/csv").run()
     assert not at.exception
     assert "The file has no column LIMIT_BAL" in at.error[0].value
+
+
+def test_drift_frame_on_three_rows_judges_nothing(
+    manifest: Manifest, training_rows: list[dict[str, Any]]
+) -> None:
+    late = [row for row in training_rows if row["pay_0"] >= 2][:3]
+    result = monitoring.monitor_file(*scored_file(late), manifest)
+    assert result.drifts is not None and result.rows == 3
+    table = monitoring.drift_frame(result.drifts, rows=result.rows)
+    assert set(table["verdict"]) == {"too few rows to judge (3 < 200)"}
+    assert set(table["moved"]) == {""}
