@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored
     # inline: handing it to a worker thread costs ~70 ms for 1,000 applicants and buys nothing.
     aws_lambda_function_name: str | None = None
+    # The secret that lets the deploy hook and the smoke test mark their requests synthetic (functions/api/
+    # synthetic.py): given directly, or on AWS as a Secrets Manager secret. Without one no mark is honoured.
+    synthetic_traffic_token: SecretStr | None = None
+    synthetic_traffic_secret_arn: str | None = None
     # The pre-traffic hook (functions/api/pretraffic.py): the ARN of the version CodeDeploy is about to shift to.
     scoring_function_version: str | None = None
 
@@ -70,7 +74,14 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "audit_table", "audit_key_secret_arn", "audit_hash_key", "decision_log", "api_key", mode="before"
+        "audit_table",
+        "audit_key_secret_arn",
+        "audit_hash_key",
+        "decision_log",
+        "api_key",
+        "synthetic_traffic_token",
+        "synthetic_traffic_secret_arn",
+        mode="before",
     )
     @classmethod
     def empty_is_unset(cls, value: object) -> object:
@@ -85,13 +96,13 @@ class Settings(BaseSettings):
             raise ValueError("AUDIT_HASH_KEY must be at least 32 characters")
         return value
 
-    @field_validator("api_key")
+    @field_validator("api_key", "synthetic_traffic_token")
     @classmethod
     def hard_to_guess(cls, value: SecretStr | None) -> SecretStr | None:
-        """Refuse a short API key: it could be guessed."""
+        """Refuse a short API key or synthetic-traffic token: it could be guessed."""
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError(
-                "API_KEY must be at least 16 characters; make one with "
+                "API_KEY and SYNTHETIC_TRAFFIC_TOKEN must be at least 16 characters; make one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return value

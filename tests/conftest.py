@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from functions.api.app import adapter, get_app, load_serving_model
+from functions.api.synthetic import synthetic_token
 from functions.audit import stores as audit
 from functions.config import get_settings
 from scripts.image_check import local_context
@@ -59,6 +60,7 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
         get_app.cache_clear()
         adapter.cache_clear()
         load_serving_model.cache_clear()
+        synthetic_token.cache_clear()
         audit.reset()
 
     def apply(**env: str | None) -> None:

@@ -26,6 +26,7 @@ from training.synthetic import generate_rows
 
 TABLE = "credit-default-audit"
 NAMESPACE = "CreditDefaultTest"
+SMOKE_TOKEN = "s" * 24  # the deploy-time secret the smoke test holds
 
 
 @pytest.fixture
@@ -44,13 +45,14 @@ def aws(
             MODEL_DIR=str(referenced_model_dir),
             POWERTOOLS_METRICS_NAMESPACE=NAMESPACE,
             DRIFT_MIN_DECISIONS="50",
+            SYNTHETIC_TRAFFIC_TOKEN=SMOKE_TOKEN,
         )
         yield boto3.client("cloudwatch")
 
 
 def score(rows: list[dict[str, Any]], *, synthetic: bool = False) -> list[int]:
     """Score the rows through the app's batch route (as API Gateway would pass them); return their points."""
-    headers = {SYNTHETIC_HEADER: "smoke"} if synthetic else {}
+    headers = {SYNTHETIC_HEADER: SMOKE_TOKEN} if synthetic else {}
     with TestClient(get_app()) as client:
         response = client.post("/v1/predict/batch", json={"applicants": rows}, headers=headers)
     assert response.status_code == 200
