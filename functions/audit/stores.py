@@ -1,4 +1,4 @@
-"""The decision audit trail in DynamoDB, the HMAC key, and `record`, which writes to the configured store.
+"""The decision audit trail in DynamoDB, the HMAC key, and `record_decisions`, which writes to the configured store.
 
 One item per decision, keyed by `request_id` (a batch item: `<request_id>#<index>`), holding the time and
 its UTC day, the model version, an HMAC-SHA256 of the applicant's canonical JSON (the validated inputs
@@ -40,7 +40,7 @@ DAY_INDEX: Final = "by-day"  # global secondary index: decided_day (hash), decid
 DAY_SHARDS: Final = 10
 DAY_INDEX_ATTRIBUTES: Final = ("model_version", "synthetic", "bins")  # projected: all the drift job reads
 
-__all__ = ["AuditUnavailableError", "HashKey", "hash_key", "input_hash", "record", "to_item"]
+__all__ = ["AuditUnavailableError", "HashKey", "hash_key", "input_hash", "record_decisions", "to_item"]
 
 
 def _number(value: float) -> dict[str, str]:
@@ -229,7 +229,7 @@ def reset() -> None:
     hash_key.cache_clear()
 
 
-def record(
+def record_decisions(
     decisions: Sequence[Decision],
     canonical_inputs: Sequence[bytes],
     *,

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
-from functions.clientfiles.rows import ClientFileError, read_clients
+from functions.clientfiles.rows import ClientFileError, read_client_file
 from functions.config import MODEL_DIR
 from functions.monitoring.backtest import back_test
 from functions.monitoring.psi import population_drift
@@ -22,10 +21,8 @@ from functions.monitoring.tables import drift_json, drift_table, emit, outcomes_
 from functions.scoring import model as scoring
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.model import points_of
+from functions.scoring.reference import Vector
 
-Vector = npt.NDArray[np.float64]
-
-DEFAULT_MODEL_DIR: Final = MODEL_DIR
 DRIFT_REPORT: Final = "drift.html"
 OUTCOMES_REPORT: Final = "outcomes.html"
 
@@ -67,7 +64,7 @@ def write_report(folder: Path, name: str, html: str) -> None:
 
 def run_drift(path: Path, *, model_dir: Path, report: Path | None) -> tuple[str, dict[str, Any]]:
     """Compute the drift of a client file against the manifest's reference; return (table, JSON value)."""
-    clients = read_clients(path)
+    clients = read_client_file(path)
     manifest, _, points = score_rows(clients.raw, model_dir)
     if manifest.reference is None:
         raise MonitoringError(
@@ -82,8 +79,8 @@ def run_drift(path: Path, *, model_dir: Path, report: Path | None) -> tuple[str,
 
 def run_outcomes(path: Path, *, model_dir: Path, report: Path | None) -> tuple[str, dict[str, Any]]:
     """Back-test the model on a client file carrying the realised default flag; return (table, JSON value)."""
-    clients = read_clients(path, need_target=True)
-    if clients.target is None:  # read_clients refuses such a file already; this keeps the type narrow
+    clients = read_client_file(path, need_target=True)
+    if clients.target is None:  # read_client_file refuses such a file already; this keeps the type narrow
         raise MonitoringError(f"{path.name}: no default flag column")
     if (classes := np.unique(clients.target)).size < 2:
         raise MonitoringError(
@@ -115,9 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument(
             "--report", type=Path, default=None, help="folder for a self-contained HTML report"
         )
-        command.add_argument(
-            "--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (model.json)"
-        )
+        command.add_argument("--model", type=Path, default=MODEL_DIR, help="model folder (model.json)")
     args = parser.parse_args(argv)
     run = run_drift if args.command == "drift" else run_outcomes
     try:

@@ -21,9 +21,10 @@ from typing import IO, Any, Final
 
 from functions.clientfiles.rows import ClientFileError, data_rows, stream_cells, text_lines
 from functions.config import get_settings
+from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.files import RunFiles, check_paths, open_partial, summary_path
 from functions.portfolio.pool import EXIT_CODES, Chunk, Interrupted, interrupts_raise, scored_chunks
-from functions.portfolio.shard import HashingReader, Tally, book_drift, output_header, serving_model
+from functions.portfolio.shard import HashingReader, output_header, serving_model
 from functions.scoring.manifest import ModelUnavailable
 
 __all__ = ["chunks", "main", "score_file", "scored_chunks", "summary_path"]
@@ -44,9 +45,9 @@ def chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[Chunk]:
 
 def write_scored(
     source: Path, out: IO[str], *, name: str, workers: int, model_dir: Path, chunk_rows: int
-) -> tuple[Tally, str]:
+) -> tuple[BookCounts, str]:
     """Stream `source` into the scored CSV `out`; return the tally and the input's sha256."""
-    size, tally = max(source.stat().st_size, 1), Tally()
+    size, tally = max(source.stat().st_size, 1), BookCounts()
     with source.open("rb") as raw:
         hashed = HashingReader(raw)
         try:

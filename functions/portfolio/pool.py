@@ -20,7 +20,8 @@ from types import FrameType
 from typing import Final
 
 from functions.clientfiles.rows import Layout
-from functions.portfolio.shard import Tally, score_chunk, serving_model
+from functions.portfolio.counts import BookCounts
+from functions.portfolio.shard import score_client_rows, serving_model
 
 Chunk = list[tuple[int, list[str]]]
 PARENT_POLL_SECONDS: Final = 0.2
@@ -71,8 +72,8 @@ def _init_worker(model_dir: Path, parent: int) -> None:
     serving_model(model_dir)
 
 
-def _score(layout: Layout, chunk: Chunk, model_dir: Path) -> tuple[str, Tally]:
-    return score_chunk(serving_model(model_dir), layout, chunk)
+def _score(layout: Layout, chunk: Chunk, model_dir: Path) -> tuple[str, BookCounts]:
+    return score_client_rows(serving_model(model_dir), layout, chunk)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -91,7 +92,7 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 def scored_chunks(
     layout: Layout, pieces: Iterator[Chunk], *, workers: int, model_dir: Path
-) -> Generator[tuple[str, Tally], None, None]:
+) -> Generator[tuple[str, BookCounts], None, None]:
     """Score chunks in order, in-process for one worker, else on a pool with at most 2 x workers in flight;
     on any exception or close the workers are terminated first."""
     if workers == 1:
@@ -99,7 +100,7 @@ def scored_chunks(
         return
     pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model_dir, os.getpid()))
     try:
-        pending: deque[Future[tuple[str, Tally]]] = deque()
+        pending: deque[Future[tuple[str, BookCounts]]] = deque()
         for chunk in pieces:
             pending.append(pool.submit(_score, layout, chunk, model_dir))
             if len(pending) >= 2 * workers:

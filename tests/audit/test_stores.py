@@ -15,11 +15,10 @@ from functions.api.pretraffic import predict_event
 from functions.api.request_state import SYNTHETIC_HEADER
 from functions.audit import key as auditkey
 from functions.audit import stores as audit
-from functions.audit.decision import DecisionRecord, decision_bins, note_missing_reference
-from functions.scoring.contract import FEATURE_NAMES, Applicant
+from functions.audit.decision import DecisionRecord, canonical_bytes, decision_bins, note_missing_reference
+from functions.scoring.contract import FEATURE_NAMES, Applicant, ReasonCode
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import Decision, to_matrix
-from functions.scoring.reasons import Reason
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE = "credit-default-audit"
@@ -30,8 +29,10 @@ DECISION = Decision(
     threshold=0.29,
     score=590,
     risk_grade="C",
-    reasons=(Reason(code="latest_status", text="1 month late on the latest payment", impact=0.1),),
+    reasons=(ReasonCode(code="latest_status", text="1 month late on the latest payment", impact=0.1),),
 )
+
+SMOKE_TOKEN = "s" * 24  # the deploy-time synthetic-traffic secret
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def items(dynamodb: Any) -> list[dict[str, Any]]:
 
 def canonical(applicant: dict[str, Any]) -> bytes:
     """The canonical JSON the app hashes for an applicant."""
-    return Applicant.model_validate(applicant).model_dump_json().encode()
+    return canonical_bytes(Applicant.model_validate(applicant))
 
 
 def test_input_hash_is_keyed_and_canonical() -> None:
@@ -232,10 +233,10 @@ def test_decision_bins_follow_the_reference(referenced_model_dir: Path) -> None:
 def test_synthetic_traffic_is_audited_as_such_and_kept_out_of_decision_metrics(
     audited: Any, client: TestClient, configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure(
-        AWS_LAMBDA_FUNCTION_NAME="credit-default-scoring"
-    )  # EMF metric lines are written under Lambda only
-    marked = client.post("/v1/predict", json=TYPICAL, headers={SYNTHETIC_HEADER: "smoke"})
+    configure(  # EMF metric lines are written under Lambda only; the smoke test holds the synthetic secret
+        AWS_LAMBDA_FUNCTION_NAME="credit-default-scoring", SYNTHETIC_TRAFFIC_TOKEN=SMOKE_TOKEN
+    )
+    marked = client.post("/v1/predict", json=TYPICAL, headers={SYNTHETIC_HEADER: SMOKE_TOKEN})
     plain = client.post("/v1/predict", json=TYPICAL)
     flags = {item["request_id"]["S"]: item["synthetic"] for item in items(audited)}
     assert flags == {marked.json()["request_id"]: {"BOOL": True}, plain.json()["request_id"]: {"BOOL": False}}
@@ -246,8 +247,12 @@ def test_synthetic_traffic_is_audited_as_such_and_kept_out_of_decision_metrics(
 
 
 def test_deploy_hook_requests_are_synthetic(
-    audited: Any, body_of: Callable[[dict[str, Any]], Any], lambda_context: Any
+    audited: Any,
+    body_of: Callable[[dict[str, Any]], Any],
+    lambda_context: Any,
+    configure: Callable[..., None],
 ) -> None:
+    configure(SYNTHETIC_TRAFFIC_TOKEN=SMOKE_TOKEN)  # the hook holds the deploy-time secret
     answer = handler(predict_event(TYPICAL), lambda_context)
     assert answer["statusCode"] == 200
     [item] = items(audited)
