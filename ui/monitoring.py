@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from functions.audit.decision import SqliteDecisionLog
-from functions.config import LOCAL_DECISION_LOG, get_settings
+from functions.audit.decision import AuditUnavailableError, SqliteDecisionLog
+from functions.config import DRIFT_MIN_DECISIONS, LOCAL_DECISION_LOG, get_settings
 from functions.monitoring.backtest import back_test
 from functions.monitoring.job import measure
 from functions.monitoring.psi import Drift, moved_bins, population_drift
@@ -26,7 +26,7 @@ from ui.limits import MAX_UPLOAD_MB
 from ui.views import read_upload, score_file
 
 UPLOAD, BATCH, DECISIONS = "An uploaded file", "The batch tab's scored file", "Recent decisions"
-RECENT_MIN_DECISIONS: Final = 100  # as the drift job: fewer decisions give PSI too noisy to act on
+RECENT_MIN_DECISIONS: Final = DRIFT_MIN_DECISIONS  # as the drift job: fewer give PSI too noisy to judge
 ROW_PX: Final = 35  # height of one st.dataframe row
 DIRECTIONS: Final = {"under": "(PD too low)", "over": "(PD too high)", "": ""}
 
@@ -236,6 +236,8 @@ def recent_drift(hours: int) -> tuple[str, tuple[Drift, ...], int]:
             SqliteDecisionLog(path), now=datetime.now(UTC), hours=hours, min_decisions=RECENT_MIN_DECISIONS
         )
     except ModelUnavailable as err:
+        return f"Drift not measured: {err}.", (), 0
+    except AuditUnavailableError as err:  # not SQLite, corrupt or locked: a message, never an exception box
         return f"Drift not measured: {err}.", (), 0
     if not drifts:
         return (

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from functions.audit.decision import (
+    DAMAGED,
     HASH_METHOD,
     AuditUnavailableError,
     Bins,
@@ -198,12 +199,18 @@ class DynamoDecisionTable:
         )
         for page in pages:
             for item in page["Items"]:
-                bins = item.get("bins", {}).get("M")
-                yield StoredBins(
-                    model_version=item["model_version"]["S"],
-                    synthetic=item.get("synthetic", {}).get("BOOL", False),
-                    bins=None if bins is None else {name: int(value["N"]) for name, value in bins.items()},
-                )
+                try:
+                    bins = item.get("bins", {}).get("M")
+                    stored = StoredBins(
+                        model_version=item["model_version"]["S"],
+                        synthetic=item.get("synthetic", {}).get("BOOL", False),
+                        bins=None
+                        if bins is None
+                        else {name: int(value["N"]) for name, value in bins.items()},
+                    )
+                except (KeyError, TypeError, ValueError, AttributeError):  # a damaged item: skipped, counted
+                    stored = DAMAGED
+                yield stored
 
 
 def _partial(written: int, items: Sequence[object]) -> str:

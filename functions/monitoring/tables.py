@@ -4,16 +4,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from functions.config import DRIFT_MIN_DECISIONS
 from functions.monitoring.psi import Drift, moved_bins
 
 if TYPE_CHECKING:
     from functions.scoring.manifest_parts import BackTest
 
 
-# Below this many rows no drift verdict is given: an unchanged population's PSI over B bins is about
-# (B - 1) / rows from sampling alone (chi-square approximation; Yurdakul 2018, sec. 3), 0.045 at 200 rows over
-# 10 bins, under half the 0.10 line; on 3 rows almost every input would read "shifted".
-MIN_DRIFT_ROWS: Final = 200
+MIN_DRIFT_ROWS: Final = DRIFT_MIN_DECISIONS  # below it no drift verdict is given (functions/config.py)
 
 
 def shown_verdict(drift: Drift, *, rows: int) -> str:

@@ -152,7 +152,7 @@ def test_too_few_decisions_publish_the_count_only(aws: Any) -> None:
         "published": False,
         "model_version": summary["model_version"],
         "rows": 10,
-        "skipped": {"synthetic": 0, "other_model_version": 0, "no_bins": 0},
+        "skipped": {"synthetic": 0, "other_model_version": 0, "no_bins": 0, "damaged": 0},
         "psi": {},
     }
     assert published(aws, None) == [10.0]
@@ -182,7 +182,7 @@ def test_window_count_skips_other_versions_and_unreadable_bins(referenced_model_
     ]
     counted = drift_job.count_window(stored, reference, model_version="v1")
     assert counted.rows == 1
-    assert counted.skipped == {"synthetic": 1, "other_model_version": 1, "no_bins": 2}
+    assert counted.skipped == {"synthetic": 1, "other_model_version": 1, "no_bins": 2, "damaged": 0}
     score_bins = len(reference.score.shares)
     assert counted.bins.counts["score"].tolist() == [0] * 9 + [1] + [0] * (score_bins - 10)
     [*_, score_drift] = drifts_of_counts(counted.bins, reference)

@@ -223,12 +223,13 @@ def test_tab_shows_the_drift_of_the_decisions_this_machine_recorded(
         batch_of = {"applicants": generate_rows(60, seed=41)}
         assert client.post("/v1/predict/batch", json=batch_of).status_code == 200
         message, drifts, rows = monitoring.recent_drift(24)
-        assert (drifts, rows) == ((), 60) and "PSI needs at least 100" in message
-        assert client.post("/v1/predict/batch", json=batch_of).status_code == 200
+        assert (drifts, rows) == ((), 60) and "PSI needs at least 200" in message
+        for _ in range(3):
+            assert client.post("/v1/predict/batch", json=batch_of).status_code == 200
     at = tab(manifest)
     at.radio(key="monitor_source").set_value(monitoring.DECISIONS).run()
     assert not at.exception and not at.error
-    assert "120 decisions of this model in the last 24 h." in [c.value for c in at.caption]
+    assert "240 decisions of this model in the last 24 h." in [c.value for c in at.caption]
     psi = next(frame.value for frame in at.dataframe if "PSI" in frame.value.columns)
     assert list(psi["input"]) == [*FEATURE_NAMES, SCORE]
 
