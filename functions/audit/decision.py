@@ -144,7 +144,7 @@ INSERT: Final = (
 def to_row(record: DecisionRecord) -> tuple[object, ...]:
     """Flatten a record into the SQLite table's columns (reasons and bins as JSON text)."""
     d = record.decision
-    reasons = [{"code": r.code, "text": r.text, "impact": r.impact} for r in d.reasons]
+    reasons = [{"code": r.code, "impact": r.impact} for r in d.reasons]  # no text: it quotes amounts, age
     return (
         record.key,
         record.request_id,
