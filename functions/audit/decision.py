@@ -13,7 +13,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,8 +21,10 @@ import numpy.typing as npt
 from functions.scoring.bins import row_bins
 from functions.scoring.contract import Applicant
 from functions.scoring.manifest_parts import ReferenceDistributions
-from functions.scoring.model import Decision
 from functions.telemetry import logger
+
+if TYPE_CHECKING:  # the record only carries a Decision: the drift job need not load the model's code
+    from functions.scoring.model import Decision
 
 HASH_METHOD: Final = "HMAC-SHA256 of the applicant's canonical JSON"
 Bins = Mapping[str, int]  # reference bin index per contract input name and for "score"
@@ -50,7 +52,7 @@ class DecisionRecord:
     model_version: str
     input_hash: str
     hash_key_version: str
-    decision: Decision
+    decision: "Decision"
     batch_index: int | None = None
     synthetic: bool = False
     bins: Bins | None = None  # None when the model's manifest has no reference distributions

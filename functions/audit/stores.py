@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from functions.audit.decision import (
     DAMAGED,
@@ -32,7 +32,9 @@ from functions.audit.decision import (
 )
 from functions.audit.key import HashKey, aws_client, hash_key, input_hash
 from functions.config import get_settings
-from functions.scoring.model import Decision
+
+if TYPE_CHECKING:  # the record only carries a Decision: the drift job need not load the model's code
+    from functions.scoring.model import Decision
 
 BATCH_WRITE_SIZE: Final = 25  # BatchWriteItem's limit per call
 UNPROCESSED_RETRIES: Final = 2  # extra BatchWriteItem calls for items DynamoDB left unprocessed
@@ -238,7 +240,7 @@ def reset() -> None:
 
 
 def record_decisions(
-    decisions: Sequence[Decision],
+    decisions: "Sequence[Decision]",
     canonical_inputs: Sequence[bytes],
     *,
     request_id: str,
