@@ -258,3 +258,27 @@ def test_deploy_hook_requests_are_synthetic(
     [item] = items(audited)
     assert item["request_id"]["S"] == body_of(answer)["request_id"]
     assert item["synthetic"] == {"BOOL": True}
+
+
+def test_a_damaged_item_is_read_back_as_one_damaged_record(audited: Any) -> None:
+    from functions.audit.decision import DAMAGED
+
+    base = {"decided_day": {"S": "2026-01-01#0"}, "decided_at": {"S": "2026-01-01T10:00:00.000+00:00"}}
+    good = base | {
+        "request_id": {"S": "good"},
+        "model_version": {"S": "m1"},
+        "bins": {"M": {"score": {"N": "3"}}},
+    }
+    no_version = base | {"request_id": {"S": "no-version"}}
+    bad_bin = base | {
+        "request_id": {"S": "bad-bin"},
+        "model_version": {"S": "m1"},
+        "bins": {"M": {"score": {"S": "x"}}},
+    }
+    for item in (good, no_version, bad_bin):
+        audited.put_item(TableName=TABLE, Item=item)
+    stored = sorted(
+        audit.decision_store().read_day("2026-01-01", since="2026-01-01"), key=lambda s: s.damaged
+    )
+    assert stored[0].bins == {"score": 3} and not stored[0].damaged
+    assert stored[1:] == [DAMAGED, DAMAGED]
