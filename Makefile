@@ -94,9 +94,13 @@ run: export DECISION_LOG ?= $(CURDIR)/var/decisions.sqlite
 run: install ## start the API and the UI together; Ctrl-C stops both (scripts/run_local.py)
 	$(BIN)/python -m scripts.run_local --host $(API_HOST) --api-port $(API_PORT) --ui-port $(UI_PORT)
 
+# IN and OUT reach the command through the environment, unexpanded ($(value)): a file name holding `$(...)`,
+# quotes or spaces is passed as it is, never run by make or the shell.
+score: export SCORE_IN = $(value IN)
+score: export SCORE_OUT = $(value OUT)
 score: install ## score a whole client file: make score IN=clients.csv OUT=scored.csv [WORKERS=N] (docs/portfolio.md)
-	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=clients.csv OUT=scored.csv [WORKERS=N]" >&2; exit 2; }
-	$(BIN)/python -m functions.portfolio score "$(IN)" "$(OUT)" $(if $(WORKERS),--workers $(WORKERS))
+	@test -n "$$SCORE_IN" -a -n "$$SCORE_OUT" || { echo "usage: make score IN=clients.csv OUT=scored.csv [WORKERS=N]" >&2; exit 2; }
+	$(BIN)/python -m functions.portfolio score "$$SCORE_IN" "$$SCORE_OUT" $(if $(WORKERS),--workers $(WORKERS))
 
 # File names reach the command through the environment, unexpanded ($(value ...)): spaces, quotes and `$(...)` stay text.
 whatif: export WHATIF_IN = $(value IN)

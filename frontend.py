@@ -18,6 +18,7 @@ from ui.batch import UPLOAD_TYPES
 from ui.card import show_manifest, show_plots
 from ui.client import DEFAULT_URL, ApiCallError, ApiClient, Endpoint, StackError, resolve_endpoint
 from ui.form import client_form, load_preset, show_problem
+from ui.limits import MAX_UPLOAD_MB
 from ui.monitoring import monitoring_tab
 from ui.portfolio import portfolio_offer
 from ui.strategy import strategy_tab
@@ -148,6 +149,7 @@ def batch_tab(endpoint: Endpoint) -> None:
     upload = st.file_uploader(
         "CSV file of clients",
         type=list(UPLOAD_TYPES),
+        max_upload_size=MAX_UPLOAD_MB,
         key="batch_file",
         help="The dataset's layout: upper-case header (LIMIT_BAL, SEX, ..., PAY_AMT6), with or without ID "
         "and default.payment.next.month; the API's lower-case names work too.",

@@ -13,7 +13,10 @@ MIB: Final = 1024 * 1024
 HMAC_KEY_MIN_LENGTH: Final = (
     32  # characters (bytes) of the audit HMAC key, from any source: shorter is guessable
 )
-DRIFT_MIN_DECISIONS: Final = 100  # the fewest decisions worth a PSI: fewer give figures too noisy to act on
+# The fewest decisions (or rows) worth a PSI verdict: an unchanged population's PSI over B bins is about
+# (B - 1) / rows from sampling alone (chi-square approximation; Yurdakul 2018, sec. 3), 0.045 at 200 rows over
+# 10 bins, under half the 0.10 "stable" line; on 3 rows almost every input would read "shifted".
+DRIFT_MIN_DECISIONS: Final = 200
 
 
 class Settings(BaseSettings):
@@ -66,6 +69,10 @@ class Settings(BaseSettings):
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored
     # inline: handing it to a worker thread costs ~70 ms for 1,000 applicants and buys nothing.
     aws_lambda_function_name: str | None = None
+    # The secret that lets the deploy hook and the smoke test mark their requests synthetic (functions/api/
+    # synthetic.py): given directly, or on AWS as a Secrets Manager secret. Without one no mark is honoured.
+    synthetic_traffic_token: SecretStr | None = None
+    synthetic_traffic_secret_arn: str | None = None
     # Set by the Lambda runtime: the region every AWS client of functions/aws.py uses (unset: boto3's own chain).
     aws_region: str | None = None
     # The pre-traffic hook (functions/api/pretraffic.py): the ARN of the version CodeDeploy is about to shift to.
@@ -87,6 +94,8 @@ class Settings(BaseSettings):
         "api_key",
         "strategy_file",
         "strategy_arm_key",
+        "synthetic_traffic_token",
+        "synthetic_traffic_secret_arn",
         mode="before",
     )
     @classmethod
@@ -110,13 +119,13 @@ class Settings(BaseSettings):
             raise ValueError("STRATEGY_ARM_KEY must be at least 32 characters")
         return value
 
-    @field_validator("api_key")
+    @field_validator("api_key", "synthetic_traffic_token")
     @classmethod
     def hard_to_guess(cls, value: SecretStr | None) -> SecretStr | None:
-        """Refuse a short API key: it could be guessed."""
+        """Refuse a short API key or synthetic-traffic token: it could be guessed."""
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError(
-                "API_KEY must be at least 16 characters; make one with "
+                "API_KEY and SYNTHETIC_TRAFFIC_TOKEN must be at least 16 characters; make one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return value

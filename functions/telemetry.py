@@ -97,10 +97,12 @@ def emit_metrics(
     probabilities: Sequence[float] = (),
     predicted_defaults: int = 0,
     synthetic: bool = False,
+    synthetic_ignored: bool = False,
 ) -> None:
     """Print this request's metrics as CloudWatch EMF under Lambda; PDs (each in [0, 1]) beyond 100 go on extra lines.
 
-    A synthetic request (deploy hook, smoke test) counts as a request but adds no decisions or PDs.
+    A synthetic request (deploy hook, smoke test) counts as a request but adds no decisions or PDs; a synthetic
+    mark sent without the deploy-time secret counts as `SyntheticMarkIgnored` (its decisions count as real).
     """
     if not metrics_enabled():
         return
@@ -112,6 +114,8 @@ def emit_metrics(
         "ServerErrors": ("Count", int(status >= 500)),
         "Latency": ("Milliseconds", round(latency_ms, 3)),
     }
+    if synthetic_ignored:
+        values["SyntheticMarkIgnored"] = ("Count", 1)
     if probabilities:
         values["Decisions"] = ("Count", len(probabilities))
         values["PredictedDefaults"] = ("Count", predicted_defaults)

@@ -3,8 +3,9 @@
 python -m scripts.smoke --stack-name credit-default [--region eu-west-1]
 python -m scripts.smoke --url https://ID.execute-api.REGION.amazonaws.com/Prod --api-key KEY
 
-Every request carries `X-Synthetic-Traffic: smoke`, so the decision is audited as synthetic and kept out of
-the decision metrics and drift. A new API key can take a minute to work: `predict` is retried on 403.
+Every request carries `X-Synthetic-Traffic` with the stack's synthetic-traffic secret (output
+SyntheticTrafficSecretArn, or SYNTHETIC_TRAFFIC_TOKEN), so the decision is audited as synthetic and kept out of
+the decision metrics and drift; without the secret the mark is ignored and the API counts it. A new API key can take a minute to work: `predict` is retried on 403.
 """
 
 import argparse
@@ -16,6 +17,7 @@ from typing import Any, Final
 import httpx
 
 from functions.api.request_state import SYNTHETIC_HEADER
+from functions.api.synthetic import synthetic_token
 from functions.scoring.contract import EXAMPLES
 from ui.client import Answer, ApiCallError, ApiClient, Endpoint, StackError, resolve_endpoint
 
@@ -44,10 +46,31 @@ class SmokeError(Exception):
 class SmokeTransport(httpx.HTTPTransport):
     """httpx's transport, marking each request as synthetic smoke traffic (kept out of monitoring)."""
 
+    mark: str = SMOKE_MARK  # the synthetic-traffic secret once main has read it
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Add the synthetic-traffic header, then send the request."""
-        request.headers[SYNTHETIC_HEADER] = SMOKE_MARK
+        request.headers[SYNTHETIC_HEADER] = self.mark
         return super().handle_request(request)
+
+
+def stack_mark(stack_name: str, *, region: str | None) -> str | None:
+    """Return the stack's synthetic-traffic secret (output SyntheticTrafficSecretArn); None if unreadable."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        session = boto3.session.Session(region_name=region)
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        outputs = {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+        if "SyntheticTrafficSecretArn" not in outputs:
+            return None
+        secret = session.client("secretsmanager").get_secret_value(
+            SecretId=outputs["SyntheticTrafficSecretArn"]
+        )
+    except (BotoCoreError, ClientError):
+        return None
+    return str(secret["SecretString"])
 
 
 def call(
@@ -217,6 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             report(False, "stack", f"{args.stack_name}: {err}")
             return 1
         report(True, "stack", f"{args.stack_name} -> {endpoint.url}")
+    mark = synthetic_token() or (stack_mark(args.stack_name, region=args.region) if args.stack_name else None)
+    if mark is None:
+        print(
+            "note: no synthetic-traffic secret; the API counts this test's decision as real", file=sys.stderr
+        )
+    SmokeTransport.mark = mark or SMOKE_MARK
     ok = run_checks(
         endpoint,
         timeout=args.timeout,

@@ -17,6 +17,7 @@ import pytest
 
 from functions.api.app import adapter, get_app, load_serving_model
 from functions.api.serving import load_serving_strategy
+from functions.api.synthetic import synthetic_token
 from functions.audit import stores as audit
 from functions.config import MODEL_DIR, get_settings
 from functions.scoring.manifest import Manifest, read_manifest
@@ -79,6 +80,7 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
         adapter.cache_clear()
         load_serving_model.cache_clear()
         load_serving_strategy.cache_clear()
+        synthetic_token.cache_clear()
         audit.reset()
 
     def apply(**env: str | None) -> None:

@@ -123,7 +123,10 @@ def compare_folders(
 
     def scored(model: ScoringModel) -> Scored:
         probabilities = np.asarray(model.probabilities(X), dtype=np.float64)
-        return Scored(model.version, model.threshold, probabilities, points_of(probabilities, scaling))
+        grades = tuple(model.manifest.grade(p).grade for p in probabilities.tolist())  # its own bands
+        return Scored(
+            model.version, model.threshold, probabilities, points_of(probabilities, scaling), grades
+        )
 
     split = f"the champion's test split ({describe(first.split)}) of {dataset.source}"
     return compare_scores(X, y, scored(champion), scored(challenger), split=split, notes=notes)

@@ -4,7 +4,6 @@ This module is the only writer of the model folder. A new model is written into 
 and swapped in whole, so a failed run leaves the served model (whose manifest hashes its files) untouched.
 """
 
-import hashlib
 import platform
 import shutil
 import tempfile
@@ -30,6 +29,7 @@ from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.reference import build_reference
 from functions.scoring.strategy import DEFAULT_FILE as DEFAULT_STRATEGY
 from functions.scoring.trees import FORMAT, TreeEnsemble, save_ensemble
+from functions.scoring.version import decision_policy, model_version
 from training import report
 from training.candidates import CALIBRATION, SELECTION_POLICY, Candidate, feature_columns
 from training.data import SPLIT_POLICY, DataError, Dataset
@@ -101,14 +101,6 @@ def serving_ensemble(run: TrainingRun) -> tuple[TreeEnsemble, float]:
     return ensemble, parity
 
 
-def model_version(ensemble: TreeEnsemble, threshold: float) -> str:
-    """Return the 12-hex version: sha256 of the ensemble's arrays (by name) and the threshold's repr."""
-    arrays = ensemble.to_arrays()
-    digest = hashlib.sha256(b"".join(arrays[k].tobytes() for k in sorted(arrays)))
-    digest.update(repr(threshold).encode())
-    return digest.hexdigest()[:12]
-
-
 def _metrics(run: TrainingRun, parity: float) -> records.Metrics:
     chosen, without = run.chosen, run.without_age_education
     return records.Metrics(
@@ -170,9 +162,9 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
         scaling=mf.SCORE_SCALING,
         bands=mf.GRADE_BANDS,
     )
-    return mf.Manifest(
+    manifest = mf.Manifest(
         name=MODEL_NAME,
-        version=model_version(ensemble, run.threshold),
+        version="",  # set below, once the decision fields are in place
         format=FORMAT,
         data=mf.DataSource(
             source=run.dataset.source,
@@ -211,6 +203,7 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
         artifacts={},
         training_seconds=0.0,
     )
+    return manifest.model_copy(update={"version": model_version(ensemble, decision_policy(manifest))})
 
 
 def write_artifacts(run: TrainingRun, folder: Path) -> mf.Manifest:

@@ -5,7 +5,7 @@ The command line (`python -m training.compare`) and the held-out rows are in `tr
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -30,6 +30,11 @@ BRIER_RISE: Final = 0.002
 ECE_RISE: Final = 0.01
 # Precision at the reference recall (0.68): 0.02 of 0.41 is ~5 % more false alarms for the same defaults caught.
 PRECISION_DROP: Final = 0.02
+# Decisions: a model whose metrics hold can still decide differently (a moved cut-off or grade bands). The share
+# flagged at the model's own cut-off may move by 5 points (a fifth of the shipped model's 22 %), each grade's
+# share of clients by 5 points; a challenger that flags no client or every client is refused outright.
+SELECTION_SHIFT: Final = 0.05
+GRADE_SHIFT: Final = 0.05
 BOOTSTRAP_ROUNDS: Final = 1000
 BOOTSTRAP_LEVEL: Final = 0.95
 SEED: Final = 42
@@ -43,6 +48,7 @@ class Scored:
     threshold: float
     probabilities: Vector
     points: Vector
+    grades: tuple[str, ...] = ()  # each row's risk grade under the model's own bands (empty: not graded)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,9 @@ class Figures:
     ece: float
     precision_at_recall: float
     selection_rate: float  # share of clients predicted to default at the model's own threshold
+    grade_counts: dict[str, int] = field(
+        default_factory=dict
+    )  # clients per risk grade under the model's own bands (sorted by grade)
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,38 @@ def figures_of(y: NDArray[Any], scored: Scored) -> Figures:
         ece=expected_calibration_error(y, probabilities),
         precision_at_recall=precision_at_recall(y, probabilities, recall=REFERENCE_RECALL),
         selection_rate=float(np.mean(probabilities >= scored.threshold)),
+        grade_counts={grade: scored.grades.count(grade) for grade in sorted(set(scored.grades))},
     )
+
+
+def decision_regressions(champion: Figures, challenger: Figures, *, rows: int) -> list[Regression]:
+    """Return the decision-level regressions: a collapsed or moved share flagged, a grade whose share moved."""
+    found = []
+    before, after = champion.selection_rate, challenger.selection_rate
+    if after in (0.0, 1.0) and before not in (0.0, 1.0):
+        found.append(
+            Regression("selection_rate", f"decisions collapse: the challenger flags {after:.0%} of clients")
+        )
+    elif abs(after - before) > SELECTION_SHIFT:
+        found.append(
+            Regression(
+                "selection_rate",
+                f"share flagged moves from {before:.1%} to {after:.1%} (> {SELECTION_SHIFT:.0%} points)",
+            )
+        )
+    grades = sorted(set(champion.grade_counts) | set(challenger.grade_counts))
+    moved = [
+        (g, champion.grade_counts.get(g, 0) / rows, challenger.grade_counts.get(g, 0) / rows) for g in grades
+    ]
+    shifted = [f"{g} {a:.1%} -> {b:.1%}" for g, a, b in moved if abs(b - a) > GRADE_SHIFT]
+    if rows and shifted:
+        found.append(
+            Regression(
+                "grade_counts",
+                f"grade shares move by more than {GRADE_SHIFT:.0%} points: {', '.join(shifted)}",
+            )
+        )
+    return found
 
 
 def regressions(champion: Figures, challenger: Figures, difference: AucDifference) -> tuple[Regression, ...]:
@@ -223,5 +263,8 @@ def compare_scores(
         score_psi=score_psi(champion.points, challenger.points),
         fairness=fairness_pairs(X, y, champion, challenger),
         notes=tuple(notes),
-        failures=regressions(first, second, difference),
+        failures=(
+            *regressions(first, second, difference),
+            *decision_regressions(first, second, rows=int(y.size)),
+        ),
     )

@@ -9,8 +9,10 @@ from training.gate import (
     BOOTSTRAP_ROUNDS,
     BRIER_RISE,
     ECE_RISE,
+    GRADE_SHIFT,
     PRECISION_DROP,
     SEED,
+    SELECTION_SHIFT,
     Comparison,
     Figures,
 )
@@ -59,7 +61,29 @@ def _metric_rows(c: Comparison) -> list[list[str]]:
             "precision_at_recall" in broken,
         ),
         row("threshold", "threshold", "-", None),
-        row("predicted defaults (share)", "selection_rate", "-", None),
+        row(
+            "predicted defaults (share)",
+            "selection_rate",
+            f"moves <= {SELECTION_SHIFT}, not 0 or 1",
+            "selection_rate" in broken,
+        ),
+        *(_grade_row(c, grade, "grade_counts" in broken) for grade in _grades(c)),
+    ]
+
+
+def _grades(c: Comparison) -> list[str]:
+    return sorted(set(c.champion.grade_counts) | set(c.challenger.grade_counts))
+
+
+def _grade_row(c: Comparison, grade: str, broken: bool) -> list[str]:
+    a, b = (figures.grade_counts.get(grade, 0) / max(c.rows, 1) for figures in (c.champion, c.challenger))
+    return [
+        f"grade {grade} (share)",
+        f"{a:.4f}",
+        f"{b:.4f}",
+        f"{b - a:+.4f}",
+        f"moves <= {GRADE_SHIFT}",
+        "**worse**" if broken and abs(b - a) > GRADE_SHIFT else "ok",
     ]
 
 

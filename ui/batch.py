@@ -23,6 +23,7 @@ from functions.clientfiles.rows import (
 )
 from functions.scoring.contract import MAX_BATCH, FeatureSpec, Prediction
 from ui.client import ApiCallError
+from ui.limits import check_csv, check_workbook
 
 UPLOAD_TYPES: Final = ("csv", "xls", "xlsx")  # what the upload widgets accept
 T = TypeVar("T")
@@ -106,7 +107,9 @@ def _read_table(data: bytes, name: str) -> ClientTable:
         if name.lower().endswith((".xls", ".xlsx")):
             from ui.workbook import workbook_rows
 
+            check_workbook(data, name=name)
             return table_of(workbook_rows(data, name=name), name=name)
+        check_csv(data, name=name)
         return read_table(data, name=name)
     except MissingColumnsError as err:
         raise UnreadableFileError(
@@ -145,6 +148,9 @@ def read_clients(data: bytes, *, name: str = "upload.csv") -> ParsedFile:
     label = {field: layout.header[at] for field, at in layout.where.items()}
     for position, (line, cells) in enumerate(table.rows):
         row = check_cells(cells, layout, line)  # the shared cell parser and row checker of clientfiles
+        if row.problems and row.problems[0].kind == "too_long":  # a cell past the reader's limit, named as is
+            parsed.problems += [RowProblem(position + 1, row.problems[0].column, row.problems[0].problem)]
+            continue
         if row.applicant is None:
             parsed.problems += reworded(row.problems, row=position + 1, label=label)
             continue

@@ -11,20 +11,22 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from functions.audit.decision import SqliteDecisionLog
-from functions.config import LOCAL_DECISION_LOG, get_settings
+from functions.audit.decision import AuditUnavailableError, SqliteDecisionLog
+from functions.config import DRIFT_MIN_DECISIONS, LOCAL_DECISION_LOG, get_settings
 from functions.monitoring.backtest import back_test
 from functions.monitoring.job import measure
 from functions.monitoring.psi import Drift, moved_bins, population_drift
+from functions.monitoring.tables import MIN_DRIFT_ROWS, shown_verdict
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.manifest_parts import BackTest
 from functions.scoring.model import to_matrix
 from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile
 from ui.charts import backtest_chart, moved_chart
+from ui.limits import MAX_UPLOAD_MB
 from ui.views import read_upload, score_file
 
 UPLOAD, BATCH, DECISIONS = "An uploaded file", "The batch tab's scored file", "Recent decisions"
-RECENT_MIN_DECISIONS: Final = 100  # as the drift job: fewer decisions give PSI too noisy to act on
+RECENT_MIN_DECISIONS: Final = DRIFT_MIN_DECISIONS  # as the drift job: fewer give PSI too noisy to judge
 ROW_PX: Final = 35  # height of one st.dataframe row
 DIRECTIONS: Final = {"under": "(PD too low)", "over": "(PD too high)", "": ""}
 
@@ -69,22 +71,23 @@ def monitor_file(
     return FileMonitoring(len(positions), drifts, outcomes)
 
 
-def drift_frame(drifts: Sequence[Drift]) -> pd.DataFrame:
-    """Tabulate PSI per input and on the score, with the verdict and, unless stable, the bins that moved."""
-    rows = []
+def drift_frame(drifts: Sequence[Drift], *, rows: int) -> pd.DataFrame:
+    """Tabulate PSI per input and on the score, with the verdict (none below MIN_DRIFT_ROWS rows) and, unless
+    stable, the bins that moved."""
+    table = []
     for drift in drifts:
         moved = ""
-        if drift.verdict != "stable":
+        if drift.verdict != "stable" and rows >= MIN_DRIFT_ROWS:
             moved = ", ".join(f"{b.label}: {b.expected:.1%} → {b.actual:.1%}" for b in moved_bins(drift))
-        rows.append(
+        table.append(
             {
                 "input": drift.name,
                 "PSI": round(drift.psi, 4),
-                "verdict": drift.verdict,
+                "verdict": shown_verdict(drift, rows=rows),
                 "moved": moved,
             }
         )
-    return pd.DataFrame(rows, columns=["input", "PSI", "verdict", "moved"])
+    return pd.DataFrame(table, columns=["input", "PSI", "verdict", "moved"])
 
 
 def grades_frame(outcomes: BackTest) -> pd.DataFrame:
@@ -112,7 +115,7 @@ def show_drift(drifts: Sequence[Drift], *, rows: int) -> None:
         f"{rows:,} scored rows. PSI below 0.10 is stable, 0.10 to 0.25 worth investigating, 0.25 or more "
         "a shifted population; `score` is the scorecard points the API gave."
     )
-    table = drift_frame(drifts)
+    table = drift_frame(drifts, rows=rows)
     st.dataframe(
         table,
         hide_index=True,
@@ -125,6 +128,12 @@ def show_drift(drifts: Sequence[Drift], *, rows: int) -> None:
             ),
         },
     )
+    if rows < MIN_DRIFT_ROWS:
+        st.info(
+            f"{rows:,} scored rows: too few to judge drift (at least {MIN_DRIFT_ROWS:,}); on so few rows PSI "
+            "is mostly sampling noise, shown for information only."
+        )
+        return
     moving = [drift for drift in drifts if drift.verdict != "stable"]
     if not moving:
         st.success("Every input and the score are stable against the training population.")
@@ -189,6 +198,7 @@ def _uploaded(client: BatchScorer) -> tuple[ParsedFile, ScoredFile] | None:
     upload = st.file_uploader(
         "CSV file of clients",
         type=list(UPLOAD_TYPES),
+        max_upload_size=MAX_UPLOAD_MB,
         key="monitor_file",
         help="Any layout the Batch file tab accepts.",
     )
@@ -226,6 +236,8 @@ def recent_drift(hours: int) -> tuple[str, tuple[Drift, ...], int]:
             SqliteDecisionLog(path), now=datetime.now(UTC), hours=hours, min_decisions=RECENT_MIN_DECISIONS
         )
     except ModelUnavailable as err:
+        return f"Drift not measured: {err}.", (), 0
+    except AuditUnavailableError as err:  # not SQLite, corrupt or locked: a message, never an exception box
         return f"Drift not measured: {err}.", (), 0
     if not drifts:
         return (

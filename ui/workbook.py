@@ -10,6 +10,7 @@ from typing import Any
 from python_calamine import CalamineError, CalamineWorkbook
 
 from functions.clientfiles.layout import SAVE_AS, ClientFileError
+from ui.limits import check_rows
 
 
 def cell_text(value: Any) -> str:
@@ -25,6 +26,10 @@ def workbook_rows(data: bytes, *, name: str) -> list[list[str]]:
     """Return the first sheet of an .xls/.xlsx as rows of cell text; raises ClientFileError if unreadable."""
     try:
         sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+    except (CalamineError, ValueError) as err:
+        raise ClientFileError(f"{name}: cannot be read as a workbook ({err}); {SAVE_AS}") from err
+    check_rows(sheet.height, name=name)  # before its cells become Python objects
+    try:
         return [[cell_text(value) for value in row] for row in sheet.to_python()]
     except (CalamineError, ValueError) as err:
         raise ClientFileError(f"{name}: cannot be read as a workbook ({err}); {SAVE_AS}") from err

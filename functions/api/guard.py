@@ -236,6 +236,8 @@ def log_request(scope: Scope, record: RequestRecord, *, status: int, latency_ms:
         fields["error_code"] = record.error_code
     if record.invalid_fields is not None:
         fields["invalid_fields"] = record.invalid_fields[:MAX_LOGGED_FIELDS]
+    if record.synthetic_ignored:
+        fields["synthetic_mark_ignored"] = True
     logger.info("request", extra=fields)
     emit_metrics(
         route=route,
@@ -244,4 +246,5 @@ def log_request(scope: Scope, record: RequestRecord, *, status: int, latency_ms:
         probabilities=record.probabilities,
         predicted_defaults=record.predicted_defaults,
         synthetic=record.synthetic,
+        synthetic_ignored=record.synthetic_ignored,
     )

@@ -17,6 +17,7 @@ from functions import aws
 from functions.api.request_state import (
     SYNTHETIC_HEADER,  # marks hook and smoke requests (kept out of monitoring)
 )
+from functions.api.synthetic import synthetic_token
 from functions.config import get_settings
 from functions.scoring.contract import EXAMPLES
 from functions.telemetry import logger, start_invocation
@@ -33,7 +34,7 @@ def predict_event(applicant: Mapping[str, int], *, stage: str = "Prod") -> dict[
     """Return a REST API proxy event that posts one applicant to /v1/predict, as API Gateway sends it."""
     request_id = f"deploy-hook-{uuid.uuid4()}"  # unique: the audit table's key
     headers = {"Content-Type": "application/json", "User-Agent": "credit-default-deploy-hook"}
-    headers[SYNTHETIC_HEADER] = "deploy-hook"
+    headers[SYNTHETIC_HEADER] = synthetic_token() or "deploy-hook"  # without the secret: ignored, counted
     return {
         "resource": "/v1/predict",
         "path": "/v1/predict",

@@ -75,6 +75,30 @@ class StoredBins:
     model_version: str
     synthetic: bool
     bins: Bins | None
+    damaged: bool = False  # the stored record could not be read back: skipped and counted, never fatal
+
+
+DAMAGED: Final = StoredBins(model_version="", synthetic=False, bins=None, damaged=True)
+
+
+class DecisionLogUnreadable(AuditUnavailableError):
+    """The decision log cannot be read at all (not SQLite, corrupt, locked): the message says which and why."""
+
+
+def stored_bins(version: object, synthetic: object, bins: object) -> StoredBins:
+    """Read one stored decision's version, synthetic flag and bins (JSON text); DAMAGED when any is unreadable."""
+    try:
+        parsed = None if bins is None else json.loads(str(bins))
+        if not isinstance(version, str) or not version or synthetic not in (0, 1, True, False):
+            return DAMAGED
+        if parsed is not None and not (
+            isinstance(parsed, dict)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in parsed.values())
+        ):
+            return DAMAGED
+    except ValueError:
+        return DAMAGED
+    return StoredBins(model_version=version, synthetic=bool(synthetic), bins=parsed)
 
 
 class DecisionStore(Protocol):
@@ -126,7 +150,7 @@ INSERT: Final = "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
 def to_row(record: DecisionRecord) -> tuple[object, ...]:
     """Flatten a record into the SQLite table's columns (reasons and bins as JSON text)."""
     d = record.decision
-    reasons = [{"code": r.code, "text": r.text, "impact": r.impact} for r in d.reasons]
+    reasons = [{"code": r.code, "impact": r.impact} for r in d.reasons]  # no text: it quotes amounts, age
     return (
         record.key,
         record.request_id,
@@ -177,11 +201,17 @@ class SqliteDecisionLog:
         query = (
             "SELECT model_version, synthetic, bins FROM decisions WHERE decided_day = ? AND decided_at >= ?"
         )
-        with self._connection() as connection:
-            rows = connection.execute(query, (day, since)).fetchall()
-        for version, synthetic, bins in rows:
-            yield StoredBins(
-                model_version=str(version),
-                synthetic=bool(synthetic),
-                bins=None if bins is None else json.loads(bins),
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"  # reading never creates or migrates the log
+        try:
+            with closing(sqlite3.connect(uri, uri=True, timeout=5)) as connection:
+                rows = connection.execute(query, (day, since)).fetchall()
+        except sqlite3.Error as err:
+            reason = (
+                "locked by another process" if "locked" in str(err) else f"not a readable decision log: {err}"
             )
+            raise DecisionLogUnreadable(
+                f"the decision log {self.path} cannot be read ({reason}); point DECISION_LOG at the log `make run` "
+                "writes, or wait for the process holding it"
+            ) from err
+        for version, synthetic, bins in rows:
+            yield stored_bins(version, synthetic, bins)

@@ -3,7 +3,8 @@
 One item per decision, keyed by `request_id` (a batch item: `<request_id>#<index>`), holding the time and
 its UTC day, the model version, an HMAC-SHA256 of the applicant's canonical JSON (the validated inputs
 serialised by pydantic in contract field order, so the same inputs always hash alike and the raw values are
-never stored), the PD, threshold, score, grade, decision, reasons, a `synthetic` flag and each input's
+never stored), the PD, threshold, score, grade, decision, reasons (codes and impacts, never their texts, which quote amounts
+and age), a `synthetic` flag and each input's
 reference bin. A single decision is a conditional `PutItem` (an existing record is never overwritten); a
 batch goes in `BatchWriteItem` calls of 25, each started only if every call left can still finish (timeout x
 attempts) before the Lambda deadline. The index `by-day` (day and shard, time) lets the drift job Query a day.
@@ -20,6 +21,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 from functions.audit.decision import (
+    DAMAGED,
     HASH_METHOD,
     AuditUnavailableError,
     Bins,
@@ -75,7 +77,7 @@ def to_item(record: DecisionRecord) -> dict[str, Any]:
         "predicted_default": {"BOOL": decision.predicted_default},
         "reasons": {
             "L": [
-                {"M": {"code": {"S": r.code}, "text": {"S": r.text}, "impact": _number(r.impact)}}
+                {"M": {"code": {"S": r.code}, "impact": _number(r.impact)}}  # no text: it quotes amounts, age
                 for r in decision.reasons
             ]
         },
@@ -203,12 +205,18 @@ class DynamoDecisionTable:
         )
         for page in pages:
             for item in page["Items"]:
-                bins = item.get("bins", {}).get("M")
-                yield StoredBins(
-                    model_version=item["model_version"]["S"],
-                    synthetic=item.get("synthetic", {}).get("BOOL", False),
-                    bins=None if bins is None else {name: int(value["N"]) for name, value in bins.items()},
-                )
+                try:
+                    bins = item.get("bins", {}).get("M")
+                    stored = StoredBins(
+                        model_version=item["model_version"]["S"],
+                        synthetic=item.get("synthetic", {}).get("BOOL", False),
+                        bins=None
+                        if bins is None
+                        else {name: int(value["N"]) for name, value in bins.items()},
+                    )
+                except (KeyError, TypeError, ValueError, AttributeError):  # a damaged item: skipped, counted
+                    stored = DAMAGED
+                yield stored
 
 
 def _partial(written: int, items: Sequence[object]) -> str:

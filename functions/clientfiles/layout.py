@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Final, Protocol
 
+from functions.clientfiles.cells import TOO_LONG, TOO_LONG_PROBLEM, split_long_line
 from functions.scoring.contract import FEATURES
 
 TARGET_NAMES: Final = ("DEFAULT.PAYMENT.NEXT.MONTH", "DEFAULT PAYMENT NEXT MONTH", "DEFAULT")
@@ -125,12 +126,42 @@ def text_lines(raw: Readable, *, name: str) -> Iterator[str]:
         yield chunk
 
 
+def _width(line: str, delimiter: str) -> int:
+    """Count a line's cells split by `delimiter` (quotes honoured), even past the csv module's cell limit."""
+    try:
+        return len(next(csv.reader([line], delimiter=delimiter), []))
+    except csv.Error:  # a cell past the field size limit
+        return len(split_long_line(line, delimiter))
+
+
+def checked_cells(lines: Iterable[str], *, delimiter: str) -> Iterator[list[str]]:
+    """Yield each record's cells (quotes honoured); a cell past MAX_CELL becomes TOO_LONG in its place, so the row
+    keeps its line and is reported, never a csv.Error."""
+    record: list[str] = []  # the lines of the record being read, to split again if the csv module refuses it
+
+    def feed() -> Iterator[str]:
+        for text in lines:
+            record.append(text)
+            yield text
+
+    reader = csv.reader(feed(), delimiter=delimiter)
+    while True:
+        record.clear()
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # the csv module's only error in its default dialect: a cell past its limit
+            cells = split_long_line("".join(record), delimiter)
+        yield cells
+
+
 def _delimiter_of(text: str) -> str | None:
     """Return the delimiter a `sep=` line names, or the one splitting `text` into most cells (None if none)."""
     line = text.lstrip("\ufeff").rstrip("\r\n")  # not strip(): `sep=<tab>` ends in whitespace
     if line.lower().startswith("sep=") and len(line) == 5:
         return line[4] if line[4] in DELIMITERS else None
-    width = {d: len(next(csv.reader([line], delimiter=d), [])) for d in DELIMITERS}
+    width = {d: _width(line, d) for d in DELIMITERS}
     best = max(width, key=lambda d: width[d])
     return best if width[best] > 1 else None
 
@@ -165,7 +196,7 @@ def split_lines(text_lines: Iterable[str], *, name: str) -> Iterator[list[str]]:
     if probe is None:
         raise ClientFileError(f"{name}: empty file")
     delimiter = find_delimiter(peeked[probe], name=name, line=probe + 1)
-    return csv.reader(chain(peeked, lines), delimiter=delimiter)
+    return checked_cells(chain(peeked, lines), delimiter=delimiter)
 
 
 def _trimmed(cells: list[str]) -> list[str]:
@@ -223,6 +254,11 @@ def read_layout(lines: Iterator[list[str]], *, name: str) -> Layout:
     header; raises ClientFileError naming what the likeliest header row lacks."""
     best: tuple[int, int, list[str]] | None = None  # (known names, -line, row)
     for line, row in enumerate(lines, start=1):
+        if TOO_LONG in row:
+            raise ClientFileError(
+                f"{name}: line {line}, column {row.index(TOO_LONG) + 1}: {TOO_LONG_PROBLEM}; a client file's "
+                f"header and title rows hold short names; {SAVE_AS}"
+            )
         keys = {_key(c) for c in row}
         if keys >= REQUIRED:
             return header_layout(row, name=name, line=line)

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
+from functions.clientfiles.cells import TOO_LONG, TOO_LONG_PROBLEM
 from functions.clientfiles.layout import (
     SAVE_AS,
     TARGET_NAMES,
@@ -123,8 +124,19 @@ class ClientRow:
         return "; ".join(f"{p.column}: {p.problem}" for p in self.problems)
 
 
+def _cell(cells: list[str], at: int | None) -> str | None:
+    return cells[at].strip() if at is not None and at < len(cells) else None
+
+
 def check_cells(cells: list[str], layout: Layout, line: int) -> ClientRow:
     """Check one row's cells against the contract; problems name the line, the column and what is wrong."""
+    if TOO_LONG in cells:  # a cell the reader could not hold: the row keeps its place with this error
+        long_at = cells.index(TOO_LONG)
+        column = layout.header[long_at] if long_at < len(layout.header) else f"column {long_at + 1}"
+        client_id = _cell(cells, layout.id_at) if layout.id_at != long_at else None
+        return ClientRow(
+            line, client_id, (), None, (Problem(line, column, TOO_LONG_PROBLEM, kind="too_long"),)
+        )
     record = {}
     for field, index in layout.where.items():
         value = parse_cell(cells[index]) if index < len(cells) else None
@@ -146,10 +158,7 @@ def check_cells(cells: list[str], layout: Layout, line: int) -> ClientRow:
             target = int(flag)
         else:
             target_problem = Problem(line, layout.header[at], f"default flag {flag!r} is not 0 or 1")
-    client_id = (
-        cells[layout.id_at].strip() if layout.id_at is not None and layout.id_at < len(cells) else None
-    )
-    return ClientRow(line, client_id, values, target, problems, target_problem, applicant)
+    return ClientRow(line, _cell(cells, layout.id_at), values, target, problems, target_problem, applicant)
 
 
 def _problem(line: int, loc: tuple[int | str, ...], message: str, kind: str) -> Problem:

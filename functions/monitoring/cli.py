@@ -42,6 +42,26 @@ def score_rows(raw: Vector, model_dir: Path) -> tuple[Manifest, Vector, Vector]:
     return manifest, probabilities, points_of(probabilities, manifest.score_scaling)
 
 
+def check_report(folder: Path) -> None:
+    """Refuse a --report path that exists and is not a folder, before any work; raises MonitoringError."""
+    if folder.exists() and not folder.is_dir():
+        raise MonitoringError(
+            f"--report {folder} is a file; give a folder for the HTML report (created if need be)"
+        )
+
+
+def write_report(folder: Path, name: str, html: str) -> None:
+    """Write the HTML report `name` into `folder` (created if need be); raises MonitoringError if it cannot."""
+    check_report(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(html, encoding="utf-8")
+    except OSError as err:
+        raise MonitoringError(
+            f"cannot write the report into {folder} ({err}); give a writable folder"
+        ) from err
+
+
 def run_drift(path: Path, *, model_dir: Path, report: Path | None) -> tuple[str, dict[str, Any]]:
     """Compute the drift of a client file against the manifest's reference; return (table, JSON value)."""
     clients = read_client_file(path)
@@ -53,8 +73,7 @@ def run_drift(path: Path, *, model_dir: Path, report: Path | None) -> tuple[str,
     drifts = population_drift(clients.raw, points, manifest.reference)
     rows = clients.raw.shape[0]
     if report is not None:
-        report.mkdir(parents=True, exist_ok=True)
-        (report / DRIFT_REPORT).write_text(drift_report(drifts, rows=rows))
+        write_report(report, DRIFT_REPORT, drift_report(drifts, rows=rows))
     return drift_table(drifts, rows=rows), drift_json(drifts, rows=rows)
 
 
@@ -63,13 +82,17 @@ def run_outcomes(path: Path, *, model_dir: Path, report: Path | None) -> tuple[s
     clients = read_client_file(path, need_target=True)
     if clients.target is None:  # read_client_file refuses such a file already; this keeps the type narrow
         raise MonitoringError(f"{path.name}: no default flag column")
+    if (classes := np.unique(clients.target)).size < 2:
+        raise MonitoringError(
+            f"{path.name}: every client's default flag is {int(classes[0])}; a back-test compares defaulters "
+            "with non-defaulters (AUC, KS, calibration), so the file needs both"
+        )
     manifest, probabilities, points = score_rows(clients.raw, model_dir)
     outcomes = back_test(
         clients.target, probabilities, points, bands=manifest.grade_bands, scaling=manifest.score_scaling
     )
     if report is not None:
-        report.mkdir(parents=True, exist_ok=True)
-        (report / OUTCOMES_REPORT).write_text(outcomes_report(outcomes))
+        write_report(report, OUTCOMES_REPORT, outcomes_report(outcomes))
     return outcomes_table(outcomes), outcomes_json(outcomes)
 
 
@@ -93,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = run_drift if args.command == "drift" else run_outcomes
     try:
+        if args.report is not None:
+            check_report(args.report)
         table, value = run(args.file, model_dir=args.model, report=args.report)
     except (ClientFileError, MonitoringError) as err:
         emit(f"error: {err}", error=True)

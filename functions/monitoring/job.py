@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from functions import aws
 from functions.audit import stores as audit
-from functions.audit.decision import DecisionStore, SqliteDecisionLog, StoredBins
+from functions.audit.decision import DecisionLogUnreadable, DecisionStore, SqliteDecisionLog, StoredBins
 from functions.config import LOCAL_DECISION_LOG, get_settings
 from functions.monitoring.psi import Drift, drifts_of_counts
 from functions.monitoring.tables import drift_json, drift_table, emit
@@ -40,7 +40,7 @@ class WindowCounts:
 
     bins: BinCounts
     skipped: dict[str, int] = field(
-        default_factory=lambda: {"synthetic": 0, "other_model_version": 0, "no_bins": 0}
+        default_factory=lambda: {"synthetic": 0, "other_model_version": 0, "no_bins": 0, "damaged": 0}
     )
 
     @property
@@ -61,12 +61,15 @@ def window(now: datetime, *, hours: int) -> tuple[str, list[str]]:
 def count_window(
     stored: Iterable[StoredBins], reference: ReferenceDistributions, *, model_version: str
 ) -> WindowCounts:
-    """Count each kept decision's bin per input and for the score; skip synthetic, other versions, no bins."""
-    skipped = {"synthetic": 0, "other_model_version": 0, "no_bins": 0}
+    """Count each kept decision's bin per input and for the score; skip damaged, synthetic, other versions, no
+    bins (each counted in `skipped`)."""
+    skipped = {"synthetic": 0, "other_model_version": 0, "no_bins": 0, "damaged": 0}
 
     def kept() -> Iterator[Mapping[str, int]]:
         for decision in stored:
-            if decision.synthetic:
+            if decision.damaged:
+                skipped["damaged"] += 1  # unreadable record: one bad record never stops the job
+            elif decision.synthetic:
                 skipped["synthetic"] += 1
             elif decision.model_version != model_version:
                 skipped["other_model_version"] += 1  # its bins are against another reference
@@ -172,7 +175,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--min-decisions", type=int, default=settings.drift_min_decisions, help="fewest decisions for a PSI"
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.min_decisions < 1:
+        parser.error(
+            f"--min-decisions must be at least 1 (got {args.min_decisions}): PSI of no decisions is undefined"
+        )
+    if args.hours < 1:
+        parser.error(f"--hours must be at least 1 (got {args.hours})")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,6 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelUnavailable as err:
         emit(f"Drift not measured: {err}.", error=True)
         return 1
+    except DecisionLogUnreadable as err:
+        emit(f"Drift not measured: {err}.", error=True)
+        return 2
+    if damaged := counted.skipped["damaged"]:
+        emit(f"{damaged:,} damaged decision record(s) could not be read and were skipped.", error=True)
     if not measured:
         left_out = ", ".join(f"{count} {why}" for why, count in counted.skipped.items())
         emit(

@@ -5,6 +5,7 @@ from html import escape
 from typing import Final
 
 from functions.monitoring.psi import Drift
+from functions.monitoring.tables import MIN_DRIFT_ROWS, shown_verdict
 from functions.scoring.manifest_parts import BackTest
 
 STYLE: Final = (
@@ -67,14 +68,15 @@ def bars(drift: Drift) -> str:
 
 def drift_report(drifts: Sequence[Drift], *, rows: int) -> str:
     """Render the PSI table and, for each input that is not stable, its bins (characteristic analysis)."""
+    judged = rows >= MIN_DRIFT_ROWS
     table = _table(
         ("input", "PSI", "verdict"),
-        [(d.name, f"{d.psi:.4f}", d.verdict) for d in drifts],
-        classes=[d.verdict for d in drifts],
+        [(d.name, f"{d.psi:.4f}", shown_verdict(d, rows=rows)) for d in drifts],
+        classes=[d.verdict if judged else "" for d in drifts],
     )
     sections = []
     for drift in drifts:
-        if drift.verdict == "stable":
+        if drift.verdict == "stable" or not judged:
             continue
         detail = _table(
             ("bin", "reference", "current", "PSI contribution"),
@@ -84,7 +86,10 @@ def drift_report(drifts: Sequence[Drift], *, rows: int) -> str:
             f"<h2>{escape(drift.name)}: PSI {drift.psi:.3f} ({drift.verdict})</h2>{bars(drift)}{detail}"
         )
     legend = "<p>Grey: training reference; blue: current. PSI below 0.10 stable, 0.10-0.25 investigate, 0.25+ shifted.</p>"
-    return page("Population stability", f"<p>{rows:,} rows.</p>{legend}{table}{''.join(sections)}")
+    count = f"<p>{rows:,} rows.</p>"
+    if not judged:
+        count = f"<p>{rows:,} rows: too few to judge drift (at least {MIN_DRIFT_ROWS:,}); PSI for information only.</p>"
+    return page("Population stability", f"{count}{legend}{table}{''.join(sections)}")
 
 
 def outcomes_report(outcomes: BackTest) -> str:

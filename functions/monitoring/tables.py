@@ -2,28 +2,47 @@
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+from functions.config import DRIFT_MIN_DECISIONS
 from functions.monitoring.psi import Drift, moved_bins
 
 if TYPE_CHECKING:
     from functions.scoring.manifest_parts import BackTest
 
 
+MIN_DRIFT_ROWS: Final = DRIFT_MIN_DECISIONS  # below it no drift verdict is given (functions/config.py)
+
+
+def shown_verdict(drift: Drift, *, rows: int) -> str:
+    """Return the drift's verdict, or "too few rows to judge (N < MIN_DRIFT_ROWS)" for fewer rows."""
+    if rows < MIN_DRIFT_ROWS:
+        return f"too few rows to judge ({rows:,} < {MIN_DRIFT_ROWS:,})"
+    return drift.verdict
+
+
 def drift_json(drifts: Sequence[Drift], *, rows: int) -> dict[str, Any]:
-    """Shape drift as `{"psi": {name: value}, "verdict": {name: verdict}, "rows": n}` (inputs, then "score")."""
+    """Shape drift as `{"psi": {name: value}, "verdict": {name: verdict}, "rows": n}` (inputs, then "score");
+    below MIN_DRIFT_ROWS rows each verdict says there are too few rows to judge."""
     return {
         "psi": {d.name: d.psi for d in drifts},
-        "verdict": {d.name: d.verdict for d in drifts},
+        "verdict": {d.name: shown_verdict(d, rows=rows) for d in drifts},
         "rows": rows,
     }
 
 
 def drift_table(drifts: Sequence[Drift], *, rows: int) -> str:
-    """Render drift as a fixed-width table, with the bins that moved most for each input that is not stable."""
-    lines = [f"{rows:,} rows", f"{'input':<12} {'PSI':>8}  verdict      bins that moved most"]
+    """Render drift as a fixed-width table, with the bins that moved most for each input that is not stable;
+    below MIN_DRIFT_ROWS rows the PSI is shown for information and no input is judged."""
+    head = f"{rows:,} rows"
+    if rows < MIN_DRIFT_ROWS:
+        head += f": too few rows to judge drift (at least {MIN_DRIFT_ROWS:,}); PSI for information only"
+    lines = [head, f"{'input':<12} {'PSI':>8}  verdict      bins that moved most"]
     for drift in drifts:
         moved = ""
+        if rows < MIN_DRIFT_ROWS:
+            lines.append(f"{drift.name:<12} {drift.psi:>8.4f}  {shown_verdict(drift, rows=rows)}")
+            continue
         if drift.verdict != "stable":
             moved = ", ".join(f"{b.label} {b.expected:.1%}->{b.actual:.1%}" for b in moved_bins(drift))
         lines.append(f"{drift.name:<12} {drift.psi:>8.4f}  {drift.verdict:<12} {moved}".rstrip())

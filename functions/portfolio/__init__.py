@@ -5,4 +5,4 @@ May import monitoring, audit, clientfiles, scoring and the root modules; indepen
 no Lambda imports the command.
 """
 
-__all__ = ["cli", "prepare", "shard", "summarise"]
+__all__ = ["cli", "files", "pool", "prepare", "shard", "summarise"]

@@ -9,32 +9,29 @@ import argparse
 import csv
 import json
 import os
+import signal
 import sys
 import time
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from itertools import islice
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
-from functions.clientfiles.rows import ClientFileError, Layout, data_rows, stream_cells, text_lines
+from functions.clientfiles.rows import ClientFileError, data_rows, stream_cells, text_lines
 from functions.config import get_settings
 from functions.portfolio.counts import BookCounts, book_drift
-from functions.portfolio.shard import (
-    HashingReader,
-    output_header,
-    score_client_rows,
-    serving_model,
-    serving_strategy,
-)
+from functions.portfolio.files import RunFiles, check_paths, open_partial, summary_path
+from functions.portfolio.pool import EXIT_CODES, Chunk, Interrupted, interrupts_raise, scored_chunks
+from functions.portfolio.shard import HashingReader, output_header, serving_model, serving_strategy
 from functions.portfolio.whatif_run import add_command, whatif_main
 from functions.scoring.manifest import ModelUnavailable
 from functions.scoring.strategy_file import StrategyError
 
+__all__ = ["chunks", "main", "score_file", "scored_chunks", "summary_path"]
+
 CHUNK_ROWS: Final = 5_000
-Chunk = list[tuple[int, list[str]]]
 
 
 def say(message: str, *, end: str = "\n") -> None:
@@ -48,86 +45,59 @@ def chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[Chunk]:
         yield chunk
 
 
-def _init_worker(model_dir: Path) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    serving_strategy(model_dir)
-
-
-def _score(layout: Layout, chunk: Chunk, model_dir: Path) -> tuple[str, BookCounts]:
-    return score_client_rows(serving_model(model_dir), serving_strategy(model_dir), layout, chunk)
-
-
-def scored_chunks(
-    layout: Layout, pieces: Iterator[Chunk], *, workers: int, model_dir: Path
-) -> Iterator[tuple[str, BookCounts]]:
-    """Score chunks in order, in-process for one worker, else on a pool with at most 2 x workers in flight."""
-    if workers == 1:
-        yield from (_score(layout, chunk, model_dir) for chunk in pieces)
-        return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model_dir,)) as pool:
-        pending: deque[Future[tuple[str, BookCounts]]] = deque()
-        for chunk in pieces:
-            pending.append(pool.submit(_score, layout, chunk, model_dir))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
 def write_scored(
-    source: Path, target: Path, *, workers: int, model_dir: Path, chunk_rows: int
+    source: Path, out: IO[str], *, name: str, workers: int, model_dir: Path, chunk_rows: int
 ) -> tuple[BookCounts, str]:
-    """Stream `source` into the scored CSV `target`; return the book's counts and the input's sha256."""
-    size, book = max(source.stat().st_size, 1), BookCounts()
-    with source.open("rb") as raw, target.open("w", encoding="utf-8", newline="") as out:
+    """Stream `source` into the scored CSV `out`; return the tally and the input's sha256."""
+    size, tally = max(source.stat().st_size, 1), BookCounts()
+    with source.open("rb") as raw:
         hashed = HashingReader(raw)
         try:
-            layout, cells = stream_cells(text_lines(hashed, name=source.name), name=source.name)
+            layout, cells = stream_cells(text_lines(hashed, name=name), name=name)
             csv.writer(out, lineterminator="\n").writerow(output_header(layout))
             pieces = chunks(data_rows(cells, layout), chunk_rows)
-            for body, chunk_counts in scored_chunks(layout, pieces, workers=workers, model_dir=model_dir):
-                out.write(body)
-                book.add(chunk_counts)
-                say(f"\rscored {book.rows:,} rows ({100 * hashed.bytes_read / size:.0f}% read)", end="")
+            scored = scored_chunks(layout, pieces, workers=workers, model_dir=model_dir)
+            with closing(scored):  # an error or interrupt here stops the workers before it propagates
+                for body, counts in scored:
+                    out.write(body)
+                    tally.add(counts)
+                    say(f"\rscored {tally.rows:,} rows ({100 * hashed.bytes_read / size:.0f}% read)", end="")
         finally:
             say("")
-    return book, hashed.sha256.hexdigest()
+    return tally, hashed.sha256.hexdigest()
 
 
 def score_file(
     source: Path, target: Path, *, workers: int, model_dir: Path, chunk_rows: int = CHUNK_ROWS
 ) -> dict[str, Any]:
-    """Score the client file `source` into the CSV `target` and return the summary; raises ClientFileError."""
+    """Score the client file `source` into the CSV `target` and its summary beside it (both or neither appear);
+    return the summary; raises ClientFileError (bad paths or rows, output in use), ModelUnavailable, OSError."""
     started = time.perf_counter()
-    partial = target.with_name(target.name + ".partial")  # renamed only when complete
+    check_paths(source, target)
     model = serving_model(
         model_dir
     )  # fail before reading when the model or the strategy is missing or invalid
     strategy = serving_strategy(model_dir)
-    try:
-        book, sha256 = write_scored(
-            source, partial, workers=workers, model_dir=model_dir, chunk_rows=chunk_rows
-        )
-        if book.rows == 0:
+    with RunFiles(target) as files:
+        with open_partial(files) as out:
+            tally, sha256 = write_scored(
+                source, out, name=source.name, workers=workers, model_dir=model_dir, chunk_rows=chunk_rows
+            )
+            out.flush()
+            os.fsync(out.fileno())
+        if tally.rows == 0:
             raise ClientFileError(f"{source.name}: no client rows")
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(target)
-    return book.report() | {
-        "drift": book_drift(book, model.manifest.reference),
-        "model_version": model.version,
-        "strategy_version": strategy.version,
-        "input": str(source),
-        "input_sha256": sha256,
-        "output": str(target),
-        "duration_seconds": round(time.perf_counter() - started, 3),
-    }
-
-
-def summary_path(output: Path) -> Path:
-    """Return where the summary of `output` goes: OUTPUT.summary.json beside it."""
-    return output.with_name(output.name + ".summary.json")
+        summary = tally.report() | {
+            "drift": book_drift(tally, model.manifest.reference),
+            "model_version": model.version,
+            "strategy_version": strategy.version,
+            "input": str(source),
+            "input_sha256": sha256,
+            "output": str(target),
+            "duration_seconds": round(time.perf_counter() - started, 3),
+        }
+        files.commit(json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -160,28 +130,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command; return 0 when done, 2 on a usage or data error, 1 when a worker fails."""
+    """Run the command; return 0 when done, 2 on a usage or data error, 1 when scoring fails, 128 + the signal
+    number when interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP); nothing is left half-written."""
     args = parse_args(argv)
     if args.command == "whatif":
         return whatif_main(args)
     source, target = args.input, args.output
-    if not source.is_file():
-        say(f"error: no input file at {source}; give a client CSV")
-        return 2
-    if not target.parent.is_dir() or target.resolve() == source.resolve():
-        say(f"error: cannot write {target}: its folder must exist and it must not be the input")
-        return 2
+    model_dir = args.model or get_settings().model_dir
     try:
-        summary = score_file(
-            source, target, workers=args.workers, model_dir=args.model or get_settings().model_dir
-        )
+        with interrupts_raise():
+            summary = score_file(source, target, workers=args.workers, model_dir=model_dir)
     except (ClientFileError, ModelUnavailable, StrategyError) as err:
         say(f"error: {err}")
         return 2
     except (BrokenProcessPool, OSError) as err:
         say(f"error: scoring stopped ({err}); nothing was written to {target}")
         return 1
-    summary_path(target).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    except (KeyboardInterrupt, Interrupted) as err:
+        signum = err.signum if isinstance(err, Interrupted) else signal.SIGINT
+        say(
+            f"interrupted ({signal.Signals(signum).name}): workers stopped, temporary files removed; "
+            f"nothing was written to {target}"
+        )
+        return EXIT_CODES[signal.Signals(signum)]
     rate = summary["rows"] / max(summary["duration_seconds"], 1e-9)
     say(
         f"{summary['rows']:,} rows ({summary['invalid']:,} invalid) in {summary['duration_seconds']:.1f} s "

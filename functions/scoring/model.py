@@ -14,6 +14,7 @@ from functions.scoring.features import MODEL_FEATURES, engineer
 from functions.scoring.manifest import Manifest, ModelUnavailable, ScoreScaling, read_manifest
 from functions.scoring.reasons import Ranked, explain_rows, group_tags, measure_impacts, rank_reasons
 from functions.scoring.trees import TreeEnsemble, load_ensemble
+from functions.scoring.version import verify_version
 
 Matrix = npt.NDArray[np.float64]
 
@@ -51,7 +52,7 @@ class ScoringModel:
 
     @property
     def version(self) -> str:
-        """Return the model version (12 hex digits of the serving arrays' and threshold's sha256)."""
+        """Return the model version (12 hex digits of the sha256 of the serving arrays and decision fields)."""
         return self.manifest.version
 
     @property
@@ -126,4 +127,5 @@ def load_model(model_dir: Path) -> ScoringModel:
         raise ModelUnavailable(
             f"serving.npz: {ensemble.n_features} features, the contract builds {len(MODEL_FEATURES)}"
         )
+    verify_version(manifest, ensemble)
     return ScoringModel(ensemble=ensemble, manifest=manifest)

@@ -164,10 +164,10 @@ def test_drift_job_prints_the_psi_table_from_the_local_log(
     with TestClient(get_app()) as client:
         client.post("/v1/predict/batch", json={"applicants": generate_rows(60, seed=32)})
     assert drift_job.main(["--local"]) == 1  # 60 decisions, fewer than the default minimum
-    assert "fewer than 100: no PSI" in capsys.readouterr().err
+    assert "fewer than 200: no PSI" in capsys.readouterr().err
     assert drift_job.main(["--local", "--min-decisions", "50"]) == 0
     table = capsys.readouterr().out
-    assert table.startswith("60 rows")
+    assert table.startswith("60 rows: too few rows to judge drift (at least 200)")  # PSI shown, not judged
     assert all(f"\n{name} " in table for name in (*FEATURE_NAMES, "score"))
     assert drift_job.main(["--local", "--min-decisions", "50", "--format", "json"]) == 0
     printed = json.loads(capsys.readouterr().out)

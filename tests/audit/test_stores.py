@@ -32,6 +32,8 @@ DECISION = Decision(
     reasons=(ReasonCode(code="latest_status", text="1 month late on the latest payment", impact=0.1),),
 )
 
+SMOKE_TOKEN = "s" * 24  # the deploy-time synthetic-traffic secret
+
 
 @pytest.fixture
 def audited(
@@ -231,10 +233,10 @@ def test_decision_bins_follow_the_reference(referenced_model_dir: Path) -> None:
 def test_synthetic_traffic_is_audited_as_such_and_kept_out_of_decision_metrics(
     audited: Any, client: TestClient, configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure(
-        AWS_LAMBDA_FUNCTION_NAME="credit-default-scoring"
-    )  # EMF metric lines are written under Lambda only
-    marked = client.post("/v1/predict", json=TYPICAL, headers={SYNTHETIC_HEADER: "smoke"})
+    configure(  # EMF metric lines are written under Lambda only; the smoke test holds the synthetic secret
+        AWS_LAMBDA_FUNCTION_NAME="credit-default-scoring", SYNTHETIC_TRAFFIC_TOKEN=SMOKE_TOKEN
+    )
+    marked = client.post("/v1/predict", json=TYPICAL, headers={SYNTHETIC_HEADER: SMOKE_TOKEN})
     plain = client.post("/v1/predict", json=TYPICAL)
     flags = {item["request_id"]["S"]: item["synthetic"] for item in items(audited)}
     assert flags == {marked.json()["request_id"]: {"BOOL": True}, plain.json()["request_id"]: {"BOOL": False}}
@@ -245,10 +247,38 @@ def test_synthetic_traffic_is_audited_as_such_and_kept_out_of_decision_metrics(
 
 
 def test_deploy_hook_requests_are_synthetic(
-    audited: Any, body_of: Callable[[dict[str, Any]], Any], lambda_context: Any
+    audited: Any,
+    body_of: Callable[[dict[str, Any]], Any],
+    lambda_context: Any,
+    configure: Callable[..., None],
 ) -> None:
+    configure(SYNTHETIC_TRAFFIC_TOKEN=SMOKE_TOKEN)  # the hook holds the deploy-time secret
     answer = handler(predict_event(TYPICAL), lambda_context)
     assert answer["statusCode"] == 200
     [item] = items(audited)
     assert item["request_id"]["S"] == body_of(answer)["request_id"]
     assert item["synthetic"] == {"BOOL": True}
+
+
+def test_a_damaged_item_is_read_back_as_one_damaged_record(audited: Any) -> None:
+    from functions.audit.decision import DAMAGED
+
+    base = {"decided_day": {"S": "2026-01-01#0"}, "decided_at": {"S": "2026-01-01T10:00:00.000+00:00"}}
+    good = base | {
+        "request_id": {"S": "good"},
+        "model_version": {"S": "m1"},
+        "bins": {"M": {"score": {"N": "3"}}},
+    }
+    no_version = base | {"request_id": {"S": "no-version"}}
+    bad_bin = base | {
+        "request_id": {"S": "bad-bin"},
+        "model_version": {"S": "m1"},
+        "bins": {"M": {"score": {"S": "x"}}},
+    }
+    for item in (good, no_version, bad_bin):
+        audited.put_item(TableName=TABLE, Item=item)
+    stored = sorted(
+        audit.decision_store().read_day("2026-01-01", since="2026-01-01"), key=lambda s: s.damaged
+    )
+    assert stored[0].bins == {"score": 3} and not stored[0].damaged
+    assert stored[1:] == [DAMAGED, DAMAGED]

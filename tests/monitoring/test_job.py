@@ -26,6 +26,7 @@ from training.synthetic import generate_rows
 
 TABLE = "credit-default-audit"
 NAMESPACE = "CreditDefaultTest"
+SMOKE_TOKEN = "s" * 24  # the deploy-time secret the smoke test holds
 
 
 @pytest.fixture
@@ -44,13 +45,14 @@ def aws(
             MODEL_DIR=str(referenced_model_dir),
             POWERTOOLS_METRICS_NAMESPACE=NAMESPACE,
             DRIFT_MIN_DECISIONS="50",
+            SYNTHETIC_TRAFFIC_TOKEN=SMOKE_TOKEN,
         )
         yield boto3.client("cloudwatch")
 
 
 def score(rows: list[dict[str, Any]], *, synthetic: bool = False) -> list[int]:
     """Score the rows through the app's batch route (as API Gateway would pass them); return their points."""
-    headers = {SYNTHETIC_HEADER: "smoke"} if synthetic else {}
+    headers = {SYNTHETIC_HEADER: SMOKE_TOKEN} if synthetic else {}
     with TestClient(get_app()) as client:
         response = client.post("/v1/predict/batch", json={"applicants": rows}, headers=headers)
     assert response.status_code == 200
@@ -150,7 +152,7 @@ def test_too_few_decisions_publish_the_count_only(aws: Any) -> None:
         "published": False,
         "model_version": summary["model_version"],
         "rows": 10,
-        "skipped": {"synthetic": 0, "other_model_version": 0, "no_bins": 0},
+        "skipped": {"synthetic": 0, "other_model_version": 0, "no_bins": 0, "damaged": 0},
         "psi": {},
     }
     assert published(aws, None) == [10.0]
@@ -180,7 +182,7 @@ def test_window_count_skips_other_versions_and_unreadable_bins(referenced_model_
     ]
     counted = drift_job.count_window(stored, reference, model_version="v1")
     assert counted.rows == 1
-    assert counted.skipped == {"synthetic": 1, "other_model_version": 1, "no_bins": 2}
+    assert counted.skipped == {"synthetic": 1, "other_model_version": 1, "no_bins": 2, "damaged": 0}
     score_bins = len(reference.score.shares)
     assert counted.bins.counts["score"].tolist() == [0] * 9 + [1] + [0] * (score_bins - 10)
     [*_, score_drift] = drifts_of_counts(counted.bins, reference)

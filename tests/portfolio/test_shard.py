@@ -146,7 +146,12 @@ def test_book_drift_needs_a_reference_and_scored_rows() -> None:
     assert drift is not None
     assert drift["rows"] == tally.scored
     assert list(drift["psi"])[-1] == "score"
-    assert set(drift["verdict"].values()) <= {"stable", "investigate", "shifted"}
+    judged = (
+        {"stable", "investigate", "shifted"}
+        if tally.scored >= 200
+        else {f"too few rows to judge ({tally.scored} < 200)"}
+    )
+    assert set(drift["verdict"].values()) <= judged
 
 
 def shard_event(bucket: str, key: str = "shards/run/part-00001.csv") -> dict[str, Any]:

@@ -205,7 +205,7 @@ def test_check_catches_a_mistake_in_a_parameter_default() -> None:
     assert any("1000" in problem for problem in limit_problems(broken))
 
 
-def test_function_may_only_write_audit_records_and_read_the_hash_key() -> None:
+def test_function_may_only_write_audit_records_and_read_the_hash_key_and_synthetic_secret() -> None:
     template = load_template()
     properties = template["Resources"]["ScoringFunction"]["Properties"]
     statements = [s for policy in properties["Policies"] for s in policy["Statement"]]
@@ -220,6 +220,7 @@ def test_function_may_only_write_audit_records_and_read_the_hash_key() -> None:
         ("dynamodb:PutItem", table),
         ("dynamodb:BatchWriteItem", table),
         ("secretsmanager:GetSecretValue", secret),
+        ("secretsmanager:GetSecretValue", json.dumps({"Ref": "SyntheticTrafficSecret"})),
     }
     assert all(statement["Effect"] == "Allow" for statement in statements)
     table_properties = template["Resources"]["AuditTable"]["Properties"]
@@ -255,7 +256,7 @@ def test_local_runs_turn_off_what_exists_only_once_deployed() -> None:
         if isinstance(value, dict) and value.get("Ref") in template["Resources"]
     }
     local = json.loads((ROOT / "events" / "local-env.json").read_text())["ScoringFunction"]
-    assert resource_refs == {"AUDIT_TABLE", "AUDIT_KEY_SECRET_ARN"}
+    assert resource_refs == {"AUDIT_TABLE", "AUDIT_KEY_SECRET_ARN", "SYNTHETIC_TRAFFIC_SECRET_ARN"}
     assert all(local[name] == "" for name in resource_refs)
     config = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
     for command in ("local_start_api", "local_invoke"):

@@ -11,6 +11,7 @@ import pytest
 from functions.config import MODEL_DIR
 from functions.scoring.manifest import MANIFEST_FILE, GradeBand, read_manifest, sha256_file
 from functions.scoring.trees import load_ensemble
+from functions.scoring.version import decision_policy, model_version
 from training import export
 from training.candidates import CALIBRATION
 from training.data import SPLIT_POLICY
@@ -86,11 +87,15 @@ def test_written_manifest_round_trips(synthetic_model_dir: Path) -> None:
     assert read_manifest(synthetic_model_dir).to_json() == text
 
 
-def test_version_hashes_the_serving_arrays_and_the_threshold(synthetic_model_dir: Path) -> None:
+def test_version_hashes_the_serving_arrays_and_every_decision_field(synthetic_model_dir: Path) -> None:
     manifest = read_manifest(synthetic_model_dir)
     ensemble = load_ensemble(synthetic_model_dir / "serving.npz")
-    assert export.model_version(ensemble, manifest.threshold) == manifest.version
-    assert export.model_version(ensemble, np.nextafter(manifest.threshold, 1.0)) != manifest.version
+    policy = decision_policy(manifest)
+    assert model_version(ensemble, policy) == manifest.version
+    assert (
+        model_version(ensemble, policy | {"threshold": np.nextafter(manifest.threshold, 1.0)})
+        != manifest.version
+    )
 
 
 def test_manifest_records_the_policy_training_used(synthetic_model_dir: Path) -> None:

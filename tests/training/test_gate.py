@@ -157,3 +157,61 @@ def test_markdown_table_pads_every_line_to_the_same_width() -> None:
 def test_the_paired_bootstrap_refuses_outcomes_of_one_class() -> None:
     with pytest.raises(ValueError, match="both defaults and non-defaults"):
         paired_auc_difference(np.zeros(50), np.linspace(0, 1, 50), np.linspace(0, 1, 50), rounds=10)
+
+
+def graded(version: str, probabilities: Vector, *, threshold: float, bands: tuple[float, ...]) -> Scored:
+    """Score with a cut-off and grade bands (upper PD of A, B, ...; the last band takes the rest)."""
+    grades = tuple("ABCDE"[int(np.searchsorted(bands, p, side="right"))] for p in probabilities.tolist())
+    return Scored(version, threshold, probabilities, np.round(600 - 100 * probabilities), grades)
+
+
+BANDS = (0.10, 0.20, 0.35, 0.55)
+
+
+def test_a_challenger_whose_cut_off_moved_to_0_9_flags_nobody_and_is_refused() -> None:
+    rows = generate_rows(1500, seed=4)
+    y, probabilities = outcomes_and_scores(len(rows), seed=5)
+    probabilities = probabilities * 0.85  # every PD below 0.9
+    comparison = compare_scores(
+        to_matrix(rows),
+        y,
+        graded("champion0000", probabilities, threshold=0.3, bands=BANDS),
+        graded("challenger00", probabilities, threshold=0.9, bands=BANDS),  # the same PDs: metrics all hold
+        split="generated",
+    )
+    assert [r.metric for r in comparison.failures] == ["selection_rate"]
+    assert comparison.failures[0].sentence == "decisions collapse: the challenger flags 0% of clients"
+    assert comparison.challenger.selection_rate == 0.0 and not comparison.acceptable
+    line = next(
+        x for x in comparison_markdown(comparison).splitlines() if x.startswith("| predicted defaults")
+    )
+    assert "**worse**" in line
+
+
+def test_a_challenger_with_moved_grade_bands_is_refused_naming_the_grades() -> None:
+    rows = generate_rows(1500, seed=4)
+    y, probabilities = outcomes_and_scores(len(rows), seed=5)
+    comparison = compare_scores(
+        to_matrix(rows),
+        y,
+        graded("champion0000", probabilities, threshold=0.3, bands=BANDS),
+        graded("challenger00", probabilities, threshold=0.3, bands=(0.30, 0.40, 0.50, 0.60)),
+        split="generated",
+    )
+    (failure,) = comparison.failures
+    assert failure.metric == "grade_counts" and "A " in failure.sentence
+    assert (
+        sum(comparison.champion.grade_counts.values())
+        == sum(comparison.challenger.grade_counts.values())
+        == 1500
+    )
+
+
+def test_same_decisions_pass_the_decision_checks() -> None:
+    rows = generate_rows(1500, seed=4)
+    y, probabilities = outcomes_and_scores(len(rows), seed=5)
+    same = graded("champion0000", probabilities, threshold=0.3, bands=BANDS)
+    comparison = compare_scores(
+        to_matrix(rows), y, same, replace(same, version="challenger00"), split="generated"
+    )
+    assert comparison.acceptable

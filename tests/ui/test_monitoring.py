@@ -98,7 +98,7 @@ def test_late_payers_only_shift_pay_0_and_the_score(
     verdicts = {d.name: d.verdict for d in result.drifts}
     assert verdicts["pay_0"] == verdicts[SCORE] == "shifted"
     assert verdicts["limit_bal"] == "stable"
-    table = monitoring.drift_frame(result.drifts).set_index("input")
+    table = monitoring.drift_frame(result.drifts, rows=result.rows).set_index("input")
     assert table.loc["pay_0", "verdict"] == "shifted"
     assert "→" in table.loc["pay_0", "moved"]
     assert table.loc["limit_bal", "moved"] == ""
@@ -230,12 +230,13 @@ def test_tab_shows_the_drift_of_the_decisions_this_machine_recorded(
         batch_of = {"applicants": generate_rows(60, seed=41)}
         assert client.post("/v1/predict/batch", json=batch_of).status_code == 200
         message, drifts, rows = monitoring.recent_drift(24)
-        assert (drifts, rows) == ((), 60) and "PSI needs at least 100" in message
-        assert client.post("/v1/predict/batch", json=batch_of).status_code == 200
+        assert (drifts, rows) == ((), 60) and "PSI needs at least 200" in message
+        for _ in range(3):
+            assert client.post("/v1/predict/batch", json=batch_of).status_code == 200
     at = tab(manifest)
     at.radio(key="monitor_source").set_value(monitoring.DECISIONS).run()
     assert not at.exception and not at.error
-    assert "120 decisions of this model in the last 24 h." in [c.value for c in at.caption]
+    assert "240 decisions of this model in the last 24 h." in [c.value for c in at.caption]
     psi = next(frame.value for frame in at.dataframe if "PSI" in frame.value.columns)
     assert list(psi["input"]) == [*FEATURE_NAMES, SCORE]
 
@@ -247,3 +248,14 @@ def test_tab_reports_an_unreadable_upload_and_a_missing_manifest(shipped_manifes
     at.file_uploader(key="monitor_file").upload("notes.csv", b"just,some\ntext,here\n", "text/csv").run()
     assert not at.exception
     assert "The file has no column LIMIT_BAL" in at.error[0].value
+
+
+def test_drift_frame_on_three_rows_judges_nothing(
+    manifest: Manifest, training_rows: list[dict[str, Any]]
+) -> None:
+    late = [row for row in training_rows if row["pay_0"] >= 2][:3]
+    result = monitoring.monitor_file(*scored_file(late), manifest)
+    assert result.drifts is not None and result.rows == 3
+    table = monitoring.drift_frame(result.drifts, rows=result.rows)
+    assert set(table["verdict"]) == {"too few rows to judge (3 < 200)"}
+    assert set(table["moved"]) == {""}

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any
 
@@ -173,6 +173,23 @@ def test_score_command_is_shell_quoted(filename: str, scored: str, tmp_path: Pat
     echoed = subprocess.run(["sh", "-c", pasted], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert echoed.stdout.splitlines() == [f"IN={filename}", f"OUT={scored}"]
     assert list(tmp_path.iterdir()) == []  # nothing ran: no `pwned`
+
+
+@pytest.mark.parametrize("filename", ["march book.csv", "$(touch pwned).csv", "it's `touch pwned`;$$x.csv"])
+def test_pasted_score_command_scores_the_named_file_through_make(filename: str, tmp_path: Path) -> None:
+    (tmp_path / filename).write_text(to_dataset_csv(generate_rows(5, seed=2)), encoding="utf-8")
+    venv_bin = shlex.quote(str(Path(sys.executable).parent))
+    real_make = (
+        f"make -s -f {shlex.quote(str(ROOT / 'Makefile'))} -o {venv_bin}/.installed BIN={venv_bin} score"
+    )
+    pasted = score_command(filename).replace("make score", real_make, 1)  # make expands nothing in IN or OUT
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        ["sh", "-c", pasted], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    scored = PurePosixPath(filename).stem + "-scored.csv"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([filename, scored, scored + ".summary.json"])
 
 
 def test_batch_tab_runs_a_large_file_on_the_stack_follows_it_again_and_offers_the_result(
