@@ -2,6 +2,7 @@
 
 python -m functions.monitoring drift CURRENT [--format table|json] [--report DIR] [--model DIR]
 python -m functions.monitoring outcomes FILE [--format table|json] [--report DIR] [--model DIR]
+python -m functions.monitoring record-outcomes FILE | realised [...]   (functions/monitoring/loop_cli.py)
 """
 
 import argparse
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from functions.clientfiles.rows import ClientFileError, read_clients
 from functions.config import MODEL_DIR
 from functions.monitoring.backtest import back_test
+from functions.monitoring.loop_cli import add_commands, run_command
 from functions.monitoring.psi import population_drift
 from functions.monitoring.report import drift_report, outcomes_report
 from functions.monitoring.tables import drift_json, drift_table, emit, outcomes_json, outcomes_table
@@ -95,7 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument(
             "--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (model.json)"
         )
+    add_commands(commands, DEFAULT_MODEL_DIR)
     args = parser.parse_args(argv)
+    if args.command in ("record-outcomes", "realised"):
+        return run_command(args)
     run = run_drift if args.command == "drift" else run_outcomes
     try:
         table, value = run(args.file, model_dir=args.model, report=args.report)

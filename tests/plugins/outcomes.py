@@ -1,4 +1,4 @@
-"""Fixtures of the audit tests: recorded decisions of generated clients, and outcome stores holding them."""
+"""Fixtures of outcomes: recorded decisions of generated clients, and outcome stores (SQLite, moto) holding them."""
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
