@@ -26,7 +26,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score
+.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score outcomes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -95,6 +95,10 @@ run: install ## start the API and the UI together; Ctrl-C stops both (scripts/ru
 score: install ## score a whole client file: make score IN=clients.csv OUT=scored.csv [WORKERS=N] (docs/portfolio.md)
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=clients.csv OUT=scored.csv [WORKERS=N]" >&2; exit 2; }
 	$(BIN)/python -m functions.portfolio score "$(IN)" "$(OUT)" $(if $(WORKERS),--workers $(WORKERS))
+
+outcomes: install ## record an outcome file in the local decision log: make outcomes FILE=outcomes.csv (docs/monitoring.md)
+	@test -n "$(FILE)" || { echo "usage: make outcomes FILE=outcomes.csv (decision_key,defaulted,observed_on)" >&2; exit 2; }
+	$(BIN)/python -m functions.monitoring record-outcomes "$(FILE)"
 
 build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build
