@@ -7,15 +7,16 @@ over decisions with an outcome; positive when the PDs are too low), `AucGap`, an
 """
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from functions.audit.outcomes import JoinedLog
+from functions.audit.outcomes import JoinedLog, OutcomeStore
 from functions.monitoring.expected import Comparison, by_window, compare
 from functions.monitoring.overrides import OverrideAnalysis, analyse
-from functions.scoring.manifest import GradeBand
+from functions.scoring.manifest import GradeBand, Manifest
 from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.reference import bin_labels
 from functions.telemetry import emit_job_metrics
@@ -117,3 +118,22 @@ def loop_json(report: LoopReport) -> dict[str, Any]:
             report.overrides.overall.high_side_default_rate
         )
     return value
+
+
+def run_loop(store: OutcomeStore, manifest: Manifest, *, now: datetime, days: int) -> LoopReport:
+    """Read the last `days` UTC days of the joined log up to `now` and close the loop over them."""
+    until = now.date().isoformat()
+    since = (now.date() - timedelta(days=days)).isoformat()
+    joined = store.read_joined(since_day=since, until_day=until)
+    return close_loop(
+        joined, bands=manifest.grade_bands, reference=manifest.reference, since_day=since, until_day=until
+    )
+
+
+def loop_summary(report: LoopReport, published: dict[str, tuple[str, float]]) -> dict[str, Any]:
+    """Summarise the loop for the job's answer and log line: span, counts and the published values."""
+    return {
+        "since_day": report.since_day,
+        "until_day": report.until_day,
+        "metrics": {name: value for name, (_, value) in published.items()},
+    }
