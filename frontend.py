@@ -16,7 +16,7 @@ from functions.scoring.contract import MAX_BATCH, Health
 from functions.scoring.manifest import Manifest
 from ui.batch import UPLOAD_TYPES
 from ui.card import show_manifest, show_plots
-from ui.client import DEFAULT_URL, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
+from ui.client import DEFAULT_URL, ApiCallError, ApiClient, Endpoint, StackError, resolve_endpoint
 from ui.form import client_form, load_preset, show_problem
 from ui.monitoring import monitoring_tab
 from ui.portfolio import portfolio_offer
@@ -53,7 +53,7 @@ def manifest_or_none(endpoint: Endpoint) -> Manifest | None:
     """Return the manifest, or None when the endpoint cannot give it (the caller shows less)."""
     try:
         return fetch_manifest(endpoint.url, endpoint.api_key)
-    except ApiError:
+    except ApiCallError:
         return None
 
 
@@ -113,7 +113,7 @@ def sidebar() -> tuple[Endpoint, Health | None]:
     try:
         health = check_health(endpoint.url, endpoint.api_key)
         st.success(f"Healthy · model {health.model_version} · audit {health.audit}")
-    except ApiError as problem:
+    except ApiCallError as problem:
         st.error(str(problem))
     st.button(
         "Check again", key="recheck", on_click=refresh, help="Ask the endpoint again for health and model."
@@ -131,7 +131,7 @@ def single_client_tab(endpoint: Endpoint) -> None:
             try:
                 with st.spinner("Scoring..."):
                     st.session_state.single = {"prediction": ApiClient(endpoint).predict(applicant)}
-            except ApiError as problem:
+            except ApiCallError as problem:
                 st.session_state.single = {"problem": problem}
         outcome = st.session_state.get("single", {})
         if "problem" in outcome:
@@ -178,7 +178,7 @@ def model_tab(endpoint: Endpoint, health: Health | None) -> None:
     manifest = None
     try:
         manifest = fetch_manifest(endpoint.url, endpoint.api_key)
-    except ApiError as problem:
+    except ApiCallError as problem:
         st.error(f"The model card is unavailable: {problem}")
     if manifest is not None:
         show_manifest(manifest)

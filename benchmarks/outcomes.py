@@ -14,10 +14,12 @@ import argparse
 import json
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from benchmarks.results import DOC, RESULTS_DIR, say, shown, write_results, write_section
 from functions.audit.decision import HASH_METHOD, SCHEMA
@@ -33,7 +35,9 @@ MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model"
 TARGET_SECONDS: Final = 120.0
 
 
-def build_log(path: Path, decisions: int, *, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+def build_log(
+    path: Path, decisions: int, *, seed: int = 7
+) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.float64]]:
     """Write `decisions` rows into a fresh log at `path`; return their keys and PDs."""
     manifest = read_manifest(MODEL_DIR)
     rng = np.random.default_rng(seed)
@@ -85,7 +89,9 @@ def build_log(path: Path, decisions: int, *, seed: int = 7) -> tuple[np.ndarray,
     return keys, pds
 
 
-def write_outcome_file(path: Path, keys: np.ndarray, pds: np.ndarray, *, seed: int = 8) -> int:
+def write_outcome_file(
+    path: Path, keys: npt.NDArray[np.str_], pds: npt.NDArray[np.float64], *, seed: int = 8
+) -> int:
     """Write outcomes for 95 % of the keys (drawn from their PDs) and 1 % unknown keys; return the line count."""
     rng = np.random.default_rng(seed)
     chosen = rng.choice(keys.size, int(keys.size * 0.95), replace=False)
@@ -106,7 +112,7 @@ def measure(decisions: int) -> dict[str, float | int]:
         lines = write_outcome_file(file_path, keys, pds)
         log = SqliteOutcomeLog(log_path)
         started = time.perf_counter()
-        receipt = log.record_outcomes(read_outcome_file(file_path, today=np.datetime64("2026-12-31").item()))
+        receipt = log.record_outcomes(read_outcome_file(file_path, today=date(2026, 12, 31)))
         recorded = time.perf_counter()
         joined = log.read_joined(since_day="2025-12-01", until_day="2026-12-31")
         read = time.perf_counter()

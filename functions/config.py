@@ -10,6 +10,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model"
 LOCAL_DECISION_LOG: Final = MODEL_DIR.parent / "var" / "decisions.sqlite"  # `make run`'s log (git-ignored)
 MIB: Final = 1024 * 1024
+HMAC_KEY_MIN_LENGTH: Final = (
+    32  # characters (bytes) of the audit HMAC key, from any source: shorter is guessable
+)
+DRIFT_MIN_DECISIONS: Final = 100  # the fewest decisions worth a PSI: fewer give figures too noisy to act on
 
 
 class Settings(BaseSettings):
@@ -54,10 +58,12 @@ class Settings(BaseSettings):
     # The drift job (functions/monitoring/job.py): decisions of the last this many hours, and the fewest
     # decisions worth a PSI (below it the job reports the count and publishes no PSI).
     drift_window_hours: int = Field(default=24, ge=1, le=24 * 31)
-    drift_min_decisions: int = Field(default=100, ge=1)
+    drift_min_decisions: int = Field(default=DRIFT_MIN_DECISIONS, ge=1)
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored
     # inline: handing it to a worker thread costs ~70 ms for 1,000 applicants and buys nothing.
     aws_lambda_function_name: str | None = None
+    # Set by the Lambda runtime: the region every AWS client of functions/aws.py uses (unset: boto3's own chain).
+    aws_region: str | None = None
     # The pre-traffic hook (functions/api/pretraffic.py): the ARN of the version CodeDeploy is about to shift to.
     scoring_function_version: str | None = None
 
@@ -81,8 +87,8 @@ class Settings(BaseSettings):
     @classmethod
     def long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         """Refuse a short HMAC key: it would make the hashed inputs guessable."""
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("AUDIT_HASH_KEY must be at least 32 characters")
+        if value is not None and len(value.get_secret_value()) < HMAC_KEY_MIN_LENGTH:
+            raise ValueError(f"AUDIT_HASH_KEY must be at least {HMAC_KEY_MIN_LENGTH} characters")
         return value
 
     @field_validator("api_key")

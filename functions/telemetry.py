@@ -81,6 +81,14 @@ def bind_lambda_context(context: Any) -> None:
     _cold_start = False
 
 
+def start_invocation(context: Any) -> None:
+    """Set up logging for one Lambda invocation as the API does: service and level from the settings, and the
+    Lambda context keys (function, request id, cold start) when `context` is Lambda's (not None or a test's)."""
+    configure_logger(get_settings())
+    if hasattr(context, "aws_request_id"):
+        bind_lambda_context(context)
+
+
 def emit_metrics(
     *,
     route: str,

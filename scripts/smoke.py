@@ -17,7 +17,7 @@ import httpx
 
 from functions.api.request_state import SYNTHETIC_HEADER
 from functions.scoring.contract import EXAMPLES
-from ui.client import Answer, ApiClient, ApiError, Endpoint, StackError, resolve_endpoint
+from ui.client import Answer, ApiCallError, ApiClient, Endpoint, StackError, resolve_endpoint
 
 APPLICANT: Final = EXAMPLES["typical"]
 SMOKE_MARK: Final = "smoke"  # the value of SYNTHETIC_HEADER on the smoke test's requests
@@ -57,7 +57,7 @@ def call(
     try:
         client = ApiClient(endpoint, transport=SmokeTransport())
         return client.send(method, path, body=body, timeout=timeout, with_key=with_key)
-    except ApiError as err:
+    except ApiCallError as err:
         raise SmokeError(f"{method} {path}: no answer ({err})") from err
 
 

@@ -1,4 +1,7 @@
-"""Shared fixtures: generated clients, the real data path, a Lambda context, settings overrides, AWS credentials.
+"""Shared fixtures: the repository root, the shipped model and manifest (each defined here once), generated
+clients, the real data path, a Lambda context, settings overrides, AWS credentials.
+
+Each tests/<package>/conftest.py holds what that package's tests share.
 
 The rest, by topic, in tests/plugins/ (loaded with -p from pyproject.toml): the API (servers, TestClient,
 events), AWS in moto, model folders, portfolio runs.
@@ -14,21 +17,36 @@ import pytest
 
 from functions.api.app import adapter, get_app, load_serving_model
 from functions.audit import stores as audit
-from functions.config import get_settings
+from functions.config import MODEL_DIR, get_settings
+from functions.scoring.manifest import Manifest, read_manifest
+from functions.scoring.model import ScoringModel, load_model
 from scripts.image_check import local_context
-from training.synthetic import HIGH_RISK, TYPICAL
+from scripts.local import ROOT
+from training.synthetic import TYPICAL
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository root: the Makefile, model/, events/, docs/."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> ScoringModel:
+    """The shipped model (model/), loaded and verified once per session."""
+    return load_model(MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def shipped_manifest() -> Manifest:
+    """The shipped manifest (model/model.json), read and verified once per session."""
+    return read_manifest(MODEL_DIR)
 
 
 @pytest.fixture
 def valid_applicant() -> dict[str, Any]:
     """A typical client, valid under the contract."""
     return dict(TYPICAL)
-
-
-@pytest.fixture
-def risky_applicant() -> dict[str, Any]:
-    """A client with recent late payments and a maxed-out card."""
-    return dict(HIGH_RISK)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """JSON logs and CloudWatch embedded-metric-format lines, alone and as the API writes them per request."""
 
+import importlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -8,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from functions.api.app import get_app
-from functions.telemetry import emit_metrics, logger
+from functions.telemetry import emit_metrics, logger, start_invocation
 from training.synthetic import TYPICAL, generate_rows
 
 
@@ -131,3 +132,53 @@ def test_line_format_logs_one_short_line_per_request(
         f"GET /v1/health 200 {lines[-1].split()[-3]} ms id={lines[-1].split('id=')[1]}",
     ]
     assert all("{" not in line for line in lines[-2:])
+
+
+class FakeLambdaContext:
+    """The attributes of Lambda's context object that the logger reads."""
+
+    function_name = "credit-default-shard"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:credit-default-shard"
+    memory_limit_in_mb = 1024
+    aws_request_id = "req-42"
+    log_group_name = "/aws/lambda/credit-default-shard"
+    log_stream_name = "stream"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "functions.portfolio.shard",
+        "functions.portfolio.prepare",
+        "functions.portfolio.summarise",
+        "functions.api.pretraffic",
+        "functions.monitoring.job",
+    ],
+)
+def test_every_lambda_logs_through_the_one_logger(module: str) -> None:
+    lambda_module = importlib.import_module(module)
+    assert lambda_module.logger is logger
+    assert lambda_module.start_invocation is start_invocation
+
+
+def test_an_invocation_logs_the_api_keys_and_the_lambda_context(
+    configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(POWERTOOLS_SERVICE_NAME="credit-default-book")
+    start_invocation(FakeLambdaContext())
+    logger.info("book split into shards", extra={"run": "r1", "rows": 3, "shards": 1})
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["service"], line["level"], line["message"], line["rows"]) == (
+        "credit-default-book",
+        "INFO",
+        "book split into shards",
+        3,
+    )
+    assert (line["function_request_id"], line["function_name"]) == ("req-42", "credit-default-shard")
+    assert "cold_start" in line
+    logger.remove_keys(
+        ["cold_start", "function_request_id", "function_name", "function_arn", "function_memory_size"]
+    )
+    configure(POWERTOOLS_SERVICE_NAME=None)
+    start_invocation(None)

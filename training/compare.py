@@ -1,4 +1,4 @@
-"""Champion-challenger comparison of two model folders on the same held-out rows (change control, SR 11-7).
+"""The champion-challenger gate: compare two model folders on the same held-out rows (change control, SR 11-7).
 
 python -m training.compare CHAMPION_DIR CHALLENGER_DIR [--data PATH] [--challenger-data PATH]
                            [--format table|json] [--report FILE.md]
@@ -7,7 +7,7 @@ Both models score the champion's test split, rebuilt from the evaluation data (t
 `--data`, or the downloaded UCI zip) with the split policy its manifest records, exactly as training draws
 it. A challenger trained on another table is compared only with `--challenger-data` (its training file),
 so the report can say how many held-out rows it saw in training. Exit 0: the challenger is acceptable;
-1: it is worse beyond a tolerance of `training.comparison`; 2: the folders or the data cannot be compared.
+1: it is worse beyond a tolerance of `training.gate`; 2: the folders or the data cannot be compared.
 """
 
 import argparse
@@ -23,9 +23,9 @@ from numpy.typing import NDArray
 from functions.monitoring.tables import emit
 from functions.scoring.manifest import Manifest, ModelUnavailable, SplitPolicy
 from functions.scoring.model import ScoringModel, load_model, points_of
-from training.compare_report import comparison_markdown
-from training.comparison import Comparison, Scored, compare_scores
 from training.data import DataError, Dataset, load_dataset, split_positions
+from training.gate import Comparison, Scored, compare_scores
+from training.gate_report import comparison_markdown
 
 
 class CompareError(RuntimeError):

@@ -1,26 +1,18 @@
 """Validation evidence on the held-out test split, in the forms credit-risk validators read.
 
-Computed at training into the manifest (`Manifest.evidence`) from `functions/monitoring/backtest.py` and
-`functions/monitoring/psi.py`, and rendered into the model card from the manifest alone.
+Computed at training into the manifest (`Manifest.evidence`): the back-test of `functions/monitoring/backtest.py`
+(a `BackTest`, the one back-test type) with the PSI of `functions/monitoring/psi.py`, and rendered into the model card from the manifest alone.
 """
 
 from collections.abc import Sequence
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from numpy.typing import NDArray
 
-from functions.monitoring.backtest import GREEN_LEVEL, back_test
+from functions.monitoring.backtest import back_test
 from functions.monitoring.psi import population_drift, verdict
 from functions.scoring.manifest import GradeBand, ScoreScaling
-from functions.scoring.manifest_parts import (
-    AucCeiling,
-    Direction,
-    GainsBand,
-    GradeLight,
-    Light,
-    ReferenceDistributions,
-    ValidationEvidence,
-)
+from functions.scoring.manifest_parts import AucCeiling, ReferenceDistributions, ValidationEvidence
 from functions.scoring.model import points_of
 
 BOOTSTRAP_ROUNDS: Final = 1000
@@ -59,48 +51,8 @@ def validation_evidence(
         seed=BOOTSTRAP_SEED,
     )
     drifts = population_drift(X_test, points, reference)
-    return ValidationEvidence(
-        rows=outcomes.rows,
-        defaults=outcomes.defaults,
-        auc=outcomes.auc,
-        auc_interval=outcomes.auc_interval,
-        gini=outcomes.gini,
-        ks=outcomes.ks,
-        brier=outcomes.brier,
-        brier_interval=outcomes.brier_interval,
-        mean_pd=outcomes.mean_pd,
-        default_rate=outcomes.default_rate,
-        bootstrap_rounds=BOOTSTRAP_ROUNDS,
-        seed=BOOTSTRAP_SEED,
-        level=GREEN_LEVEL,
-        gains=tuple(
-            GainsBand(
-                band=row.band,
-                clients=row.clients,
-                defaults=row.defaults,
-                default_rate=row.default_rate,
-                odds=row.odds,
-                captured=row.captured,
-            )
-            for row in outcomes.gains
-        ),
-        grades=tuple(
-            GradeLight(
-                grade=g.grade,
-                clients=g.clients,
-                defaults=g.defaults,
-                mean_pd=g.predicted,
-                observed_default_rate=g.observed,
-                interval_95=g.interval_95,
-                interval_999=g.interval_999,
-                light=cast(Light, g.light),  # backtest's plain str: validated against the Literal here
-                direction=cast(Direction, g.direction),
-            )
-            for g in outcomes.grades
-        ),
-        psi={drift.name: drift.psi for drift in drifts},
-        ceiling=CEILING,
-    )
+    psi = {drift.name: drift.psi for drift in drifts}
+    return ValidationEvidence(**dict(outcomes), psi=psi, ceiling=CEILING)
 
 
 def _pct(value: float) -> str:

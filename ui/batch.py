@@ -10,12 +10,19 @@ from typing import Any, Final, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from pydantic import ValidationError
 
 from functions.api.errors import FieldError, to_field_errors
-from functions.clientfiles.rows import ClientFileError, ClientTable, MissingColumnsError, read_table, table_of
-from functions.scoring.contract import FEATURE_NAMES, FEATURES, MAX_BATCH, Applicant, FeatureSpec, Prediction
-from ui.client import ApiError
+from functions.clientfiles.rows import (
+    ClientFileError,
+    ClientTable,
+    MissingColumnsError,
+    Problem,
+    check_cells,
+    read_table,
+    table_of,
+)
+from functions.scoring.contract import MAX_BATCH, FeatureSpec, Prediction
+from ui.client import ApiCallError
 
 UPLOAD_TYPES: Final = ("csv", "xls", "xlsx")  # what the upload widgets accept
 T = TypeVar("T")
@@ -26,7 +33,7 @@ class BatchScorer(Protocol):
     """What batch scoring needs of the API client (`ui.client.ApiClient` has it)."""
 
     def predict_batch(self, applicants: Sequence[dict[str, Any]], /) -> list[Prediction]:
-        """Score 1 to MAX_BATCH applicants in input order; raises ApiError."""
+        """Score 1 to MAX_BATCH applicants in input order; raises ApiCallError."""
         ...
 
 
@@ -136,25 +143,24 @@ def read_clients(data: bytes, *, name: str = "upload.csv") -> ParsedFile:
     id_column = layout.header[layout.id_at] if layout.id_at is not None else None
     parsed = ParsedFile(frame, [], [], [], id_column, _target(table), table.note)
     label = {field: layout.header[at] for field, at in layout.where.items()}
-    specs = [spec for spec in FEATURES if spec.name in layout.where]
-    for position, (_, cells) in enumerate(table.rows):
-        values = {spec.name: coerce(_cell(cells, layout.where[spec.name]), spec) for spec in specs}
-        try:
-            applicant = Applicant.model_validate({k: v for k, v in values.items() if v is not None})
-        except ValidationError as err:
-            for error in to_field_errors(err.errors(), max_batch=MAX_BATCH):
-                column = label.get(error.field, error.field)
-                parsed.problems.append(RowProblem(position + 1, column, describe(error, label=column)))
+    for position, (line, cells) in enumerate(table.rows):
+        row = check_cells(cells, layout, line)  # the shared cell parser and row checker of clientfiles
+        if row.applicant is None:
+            parsed.problems += reworded(row.problems, row=position + 1, label=label)
             continue
-        parsed.applicants.append(applicant.model_dump())
+        parsed.applicants.append(row.applicant.model_dump())
         parsed.positions.append(position)
     return parsed
 
 
-def raw_inputs(applicants: Sequence[Mapping[str, Any]]) -> NDArray[np.float64]:
-    """Return rows x 23 raw inputs in contract order (a missing optional code counts as 0, as training reads it)."""
-    values = [[float(applicant.get(name) or 0.0) for name in FEATURE_NAMES] for applicant in applicants]
-    return np.asarray(values, dtype=np.float64).reshape(len(applicants), len(FEATURE_NAMES))
+def reworded(problems: Sequence[Problem], *, row: int, label: Mapping[str, str]) -> list[RowProblem]:
+    """Word the shared row checker's problems for an analyst: the file's column name, what it accepts."""
+    details = [{"loc": (p.field,) if p.field else (), "type": p.kind, "msg": p.problem} for p in problems]
+    reworded = []
+    for error in to_field_errors(details, max_batch=MAX_BATCH):
+        column = label.get(error.field, error.field)
+        reworded.append(RowProblem(row, column, describe(error, label=column)))
+    return reworded
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -174,7 +180,7 @@ def score_chunk(
     """Score one chunk of (row position, applicant); report rows the API refuses (422), resend the rest."""
     try:
         return _scored(client, part), []
-    except ApiError as problem:
+    except ApiCallError as problem:
         refused = {error.index for error in problem.fields if error.index is not None}
         if problem.status != 422 or not refused:
             raise
@@ -197,7 +203,7 @@ def score_rows(
     for part in chunks(rows, MAX_BATCH):
         try:
             predictions, problems = score_chunk(client, part)
-        except ApiError as problem:
+        except ApiCallError as problem:
             scored.stopped = str(problem)
             scored.problems += [RowProblem(p + 1, "", "not scored: the API failed") for p, _ in rows[done:]]
             break

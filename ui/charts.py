@@ -9,10 +9,10 @@ from typing import Final
 import altair as alt
 import pandas as pd
 
-from functions.monitoring.backtest import GradeTest
 from functions.monitoring.psi import Drift
 from functions.scoring.contract import ReasonCode
 from functions.scoring.manifest import Manifest
+from functions.scoring.manifest_parts import GradeLight
 
 GRADE_COLOURS: Final = {"A": "#2e7d32", "B": "#8bc34a", "C": "#fbc02d", "D": "#f57c00", "E": "#c62828"}
 LIGHT_COLOURS: Final = {"green": "#2e7d32", "amber": "#f57c00", "red": "#c62828"}
@@ -161,15 +161,15 @@ def moved_chart(drift: Drift) -> alt.Chart:
     return chart
 
 
-def backtest_chart(grades: Sequence[GradeTest]) -> alt.LayerChart:
+def backtest_chart(grades: Sequence[GradeLight]) -> alt.LayerChart:
     """Draw per grade the observed default rate with its Jeffreys 95 % interval and the mean PD, by light."""
     table = pd.DataFrame(
         {
             "grade": g.grade,
-            "observed": g.observed,
+            "observed": g.observed_default_rate,
             "low": g.interval_95[0],
             "high": g.interval_95[1],
-            "predicted": g.predicted,
+            "predicted": g.mean_pd,
             "light": g.light,
         }
         for g in grades

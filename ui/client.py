@@ -1,7 +1,7 @@
 """The one HTTP client of the scoring API, used by the UI, `scripts/smoke.py` and the benchmarks.
 
 `ApiClient(Endpoint(url, api_key))` sends JSON over httpx with a timeout per call and returns typed answers
-(`Health`, `Manifest`, `Prediction`); an error answer or no answer raises `ApiError` with a readable
+(`Health`, `Manifest`, `Prediction`); an error answer or no answer raises `ApiCallError` with a readable
 message, the HTTP status, the request id and the invalid fields. `resolve_endpoint` reads a deployed
 stack's URL and key from CloudFormation (boto3 is imported there only, so the page loads without it).
 """
@@ -31,7 +31,7 @@ ADVICE: Final = {
 }
 
 
-class ApiError(Exception):
+class ApiCallError(Exception):
     """An API call that returned no usable answer: a readable message, HTTP status, request id, fields."""
 
     def __init__(
@@ -68,8 +68,8 @@ class Answer:
     body: Any
 
 
-def to_error(status: int, answer: Any, reason: str) -> ApiError:
-    """Turn an error answer (the API's schema, or API Gateway's `{"message"}`) into an ApiError."""
+def to_error(status: int, answer: Any, reason: str) -> ApiCallError:
+    """Turn an error answer (the API's schema, or API Gateway's `{"message"}`) into an ApiCallError."""
     error = answer.get("error") if isinstance(answer, dict) else None
     fields: list[FieldError] = []
     request_id = ""
@@ -85,7 +85,7 @@ def to_error(status: int, answer: Any, reason: str) -> ApiError:
             f"The API refused {len(fields)} input{plural}; see the message{plural} beside the field{plural}"
         )
     where = f", request id {request_id}" if request_id else ""
-    return ApiError(
+    return ApiCallError(
         f"{message.rstrip('.')} (HTTP {status}{where}).{ADVICE.get(status, '')}",
         status=status,
         request_id=request_id,
@@ -103,7 +103,7 @@ class ApiClient:
     def send(
         self, method: str, path: str, *, body: Any = None, timeout: float, with_key: bool = True
     ) -> Answer:
-        """Send one request; HTTP errors are answers, no answer at all raises ApiError saying why."""
+        """Send one request; HTTP errors are answers, no answer at all raises ApiCallError saying why."""
         url = self.endpoint.url
         headers = {"accept": "application/json"}
         if with_key and self.endpoint.api_key:
@@ -112,11 +112,11 @@ class ApiClient:
             with httpx.Client(transport=self._transport, timeout=timeout) as http:
                 response = http.request(method, url + path, json=body, headers=headers)
         except httpx.TimeoutException as err:
-            raise ApiError(
+            raise ApiCallError(
                 f"{url} did not answer within {timeout:g} s. Is it overloaded or starting up? Try again."
             ) from err
         except (httpx.HTTPError, httpx.InvalidURL) as err:
-            raise ApiError(
+            raise ApiCallError(
                 f"Cannot reach {url} ({err}). Is the API running? `make api` starts it on {DEFAULT_URL}."
             ) from err
         try:
@@ -125,38 +125,38 @@ class ApiClient:
             return Answer(response.status_code, None)
 
     def call(self, method: str, path: str, *, body: Any = None, timeout: float) -> Any:
-        """Send one request and return its JSON answer; raises ApiError for an error answer or none."""
+        """Send one request and return its JSON answer; raises ApiCallError for an error answer or none."""
         answer = self.send(method, path, body=body, timeout=timeout)
         if 200 <= answer.status < 300 and answer.body is not None:
             return answer.body
         raise to_error(answer.status, answer.body, httpx.codes.get_reason_phrase(answer.status))
 
     def health(self) -> Health:
-        """Return /v1/health: status, served model version and audit state; raises ApiError."""
+        """Return /v1/health: status, served model version and audit state; raises ApiCallError."""
         return _typed(Health, self.call("GET", "/v1/health", timeout=HEALTH_TIMEOUT), "/v1/health")
 
     def manifest(self) -> Manifest:
-        """Return the served model's manifest from /v1/model; raises ApiError when it is absent or invalid."""
+        """Return the served model's manifest from /v1/model; raises ApiCallError when it is absent or invalid."""
         answer = self.call("GET", "/v1/model", timeout=SCORE_TIMEOUT)
         try:
             return parse_manifest(json.dumps(answer), name="/v1/model")
         except ModelUnavailable as err:
-            raise ApiError(f"The API's model card is not a manifest this UI reads: {err}") from err
+            raise ApiCallError(f"The API's model card is not a manifest this UI reads: {err}") from err
 
     def predict(self, applicant: Mapping[str, Any]) -> Prediction:
-        """Score one applicant (23 inputs) with POST /v1/predict; raises ApiError (422 with fields)."""
+        """Score one applicant (23 inputs) with POST /v1/predict; raises ApiCallError (422 with fields)."""
         answer = self.call("POST", "/v1/predict", body=dict(applicant), timeout=SCORE_TIMEOUT)
         return _typed(Prediction, answer, "/v1/predict")
 
     def predict_batch(self, applicants: Sequence[Mapping[str, Any]]) -> list[Prediction]:
-        """Score 1 to MAX_BATCH applicants with POST /v1/predict/batch, in input order; raises ApiError."""
+        """Score 1 to MAX_BATCH applicants with POST /v1/predict/batch, in input order; raises ApiCallError."""
         if not 1 <= len(applicants) <= MAX_BATCH:
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} applicants, not {len(applicants)}")
         body = {"applicants": [dict(applicant) for applicant in applicants]}
         answer = self.call("POST", "/v1/predict/batch", body=body, timeout=SCORE_TIMEOUT)
         predictions = _typed(BatchPredictions, answer, "/v1/predict/batch").predictions
         if len(predictions) != len(applicants):
-            raise ApiError(
+            raise ApiCallError(
                 f"The API answered {len(predictions)} predictions for {len(applicants)} applicants."
             )
         return predictions
@@ -166,7 +166,9 @@ def _typed(kind: type[Answered], answer: Any, path: str) -> Answered:
     try:
         return kind.model_validate(answer)
     except ValidationError as err:
-        raise ApiError(f"{path} answered something this UI cannot read ({err.errors()[0]['msg']}).") from err
+        raise ApiCallError(
+            f"{path} answered something this UI cannot read ({err.errors()[0]['msg']})."
+        ) from err
 
 
 def resolve_endpoint(stack_name: str, *, region: str | None) -> Endpoint:

@@ -20,7 +20,7 @@ from functions.scoring.contract import (
     FeatureSpec,
 )
 from ui.batch import coerce, describe
-from ui.client import ApiError
+from ui.client import ApiCallError
 
 PROFILE: Final = ("limit_bal", "age", "education", "sex", "marriage")
 PROFILE_LABELS: Final = {
@@ -163,7 +163,7 @@ def client_form() -> tuple[dict[str, Any] | None, dict[str, Any]]:
     return to_applicant(profile, history), slots
 
 
-def show_problem(problem: ApiError, slots: Mapping[str, Any]) -> None:
+def show_problem(problem: ApiCallError, slots: Mapping[str, Any]) -> None:
     """Show an API error above the result and each invalid input's message beside its field."""
     st.error(str(problem))
     beside: dict[str, list[str]] = {}

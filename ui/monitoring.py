@@ -13,11 +13,13 @@ import streamlit as st
 
 from functions.audit.decision import SqliteDecisionLog
 from functions.config import LOCAL_DECISION_LOG, get_settings
-from functions.monitoring.backtest import Outcomes, back_test
+from functions.monitoring.backtest import back_test
 from functions.monitoring.job import measure
 from functions.monitoring.psi import Drift, moved_bins, population_drift
 from functions.scoring.manifest import Manifest, ModelUnavailable
-from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile, raw_inputs
+from functions.scoring.manifest_parts import BackTest
+from functions.scoring.model import to_matrix
+from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile
 from ui.charts import backtest_chart, moved_chart
 from ui.views import read_upload, score_file
 
@@ -33,7 +35,7 @@ class FileMonitoring:
 
     rows: int  # scored rows
     drifts: tuple[Drift, ...] | None
-    outcomes: Outcomes | None
+    outcomes: BackTest | None
     why_no_outcomes: str = ""
 
 
@@ -43,7 +45,7 @@ def monitor_file(
     """Compute the drift of the scored rows and, with a default flag of both classes, their back-test."""
     positions = sorted(scored.predictions)
     by_position = dict(zip(parsed.positions, parsed.applicants, strict=True))
-    raw = raw_inputs([by_position[p] for p in positions])
+    raw = to_matrix([by_position[p] for p in positions])
     probabilities = np.array([scored.predictions[p].probability_of_default for p in positions])
     points = np.array([scored.predictions[p].score for p in positions], dtype=np.float64)
     drifts = None
@@ -85,7 +87,7 @@ def drift_frame(drifts: Sequence[Drift]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["input", "PSI", "verdict", "moved"])
 
 
-def grades_frame(outcomes: Outcomes) -> pd.DataFrame:
+def grades_frame(outcomes: BackTest) -> pd.DataFrame:
     """Tabulate the back-test per grade: clients, defaults, predicted and observed rates, interval and light."""
     return pd.DataFrame(
         [
@@ -93,8 +95,8 @@ def grades_frame(outcomes: Outcomes) -> pd.DataFrame:
                 "grade": g.grade,
                 "clients": f"{g.clients:,}",
                 "defaults": f"{g.defaults:,}",
-                "predicted": f"{g.predicted:.1%}",
-                "observed": f"{g.observed:.1%}",
+                "predicted": f"{g.mean_pd:.1%}",
+                "observed": f"{g.observed_default_rate:.1%}",
                 "Jeffreys 95 %": f"{g.interval_95[0]:.1%} to {g.interval_95[1]:.1%}",
                 "light": f"{g.light} {DIRECTIONS[g.direction]}".strip(),
             }
@@ -132,7 +134,7 @@ def show_drift(drifts: Sequence[Drift], *, rows: int) -> None:
         st.altair_chart(moved_chart(drift), width="stretch")
 
 
-def show_outcomes(outcomes: Outcomes) -> None:
+def show_outcomes(outcomes: BackTest) -> None:
     """Show the back-test: AUC and Brier with bootstrap intervals, then predicted against observed per grade."""
     st.subheader("Back-test against the file's default flag")
     top = st.columns(4)

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from functions.scoring.manifest import Manifest
-from ui.batch import ParsedFile, raw_inputs
+from functions.scoring.model import to_matrix
+from ui.batch import ParsedFile
 
 IS_TRAINING_DATA: Final = "is"
 CONTAINS_TRAINING_DATA: Final = "contains"
@@ -27,7 +28,7 @@ def _rows_by_id(parsed: ParsedFile) -> np.typing.NDArray[np.float64] | None:
     """Return the file's rows (inputs + flag) in ID order (file order without IDs); None unless every row is valid."""
     if parsed.target is None or len(parsed.applicants) != len(parsed.table) or not len(parsed.table):
         return None
-    values = np.column_stack([raw_inputs(parsed.applicants), parsed.target[parsed.positions]])
+    values = np.column_stack([to_matrix(parsed.applicants), parsed.target[parsed.positions]])
     if parsed.id_column is None:
         return values
     ids = pd.to_numeric(parsed.table[parsed.id_column], errors="coerce").to_numpy(dtype=float)

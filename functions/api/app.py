@@ -31,7 +31,7 @@ from functions.audit import stores as audit
 from functions.audit.decision import decision_bins, note_missing_reference
 from functions.config import Settings, get_settings
 from functions.scoring.contract import Applicant, BatchPredictions, BatchRequest, Health, Prediction
-from functions.scoring.manifest import ModelUnavailable
+from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.model import Decision, Matrix, ScoringModel, load_model, to_matrix
 from functions.telemetry import configure_logger, logger
 
@@ -124,7 +124,10 @@ async def health(model: ModelDep, settings: SettingsDep) -> Health:
 
 
 async def model_card(model: ModelDep) -> Response:
-    """Return the manifest: version, metrics, features, threshold, grade bands, data hash, libraries."""
+    """Return the manifest: version, metrics, features, threshold, grade bands, data hash, libraries.
+
+    Declared as `Manifest` (its schema shows in /docs); sent as the manifest's own compact JSON bytes.
+    """
     return Response(model.manifest.compact_json(), media_type=JSON_TYPE)
 
 
@@ -142,8 +145,7 @@ async def predict(
         decisions, [applicant], raw, model=model, request=request, settings=settings, batch=False
     )
     observe(request, decisions)
-    prediction = to_prediction(decisions[0], model_version=model.version, rid=rid)
-    return json_response(Prediction.model_validate(prediction))
+    return json_response(to_prediction(decisions[0], model_version=model.version, rid=rid))
 
 
 async def predict_batch(
@@ -163,22 +165,23 @@ async def predict_batch(
     )
     observe(request, decisions)
     predictions = [to_prediction(d, model_version=model.version, rid=rid) for d in decisions]
-    answer = {"predictions": predictions, "model_version": model.version, "request_id": rid}
-    return json_response(BatchPredictions.model_validate(answer))
+    return json_response(
+        BatchPredictions(predictions=predictions, model_version=model.version, request_id=rid)
+    )
 
 
-def to_prediction(decision: Decision, *, model_version: str, rid: str) -> dict[str, Any]:
-    """Shape a scoring decision as the API's prediction (validated by the `Prediction` model)."""
-    return {
-        "probability_of_default": decision.probability_of_default,
-        "predicted_default": decision.predicted_default,
-        "threshold": decision.threshold,
-        "score": decision.score,
-        "risk_grade": decision.risk_grade,
-        "reasons": [{"code": r.code, "text": r.text, "impact": r.impact} for r in decision.reasons],
-        "model_version": model_version,
-        "request_id": rid,
-    }
+def to_prediction(decision: Decision, *, model_version: str, rid: str) -> Prediction:
+    """Build the API's prediction from a scoring decision (its reasons are already `ReasonCode`s)."""
+    return Prediction(
+        probability_of_default=decision.probability_of_default,
+        predicted_default=decision.predicted_default,
+        threshold=decision.threshold,
+        score=decision.score,
+        risk_grade=decision.risk_grade,
+        reasons=list(decision.reasons),
+        model_version=model_version,
+        request_id=rid,
+    )
 
 
 def json_response(body: BaseModel) -> Response:
@@ -207,7 +210,7 @@ async def audit_decisions(
     bins = decision_bins(raw, [d.score for d in decisions], reference)
     try:
         await run_in_threadpool(
-            audit.record,
+            audit.record_decisions,
             decisions,
             canonical,
             request_id=record.request_id,
@@ -257,7 +260,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.router.route_class = ScreenedRoute  # routes read the body the guard already parsed
     app.get("/v1/health", response_model=Health, responses=STATUS_ERRORS)(health)
-    app.get("/v1/model", response_model=dict[str, Any], responses=STATUS_ERRORS)(model_card)
+    app.get("/v1/model", response_model=Manifest, responses=STATUS_ERRORS)(model_card)
     key, key_errors = key_guard(settings)
     scoring_errors = {**SCORING_ERRORS, **key_errors}
     app.post("/v1/predict", response_model=Prediction, responses=scoring_errors, dependencies=key)(predict)

@@ -8,28 +8,24 @@ any traffic moves. CI runs the same comparison against the image under the runti
 
 import base64
 import json
-import logging
 import math
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config
-
+from functions import aws
 from functions.api.request_state import (
     SYNTHETIC_HEADER,  # marks hook and smoke requests (kept out of monitoring)
 )
 from functions.config import get_settings
 from functions.scoring.contract import EXAMPLES
-
-logger = logging.getLogger(__name__)
+from functions.telemetry import logger, start_invocation
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]  # an API Gateway event in, the function's answer out
 COMPARED: Final = ("status", "probability_of_default", "score", "risk_grade", "predicted_default", "reasons")
 TOLERANCE: Final = 1e-9  # the same model and numpy on the same image: answers agree to rounding
-CLIENT_CONFIG: Final = Config(
-    connect_timeout=5, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
+INVOKE_READ_SECONDS: Final = (
+    60.0  # lambda:Invoke answers after the new version has scored (cold start included)
 )
 
 
@@ -164,6 +160,7 @@ def check(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """Run the pre-traffic check for the version named in SCORING_FUNCTION_VERSION."""
+    start_invocation(context)
     function_arn = get_settings().scoring_function_version
     if not function_arn:
         raise RuntimeError(
@@ -172,8 +169,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     status = check(
         event,
         context,
-        lambda_client=boto3.client("lambda", config=CLIENT_CONFIG),
-        codedeploy_client=boto3.client("codedeploy", config=CLIENT_CONFIG),
+        lambda_client=aws.client("lambda", connect_timeout=5, read_timeout=INVOKE_READ_SECONDS),
+        codedeploy_client=aws.client("codedeploy", connect_timeout=5),
         function_arn=function_arn,
     )
     return {"status": status}

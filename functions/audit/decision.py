@@ -13,19 +13,29 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from functions.scoring.contract import FEATURE_NAMES
+from functions.scoring.bins import row_bins
+from functions.scoring.contract import Applicant
 from functions.scoring.manifest_parts import ReferenceDistributions
-from functions.scoring.model import Decision
-from functions.scoring.reference import SCORE, bin_index
 from functions.telemetry import logger
+
+if TYPE_CHECKING:  # the record only carries a Decision: the drift job need not load the model's code
+    from functions.scoring.model import Decision
 
 HASH_METHOD: Final = "HMAC-SHA256 of the applicant's canonical JSON"
 Bins = Mapping[str, int]  # reference bin index per contract input name and for "score"
+
+
+def canonical_bytes(applicant: Applicant) -> bytes:
+    """Return the bytes the audit hash covers: the validated inputs as compact JSON, contract order, UTF-8.
+
+    Amounts are floats and codes ints as the contract types them, so `200000` and `200000.0` hash alike.
+    """
+    return applicant.model_dump_json().encode()
 
 
 class AuditUnavailableError(RuntimeError):
@@ -42,7 +52,7 @@ class DecisionRecord:
     model_version: str
     input_hash: str
     hash_key_version: str
-    decision: Decision
+    decision: "Decision"
     batch_index: int | None = None
     synthetic: bool = False
     bins: Bins | None = None  # None when the model's manifest has no reference distributions
@@ -80,12 +90,7 @@ def decision_bins(
     """Return each row's reference bin per input and for the score (rows x 23 raw inputs), or None without bins."""
     if reference is None:
         return None
-    columns = [bin_index(raw[:, i], bins).tolist() for i, bins in enumerate(reference.inputs)]
-    columns.append(bin_index(np.asarray(scores, dtype=np.float64), reference.score).tolist())
-    names = (*FEATURE_NAMES, SCORE)
-    return [
-        dict(zip(names, (int(column[row]) for column in columns), strict=True)) for row in range(len(scores))
-    ]
+    return row_bins(raw, np.asarray(scores, dtype=np.float64), reference)
 
 
 @lru_cache(maxsize=8)

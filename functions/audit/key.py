@@ -7,18 +7,17 @@ for the local decision log only, from a key file generated once beside it (`var/
 import hashlib
 import hmac
 import os
-import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
+from functions import aws
 from functions.audit.decision import AuditUnavailableError
-from functions.config import get_settings
+from functions.config import HMAC_KEY_MIN_LENGTH, get_settings
 
-_lock: Final = threading.Lock()
-KEY_BYTES: Final = 32  # random bytes of a new local key, written as 64 hex digits
+KEY_BYTES: Final = HMAC_KEY_MIN_LENGTH  # random bytes of a new local key, written as twice as many hex digits
 KEY_WAIT_SECONDS: Final = 2.0  # how long a start waits for another start to finish writing the key
 
 
@@ -36,19 +35,12 @@ def input_hash(canonical: bytes, *, key: bytes) -> str:
 
 
 def aws_client(service: str, *, timeout: float | None = None) -> Any:
-    """Create a client with short timeouts (the settings', or `timeout` s) and few attempts: outages fail fast."""
-    import boto3
-    from botocore.config import Config
-
+    """Create an audit client with the settings' short timeouts (or `timeout` s) and attempts: outages fail fast."""
     settings = get_settings()
     seconds = settings.audit_timeout_seconds if timeout is None else timeout
-    config = Config(
-        connect_timeout=seconds,
-        read_timeout=seconds,
-        retries={"mode": "standard", "total_max_attempts": settings.audit_max_attempts},
+    return aws.client(
+        service, connect_timeout=seconds, read_timeout=seconds, attempts=settings.audit_max_attempts
     )
-    with _lock:  # boto3 sessions are not thread-safe while creating clients
-        return boto3.session.Session().client(service, config=config)
 
 
 @lru_cache(maxsize=1)
@@ -81,8 +73,10 @@ def secret_key(arn: str) -> HashKey:
         raise AuditUnavailableError(f"Secrets Manager did not answer ({type(err).__name__})") from err
     value = secret.get("SecretString") or secret.get("SecretBinary") or b""
     key = value.encode() if isinstance(value, str) else bytes(value)
-    if len(key) < 32:
-        raise AuditUnavailableError("the audit HMAC key in Secrets Manager is shorter than 32 bytes")
+    if len(key) < HMAC_KEY_MIN_LENGTH:
+        raise AuditUnavailableError(
+            f"the audit HMAC key in Secrets Manager is shorter than {HMAC_KEY_MIN_LENGTH} bytes"
+        )
     return HashKey(secret=key, version=str(secret.get("VersionId", "unknown")))
 
 
@@ -94,8 +88,10 @@ def local_key(path: Path) -> HashKey:
         key = _read_key(path)
     except OSError as err:
         raise AuditUnavailableError(f"cannot read or create the decision log's key {path} ({err})") from err
-    if len(key) < 32:
-        raise AuditUnavailableError(f"the decision log's key {path} is shorter than 32 bytes; delete it")
+    if len(key) < HMAC_KEY_MIN_LENGTH:
+        raise AuditUnavailableError(
+            f"the decision log's key {path} is shorter than {HMAC_KEY_MIN_LENGTH} bytes; delete it"
+        )
     return HashKey(secret=key, version=f"file:{path.name}")
 
 

@@ -1,4 +1,4 @@
-"""The decision audit trail in DynamoDB, the HMAC key, and `record`, which writes to the configured store.
+"""The decision audit trail in DynamoDB, the HMAC key, and `record_decisions`, which writes to the configured store.
 
 One item per decision, keyed by `request_id` (a batch item: `<request_id>#<index>`), holding the time and
 its UTC day, the model version, an HMAC-SHA256 of the applicant's canonical JSON (the validated inputs
@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from functions.audit.decision import (
     HASH_METHOD,
@@ -30,7 +30,9 @@ from functions.audit.decision import (
 )
 from functions.audit.key import HashKey, aws_client, hash_key, input_hash
 from functions.config import get_settings
-from functions.scoring.model import Decision
+
+if TYPE_CHECKING:  # the record only carries a Decision: the drift job need not load the model's code
+    from functions.scoring.model import Decision
 
 BATCH_WRITE_SIZE: Final = 25  # BatchWriteItem's limit per call
 UNPROCESSED_RETRIES: Final = 2  # extra BatchWriteItem calls for items DynamoDB left unprocessed
@@ -40,7 +42,7 @@ DAY_INDEX: Final = "by-day"  # global secondary index: decided_day (hash), decid
 DAY_SHARDS: Final = 10
 DAY_INDEX_ATTRIBUTES: Final = ("model_version", "synthetic", "bins")  # projected: all the drift job reads
 
-__all__ = ["AuditUnavailableError", "HashKey", "hash_key", "input_hash", "record", "to_item"]
+__all__ = ["AuditUnavailableError", "HashKey", "hash_key", "input_hash", "record_decisions", "to_item"]
 
 
 def _number(value: float) -> dict[str, str]:
@@ -229,8 +231,8 @@ def reset() -> None:
     hash_key.cache_clear()
 
 
-def record(
-    decisions: Sequence[Decision],
+def record_decisions(
+    decisions: "Sequence[Decision]",
     canonical_inputs: Sequence[bytes],
     *,
     request_id: str,

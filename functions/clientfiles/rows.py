@@ -29,7 +29,7 @@ from functions.clientfiles.layout import (
     split_lines,
     text_lines,
 )
-from functions.scoring.contract import FEATURES, Applicant
+from functions.scoring.contract import FEATURES, Applicant, raw_values
 
 __all__ = [
     "ClientFileError",
@@ -38,10 +38,12 @@ __all__ = [
     "ClientTable",
     "Layout",
     "MissingColumnsError",
+    "Problem",
     "check_cells",
     "data_rows",
+    "parse_cell",
     "parse_clients",
-    "read_clients",
+    "read_client_file",
     "read_layout",
     "read_table",
     "stream_cells",
@@ -55,11 +57,16 @@ MAX_SHOWN: Final = 10
 
 @dataclass(frozen=True)
 class Problem:
-    """One bad cell: the file's 1-based row, the column as the header spells it, and what is wrong."""
+    """One bad cell: the file's 1-based row, the column, what is wrong, and the contract field and error type.
+
+    `field` and `kind` are pydantic's location and error type, so a reader (the UI) can word it its own way.
+    """
 
     row: int
     column: str
     problem: str
+    field: str = ""
+    kind: str = ""
 
     def __str__(self) -> str:
         return f"row {self.row}, column {self.column}: {self.problem}"
@@ -74,7 +81,8 @@ class ClientRows:
     blank_rows: int = 0  # rows of only delimiters, ignored
 
 
-def _number(text: str) -> float | int | str | None:
+def parse_cell(text: str) -> float | int | str | None:
+    """Read one cell: blank is None, a number is an int when whole (below 2**53) else a float, other text stays."""
     text = text.strip()
     if not text:
         return None
@@ -95,6 +103,7 @@ class ClientRow:
     target: int | None
     problems: tuple[Problem, ...]  # the inputs' problems: a row with any is not scored
     target_problem: Problem | None = None
+    applicant: Applicant | None = None  # the checked inputs as the API takes them; None when invalid
 
     @property
     def valid(self) -> bool:
@@ -111,22 +120,21 @@ def check_cells(cells: list[str], layout: Layout, line: int) -> ClientRow:
     """Check one row's cells against the contract; problems name the line, the column and what is wrong."""
     record = {}
     for field, index in layout.where.items():
-        value = _number(cells[index]) if index < len(cells) else None
+        value = parse_cell(cells[index]) if index < len(cells) else None
         if value is not None:
             record[field] = value
     values: tuple[float, ...] = ()
     problems: tuple[Problem, ...] = ()
+    applicant: Applicant | None = None
     try:
         applicant = Applicant.model_validate(record)
     except ValidationError as err:
-        problems = tuple(
-            Problem(line, str(e["loc"][0]).upper() if e["loc"] else "-", e["msg"]) for e in err.errors()
-        )
+        problems = tuple(_problem(line, e["loc"], e["msg"], e["type"]) for e in err.errors())
     else:
-        values = tuple(float(getattr(applicant, spec.name) or 0.0) for spec in FEATURES)
+        values = tuple(raw_values(vars(applicant)))
     target, target_problem = None, None
     if (at := layout.target_at) is not None:
-        flag = _number(cells[at]) if at < len(cells) else None
+        flag = parse_cell(cells[at]) if at < len(cells) else None
         if flag in (0, 1):
             target = int(flag)
         else:
@@ -134,7 +142,12 @@ def check_cells(cells: list[str], layout: Layout, line: int) -> ClientRow:
     client_id = (
         cells[layout.id_at].strip() if layout.id_at is not None and layout.id_at < len(cells) else None
     )
-    return ClientRow(line, client_id, values, target, problems, target_problem)
+    return ClientRow(line, client_id, values, target, problems, target_problem, applicant)
+
+
+def _problem(line: int, loc: tuple[int | str, ...], message: str, kind: str) -> Problem:
+    field = str(loc[0]) if loc else ""
+    return Problem(line, field.upper() or "-", message, field=field, kind=kind)
 
 
 def data_rows(
@@ -230,7 +243,7 @@ def parse_clients(text: str, *, name: str, need_target: bool = False) -> ClientR
     return ClientRows(raw=raw, target=target, blank_rows=table.blank_rows)
 
 
-def read_clients(path: Path, *, need_target: bool = False) -> ClientRows:
+def read_client_file(path: Path, *, need_target: bool = False) -> ClientRows:
     """Read a client CSV file (any accepted encoding and delimiter); raises ClientFileError naming the problems."""
     try:
         data = path.read_bytes()

@@ -1,7 +1,6 @@
 """Outcomes analysis (back-testing): discrimination, calibration per grade, and a gains table by score band."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -9,6 +8,7 @@ import numpy.typing as npt
 
 from functions.monitoring.stats import auc, bootstrap_interval, brier, gini, jeffreys_interval, ks_statistic
 from functions.scoring.manifest import GradeBand, ScoreScaling
+from functions.scoring.manifest_parts import BackTest, Direction, GainsBand, GradeLight, Light
 
 Vector = npt.NDArray[np.float64]
 Labels = npt.NDArray[Any]  # 0/1 default flags, any numeric dtype
@@ -20,63 +20,17 @@ GREEN_LEVEL: Final = 0.95
 AMBER_LEVEL: Final = 0.999
 
 
-@dataclass(frozen=True)
-class GradeTest:
-    """One grade's back-test: clients, defaults, mean PD, observed rate, its Jeffreys intervals and colour."""
-
-    grade: str
-    clients: int
-    defaults: int
-    predicted: float  # mean PD of the grade's clients
-    observed: float
-    interval_95: tuple[float, float]
-    interval_999: tuple[float, float]
-    light: str  # "green" | "amber" | "red"
-    direction: str  # "under" when observed lies above the 95 % interval (PD too low), "over", or ""
-
-
-@dataclass(frozen=True)
-class GainsRow:
-    """One score band of a gains table, riskiest (lowest points) first."""
-
-    band: str
-    clients: int
-    defaults: int
-    default_rate: float
-    odds: float | None  # good:bad, None when the band has no default
-    captured: float  # cumulative share of all defaults in this band and the riskier ones
-
-
-@dataclass(frozen=True)
-class Outcomes:
-    """Back-test of PDs against realised defaults."""
-
-    rows: int
-    defaults: int
-    auc: float
-    auc_interval: tuple[float, float]
-    gini: float
-    ks: float
-    brier: float
-    brier_interval: tuple[float, float]
-    mean_pd: float
-    default_rate: float
-    calibration_in_the_large: float  # mean PD minus observed default rate
-    grades: tuple[GradeTest, ...]
-    gains: tuple[GainsRow, ...]
-
-
-def traffic_light(defaults: int, clients: int, predicted: float) -> tuple[str, str]:
+def traffic_light(defaults: int, clients: int, predicted: float) -> tuple[Light, Direction]:
     """Colour a grade's mean PD against the Jeffreys intervals of its observed rate; return (light, direction)."""
     low95, high95 = jeffreys_interval(defaults, clients, level=GREEN_LEVEL)
     low999, high999 = jeffreys_interval(defaults, clients, level=AMBER_LEVEL)
-    direction = "under" if predicted < low95 else "over" if predicted > high95 else ""
+    direction: Direction = "under" if predicted < low95 else "over" if predicted > high95 else ""
     if not direction:
         return "green", ""
     return ("amber" if low999 <= predicted <= high999 else "red"), direction
 
 
-def grade_tests(y: Labels, probabilities: Vector, bands: Sequence[GradeBand]) -> tuple[GradeTest, ...]:
+def grade_tests(y: Labels, probabilities: Vector, bands: Sequence[GradeBand]) -> tuple[GradeLight, ...]:
     """Back-test each grade holding clients: n rows of 0/1 outcomes and PD in [0, 1]; empty grades skipped."""
     y = np.asarray(y)
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -92,12 +46,12 @@ def grade_tests(y: Labels, probabilities: Vector, bands: Sequence[GradeBand]) ->
         predicted = float(probabilities[members].mean())
         light, direction = traffic_light(defaults, clients, predicted)
         tests.append(
-            GradeTest(
+            GradeLight(
                 grade=band.grade,
                 clients=clients,
                 defaults=defaults,
-                predicted=predicted,
-                observed=defaults / clients,
+                mean_pd=predicted,
+                observed_default_rate=defaults / clients,
                 interval_95=jeffreys_interval(defaults, clients, level=GREEN_LEVEL),
                 interval_999=jeffreys_interval(defaults, clients, level=AMBER_LEVEL),
                 light=light,
@@ -115,7 +69,7 @@ def score_bands(scaling: ScoreScaling) -> tuple[float, ...]:
     return tuple(float(scaling.anchor_score + k * step) for k in range(-below, above + 1))
 
 
-def gains_table(y: Labels, points: Vector, edges: Sequence[float]) -> tuple[GainsRow, ...]:
+def gains_table(y: Labels, points: Vector, edges: Sequence[float]) -> tuple[GainsBand, ...]:
     """Tabulate defaults by score band [edge_i, edge_i+1), riskiest first; bands without clients are skipped."""
     y = np.asarray(y)
     points = np.asarray(points, dtype=np.float64)
@@ -134,7 +88,7 @@ def gains_table(y: Labels, points: Vector, edges: Sequence[float]) -> tuple[Gain
         high = f"{cuts[i]:g}" if i < len(cuts) else ""
         band = f"< {high}" if not low else f">= {low}" if not high else f"{low}-{high}"
         rows.append(
-            GainsRow(
+            GainsBand(
                 band=band,
                 clients=clients,
                 defaults=defaults,
@@ -155,7 +109,7 @@ def back_test(
     scaling: ScoreScaling,
     rounds: int = 1000,
     seed: int = 42,
-) -> Outcomes:
+) -> BackTest:
     """Back-test n PDs in [0, 1] (and their points) against n realised 0/1 defaults; raises ValueError.
 
     AUC and Brier carry percentile bootstrap 95 % intervals (`rounds` resamples, fixed `seed`); Gini is
@@ -166,7 +120,7 @@ def back_test(
     if y.shape != probabilities.shape or y.ndim != 1 or not np.isin(y, (0, 1)).all():
         raise ValueError("outcomes need one 0/1 default flag per PD")
     mean_pd, rate = float(probabilities.mean()), float(y.mean())
-    return Outcomes(
+    return BackTest(
         rows=int(y.size),
         defaults=int(y.sum()),
         auc=auc(y, probabilities),
@@ -177,7 +131,9 @@ def back_test(
         brier_interval=bootstrap_interval(y, probabilities, metric="brier", rounds=rounds, seed=seed),
         mean_pd=mean_pd,
         default_rate=rate,
-        calibration_in_the_large=mean_pd - rate,
-        grades=grade_tests(y, probabilities, bands),
+        bootstrap_rounds=rounds,
+        seed=seed,
+        level=GREEN_LEVEL,
         gains=gains_table(y, points, score_bands(scaling)),
+        grades=grade_tests(y, probabilities, bands),
     )

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
-from functions.clientfiles.rows import ClientFileError, read_clients
+from functions.clientfiles.rows import ClientFileError, read_client_file
 from functions.config import MODEL_DIR
 from functions.monitoring.backtest import back_test
 from functions.monitoring.loop_cli import add_commands, run_command
@@ -24,10 +23,8 @@ from functions.monitoring.tables import drift_json, drift_table, emit, outcomes_
 from functions.scoring import model as scoring
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.model import points_of
+from functions.scoring.reference import Vector
 
-Vector = npt.NDArray[np.float64]
-
-DEFAULT_MODEL_DIR: Final = MODEL_DIR
 DRIFT_REPORT: Final = "drift.html"
 OUTCOMES_REPORT: Final = "outcomes.html"
 
@@ -49,7 +46,7 @@ def score_rows(raw: Vector, model_dir: Path) -> tuple[Manifest, Vector, Vector]:
 
 def run_drift(path: Path, *, model_dir: Path, report: Path | None) -> tuple[str, dict[str, Any]]:
     """Compute the drift of a client file against the manifest's reference; return (table, JSON value)."""
-    clients = read_clients(path)
+    clients = read_client_file(path)
     manifest, _, points = score_rows(clients.raw, model_dir)
     if manifest.reference is None:
         raise MonitoringError(
@@ -65,8 +62,8 @@ def run_drift(path: Path, *, model_dir: Path, report: Path | None) -> tuple[str,
 
 def run_outcomes(path: Path, *, model_dir: Path, report: Path | None) -> tuple[str, dict[str, Any]]:
     """Back-test the model on a client file carrying the realised default flag; return (table, JSON value)."""
-    clients = read_clients(path, need_target=True)
-    if clients.target is None:  # read_clients refuses such a file already; this keeps the type narrow
+    clients = read_client_file(path, need_target=True)
+    if clients.target is None:  # read_client_file refuses such a file already; this keeps the type narrow
         raise MonitoringError(f"{path.name}: no default flag column")
     manifest, probabilities, points = score_rows(clients.raw, model_dir)
     outcomes = back_test(
@@ -94,10 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument(
             "--report", type=Path, default=None, help="folder for a self-contained HTML report"
         )
-        command.add_argument(
-            "--model", type=Path, default=DEFAULT_MODEL_DIR, help="model folder (model.json)"
-        )
-    add_commands(commands, DEFAULT_MODEL_DIR)
+        command.add_argument("--model", type=Path, default=MODEL_DIR, help="model folder (model.json)")
+    add_commands(commands, MODEL_DIR)
     args = parser.parse_args(argv)
     if args.command in ("record-outcomes", "realised"):
         return run_command(args)

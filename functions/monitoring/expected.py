@@ -16,9 +16,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from functions.monitoring.backtest import GradeTest, grade_tests
+from functions.monitoring.backtest import grade_tests
 from functions.monitoring.stats import auc, bootstrap_interval
 from functions.scoring.manifest import GradeBand
+from functions.scoring.manifest_parts import GradeLight
 
 Vector = npt.NDArray[np.float64]
 Labels = npt.NDArray[Any]
@@ -56,7 +57,7 @@ class GradeComparison:
     grade: str
     decisions: int
     expected_rate: float
-    joined: GradeTest | None
+    joined: GradeLight | None
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,21 @@ python -m functions.monitoring.job --local [--hours 24] [--format table|json]   
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-import numpy as np
-
+from functions import aws
 from functions.audit import stores as audit
 from functions.audit.decision import DecisionStore, SqliteDecisionLog, StoredBins
 from functions.config import LOCAL_DECISION_LOG, get_settings
-from functions.monitoring.psi import Drift, drift_of_shares
+from functions.monitoring.psi import Drift, drifts_of_counts
 from functions.monitoring.tables import drift_json, drift_table, emit
+from functions.scoring.bins import BinCounts
 from functions.scoring.manifest import ModelUnavailable, read_manifest
 from functions.scoring.manifest_parts import ReferenceDistributions
-from functions.telemetry import logger
+from functions.telemetry import logger, start_invocation
 
 PSI_METRIC: Final = "PopulationStabilityIndex"
 COUNT_METRIC: Final = "DriftDecisions"
@@ -35,14 +35,18 @@ METRICS_PER_CALL: Final = 20  # PutMetricData: at most 1,000 since 2023; 20 also
 
 
 @dataclass
-class Tally:
-    """The decisions of a window: bin counts per input and score, rows counted, and rows left out and why."""
+class WindowCounts:
+    """The decisions of a window: rows per reference bin of each input and the score, and rows left out and why."""
 
-    counts: dict[str, Any]  # name -> numpy int64 vector of counts per reference bin
-    rows: int = 0
+    bins: BinCounts
     skipped: dict[str, int] = field(
         default_factory=lambda: {"synthetic": 0, "other_model_version": 0, "no_bins": 0}
     )
+
+    @property
+    def rows(self) -> int:
+        """Return the number of decisions counted."""
+        return self.bins.rows
 
 
 def window(now: datetime, *, hours: int) -> tuple[str, list[str]]:
@@ -54,32 +58,24 @@ def window(now: datetime, *, hours: int) -> tuple[str, list[str]]:
     return since.isoformat(timespec="milliseconds"), days
 
 
-def tally(stored: Iterable[StoredBins], reference: ReferenceDistributions, *, model_version: str) -> Tally:
+def count_window(
+    stored: Iterable[StoredBins], reference: ReferenceDistributions, *, model_version: str
+) -> WindowCounts:
     """Count each kept decision's bin per input and for the score; skip synthetic, other versions, no bins."""
-    sizes = {bins.name: len(bins.shares) for bins in (*reference.inputs, reference.score)}
-    result = Tally(counts={name: np.zeros(size, dtype=np.int64) for name, size in sizes.items()})
-    for decision in stored:
-        if decision.synthetic:
-            result.skipped["synthetic"] += 1
-        elif decision.model_version != model_version:
-            result.skipped["other_model_version"] += 1  # its bins are against another reference
-        elif decision.bins is None or any(not 0 <= decision.bins.get(n, -1) < s for n, s in sizes.items()):
-            result.skipped["no_bins"] += 1
-        else:
-            for name in sizes:
-                result.counts[name][decision.bins[name]] += 1
-            result.rows += 1
-    return result
+    skipped = {"synthetic": 0, "other_model_version": 0, "no_bins": 0}
 
+    def kept() -> Iterator[Mapping[str, int]]:
+        for decision in stored:
+            if decision.synthetic:
+                skipped["synthetic"] += 1
+            elif decision.model_version != model_version:
+                skipped["other_model_version"] += 1  # its bins are against another reference
+            elif decision.bins is None or not BinCounts.fits(decision.bins, reference):
+                skipped["no_bins"] += 1
+            else:
+                yield decision.bins
 
-def drifts(counted: Tally, reference: ReferenceDistributions) -> tuple[Drift, ...]:
-    """Return the drift of each input, then the score, from the counts; raises ValueError with no rows."""
-    if counted.rows == 0:
-        raise ValueError("no decisions to compare with the reference")
-    return tuple(
-        drift_of_shares(counted.counts[bins.name] / counted.rows, bins, floor=reference.floor)
-        for bins in (*reference.inputs, reference.score)
-    )
+    return WindowCounts(bins=BinCounts.of_indexes(kept(), reference), skipped=skipped)
 
 
 def read_window(store: DecisionStore, *, now: datetime, hours: int) -> Iterable[StoredBins]:
@@ -110,25 +106,24 @@ def publish(cloudwatch: Any, *, namespace: str, psi: dict[str, float], rows: int
 
 def measure(
     store: DecisionStore, *, now: datetime, hours: int, min_decisions: int
-) -> tuple[Tally, tuple[Drift, ...], str]:
-    """Tally the window's decisions for the served model and compute drift (none below `min_decisions`).
+) -> tuple[WindowCounts, tuple[Drift, ...], str]:
+    """Count the window's decisions for the served model and compute drift (none below `min_decisions`).
 
-    Returns the tally, the drifts (inputs, then the score) and the model version; raises ModelUnavailable
+    Returns the counts, the drifts (inputs, then the score) and the model version; raises ModelUnavailable
     when the model cannot be read or its manifest has no reference distributions.
     """
     manifest = read_manifest(get_settings().model_dir)
     if manifest.reference is None:
         raise ModelUnavailable("the model's manifest has no reference distributions; retrain to freeze them")
     stored = read_window(store, now=now, hours=hours)
-    counted = tally(stored, manifest.reference, model_version=manifest.version)
+    counted = count_window(stored, manifest.reference, model_version=manifest.version)
     enough = counted.rows >= min_decisions
-    return counted, drifts(counted, manifest.reference) if enough else (), manifest.version
+    return counted, drifts_of_counts(counted.bins, manifest.reference) if enough else (), manifest.version
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Measure the last window's drift and publish it to CloudWatch; return a summary (Lambda's entry point)."""
-    import boto3
-
+    start_invocation(context)
     settings = get_settings()
     now = datetime.now(UTC)
     try:
@@ -143,7 +138,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"published": False, "problem": str(err)}
     psi = {d.name: d.psi for d in measured}
     publish(
-        boto3.client("cloudwatch"),
+        aws.client("cloudwatch"),
         namespace=settings.powertools_metrics_namespace,
         psi=psi,
         rows=counted.rows,

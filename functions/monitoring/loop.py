@@ -6,6 +6,7 @@ gap as CloudWatch metrics (EMF, `functions.telemetry`): `DefaultRateGap` (realis
 over decisions with an outcome; positive when the PDs are too low), `AucGap`, and the counts behind them.
 """
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -109,7 +110,7 @@ def publish(report: LoopReport) -> dict[str, tuple[str, float]]:
 
 def loop_json(report: LoopReport) -> dict[str, Any]:
     """Shape the report as plain JSON values."""
-    value: dict[str, Any] = asdict(report)
+    value: dict[str, Any] = json.loads(json.dumps(asdict(report), default=lambda record: record.model_dump()))
     if report.overrides is not None:  # the side default rates are properties: add them where they belong
         value["overrides"]["overall"]["low_side_default_rate"] = (
             report.overrides.overall.low_side_default_rate

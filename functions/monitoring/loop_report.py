@@ -50,7 +50,7 @@ def grade_rows(comparison: Comparison) -> tuple[list[tuple[str, ...]], list[str]
                 _share(g.expected_rate),
                 "0" if t is None else f"{t.clients:,}",
                 "-" if t is None else f"{t.defaults:,}",
-                _share(None if t is None else t.observed),
+                _share(None if t is None else t.observed_default_rate),
                 "-" if t is None else f"{t.light} {t.direction}".strip(),
             )
         )
@@ -111,7 +111,7 @@ def loop_html(report: LoopReport) -> str:
         "mean PD and realised default rate per grade",
         [g.grade for g in report.overall.grades],
         [g.expected_rate for g in report.overall.grades],
-        [0.0 if g.joined is None else g.joined.observed for g in report.overall.grades],
+        [0.0 if g.joined is None else g.joined.observed_default_rate for g in report.overall.grades],
     )
     groups = [override_row("all", report.overrides.overall)] + [
         override_row(f"{group} {value}", f)

@@ -9,6 +9,7 @@ from typing import Final
 
 import numpy as np
 
+from functions.scoring.bins import BinCounts
 from functions.scoring.manifest_parts import ReferenceBins, ReferenceDistributions
 from functions.scoring.reference import FLOOR, Vector, bin_labels, bin_shares
 
@@ -77,20 +78,31 @@ def drift_of_shares(actual: Vector, reference: ReferenceBins, *, floor: float = 
     return Drift(name=reference.name, psi=value, verdict=verdict(value), bins=bins)
 
 
+def drifts_of_counts(counted: BinCounts, reference: ReferenceDistributions) -> tuple[Drift, ...]:
+    """Turn rows counted per reference bin into one drift per input, then the score; raises ValueError with no rows."""
+    return tuple(
+        drift_of_shares(counted.shares(bins.name), bins, floor=reference.floor)
+        for bins in (*reference.inputs, reference.score)
+    )
+
+
 def population_drift(
     raw_inputs: Vector, points: Vector, reference: ReferenceDistributions
 ) -> tuple[Drift, ...]:
-    """Compute the drift of rows x 23 raw inputs and their score points: one per input, then the score."""
+    """Compute the drift of rows x 23 raw inputs and their score points: one per input, then the score.
+
+    Raises ValueError on a wrong shape, no rows, or a missing or infinite value.
+    """
     raw_inputs = np.asarray(raw_inputs, dtype=np.float64)
+    points = np.asarray(points, dtype=np.float64)
     if raw_inputs.ndim != 2 or raw_inputs.shape[1] != len(reference.inputs):
         raise ValueError(f"expected rows x {len(reference.inputs)} inputs")
-    per_input = tuple(
-        drift_of(raw_inputs[:, i], bins, floor=reference.floor) for i, bins in enumerate(reference.inputs)
-    )
-    return (
-        *per_input,
-        drift_of(np.asarray(points, dtype=np.float64), reference.score, floor=reference.floor),
-    )
+    if len(points) != raw_inputs.shape[0]:
+        raise ValueError(f"expected one score per row, got {len(points)} for {raw_inputs.shape[0]} rows")
+    for bins, column in zip((*reference.inputs, reference.score), (*raw_inputs.T, points), strict=True):
+        if not np.all(np.isfinite(column)):
+            raise ValueError(f"`{bins.name}`: missing or infinite values cannot be binned")
+    return drifts_of_counts(BinCounts.of_rows(raw_inputs, points, reference), reference)
 
 
 def moved_bins(drift: Drift, *, top: int = 3) -> tuple[BinShift, ...]:

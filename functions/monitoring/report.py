@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Final
 
-from functions.monitoring.backtest import Outcomes
 from functions.monitoring.psi import Drift
+from functions.scoring.manifest_parts import BackTest
 
 STYLE: Final = (
     "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
@@ -87,7 +87,7 @@ def drift_report(drifts: Sequence[Drift], *, rows: int) -> str:
     return page("Population stability", f"<p>{rows:,} rows.</p>{legend}{table}{''.join(sections)}")
 
 
-def outcomes_report(outcomes: Outcomes) -> str:
+def outcomes_report(outcomes: BackTest) -> str:
     """Render the back-test: discrimination and calibration, the per-grade traffic lights and the gains table."""
     o = outcomes
     summary = _table(
@@ -107,8 +107,8 @@ def outcomes_report(outcomes: Outcomes) -> str:
                 g.grade,
                 f"{g.clients:,}",
                 f"{g.defaults:,}",
-                f"{g.predicted:.2%}",
-                f"{g.observed:.2%}",
+                f"{g.mean_pd:.2%}",
+                f"{g.observed_default_rate:.2%}",
                 f"{g.interval_95[0]:.2%}-{g.interval_95[1]:.2%}",
                 f"{g.light} {g.direction}".strip(),
             )
@@ -133,8 +133,8 @@ def outcomes_report(outcomes: Outcomes) -> str:
     chart = paired_bars(
         "mean PD and observed default rate per grade",
         [g.grade for g in o.grades],
-        [g.predicted for g in o.grades],
-        [g.observed for g in o.grades],
+        [g.mean_pd for g in o.grades],
+        [g.observed_default_rate for g in o.grades],
     )
     legend = (
         "<p>Grey: mean PD; blue: observed default rate. Green: mean PD inside the Jeffreys 95 % interval of the "

@@ -1,15 +1,13 @@
 """The text and JSON forms of drift and back-test results, and the one function commands print through."""
 
-import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from functions.monitoring.psi import Drift, moved_bins
 
-if TYPE_CHECKING:  # the Lambdas that print drift need no back-test code at cold start
-    from functions.monitoring.backtest import Outcomes
+if TYPE_CHECKING:
+    from functions.scoring.manifest_parts import BackTest
 
 
 def drift_json(drifts: Sequence[Drift], *, rows: int) -> dict[str, Any]:
@@ -32,12 +30,12 @@ def drift_table(drifts: Sequence[Drift], *, rows: int) -> str:
     return "\n".join(lines)
 
 
-def outcomes_json(outcomes: "Outcomes") -> dict[str, Any]:
+def outcomes_json(outcomes: "BackTest") -> dict[str, Any]:
     """Shape a back-test as plain JSON values (intervals as two-element lists)."""
-    return json.loads(json.dumps(asdict(outcomes)))  # type: ignore[no-any-return]
+    return {**outcomes.model_dump(mode="json"), "calibration_in_the_large": outcomes.calibration_in_the_large}
 
 
-def outcomes_table(outcomes: "Outcomes") -> str:
+def outcomes_table(outcomes: "BackTest") -> str:
     """Render a back-test as fixed-width text: summary, grades with traffic lights, gains by score band."""
     o = outcomes
     lines = [
@@ -52,7 +50,7 @@ def outcomes_table(outcomes: "Outcomes") -> str:
         interval = f"{g.interval_95[0]:.3f}-{g.interval_95[1]:.3f}"
         light = f"{g.light} {g.direction}".strip()
         lines.append(
-            f"{g.grade:<6}{g.clients:>8,}{g.defaults:>9,}{g.predicted:>9.4f}{g.observed:>9.4f}  {interval:<15} {light}"
+            f"{g.grade:<6}{g.clients:>8,}{g.defaults:>9,}{g.mean_pd:>9.4f}{g.observed_default_rate:>9.4f}  {interval:<15} {light}"
         )
     lines += ["", f"{'score band':<12}{'clients':>8}{'defaults':>9}{'rate':>8}{'odds':>8}{'captured':>10}"]
     for r in o.gains:

@@ -21,12 +21,11 @@ from typing import Any, Final
 
 from functions.clientfiles.rows import ClientFileError, Layout, data_rows, stream_cells, text_lines
 from functions.config import get_settings
+from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.shard import (
     HashingReader,
-    Tally,
-    book_drift,
     output_header,
-    score_chunk,
+    score_client_rows,
     serving_model,
 )
 from functions.scoring.manifest import ModelUnavailable
@@ -51,19 +50,19 @@ def _init_worker(model_dir: Path) -> None:
     serving_model(model_dir)
 
 
-def _score(layout: Layout, chunk: Chunk, model_dir: Path) -> tuple[str, Tally]:
-    return score_chunk(serving_model(model_dir), layout, chunk)
+def _score(layout: Layout, chunk: Chunk, model_dir: Path) -> tuple[str, BookCounts]:
+    return score_client_rows(serving_model(model_dir), layout, chunk)
 
 
 def scored_chunks(
     layout: Layout, pieces: Iterator[Chunk], *, workers: int, model_dir: Path
-) -> Iterator[tuple[str, Tally]]:
+) -> Iterator[tuple[str, BookCounts]]:
     """Score chunks in order, in-process for one worker, else on a pool with at most 2 x workers in flight."""
     if workers == 1:
         yield from (_score(layout, chunk, model_dir) for chunk in pieces)
         return
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model_dir,)) as pool:
-        pending: deque[Future[tuple[str, Tally]]] = deque()
+        pending: deque[Future[tuple[str, BookCounts]]] = deque()
         for chunk in pieces:
             pending.append(pool.submit(_score, layout, chunk, model_dir))
             if len(pending) >= 2 * workers:
@@ -74,22 +73,22 @@ def scored_chunks(
 
 def write_scored(
     source: Path, target: Path, *, workers: int, model_dir: Path, chunk_rows: int
-) -> tuple[Tally, str]:
-    """Stream `source` into the scored CSV `target`; return the tally and the input's sha256."""
-    size, tally = max(source.stat().st_size, 1), Tally()
+) -> tuple[BookCounts, str]:
+    """Stream `source` into the scored CSV `target`; return the book's counts and the input's sha256."""
+    size, book = max(source.stat().st_size, 1), BookCounts()
     with source.open("rb") as raw, target.open("w", encoding="utf-8", newline="") as out:
         hashed = HashingReader(raw)
         try:
             layout, cells = stream_cells(text_lines(hashed, name=source.name), name=source.name)
             csv.writer(out, lineterminator="\n").writerow(output_header(layout))
             pieces = chunks(data_rows(cells, layout), chunk_rows)
-            for body, counts in scored_chunks(layout, pieces, workers=workers, model_dir=model_dir):
+            for body, chunk_counts in scored_chunks(layout, pieces, workers=workers, model_dir=model_dir):
                 out.write(body)
-                tally.add(counts)
-                say(f"\rscored {tally.rows:,} rows ({100 * hashed.bytes_read / size:.0f}% read)", end="")
+                book.add(chunk_counts)
+                say(f"\rscored {book.rows:,} rows ({100 * hashed.bytes_read / size:.0f}% read)", end="")
         finally:
             say("")
-    return tally, hashed.sha256.hexdigest()
+    return book, hashed.sha256.hexdigest()
 
 
 def score_file(
@@ -100,17 +99,17 @@ def score_file(
     partial = target.with_name(target.name + ".partial")  # renamed only when complete
     model = serving_model(model_dir)  # fail before reading when the model is missing
     try:
-        tally, sha256 = write_scored(
+        book, sha256 = write_scored(
             source, partial, workers=workers, model_dir=model_dir, chunk_rows=chunk_rows
         )
-        if tally.rows == 0:
+        if book.rows == 0:
             raise ClientFileError(f"{source.name}: no client rows")
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     partial.replace(target)
-    return tally.report() | {
-        "drift": book_drift(tally, model.manifest.reference),
+    return book.report() | {
+        "drift": book_drift(book, model.manifest.reference),
         "model_version": model.version,
         "input": str(source),
         "input_sha256": sha256,

@@ -8,15 +8,13 @@ JSON list of Map items. Only keys cross the payloads.
 import csv
 import io
 import json
-import logging
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.clientfiles.rows import ClientFileError, stream_cells, text_lines
 from functions.portfolio.shard import HashingReader, ShardItem, s3_client
-
-logger = logging.getLogger(__name__)
+from functions.telemetry import logger, start_invocation
 
 SHARDS: Final = "shards"
 RESULTS: Final = "results"
@@ -56,6 +54,7 @@ def _item(request: PrepareRequest, index: int, first_line: int) -> dict[str, Any
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Split s3://bucket/key into shard objects and a JSON list of Map items; return where the list is."""
+    start_invocation(context)
     request = PrepareRequest.model_validate(event)
     s3 = s3_client()
     body = s3.get_object(Bucket=request.bucket, Key=request.key)["Body"]
@@ -88,7 +87,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         raise ClientFileError(f"{request.key}: no client rows")
     shards_key = f"{SHARDS}/{request.run}/items.json"
     s3.put_object(Bucket=request.output_bucket, Key=shards_key, Body=json.dumps(items).encode())
-    logger.info("run %s: %d rows in %d shards", request.run, rows, len(items))
+    logger.info("book split into shards", extra={"run": request.run, "rows": rows, "shards": len(items)})
     return {
         "run": request.run,
         "bucket": request.output_bucket,

@@ -4,16 +4,15 @@ Shards that left no summary are reported; the ordered list of scored objects is 
 """
 
 import json
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.prepare import RESULTS
-from functions.portfolio.shard import ShardItem, Tally, book_drift, s3_client, serving_model
-
-logger = logging.getLogger(__name__)
+from functions.portfolio.shard import ShardItem, s3_client, serving_model
+from functions.telemetry import logger, start_invocation
 
 
 class SummariseRequest(BaseModel):
@@ -43,13 +42,14 @@ def _shard_summary(bucket: str, item: ShardItem) -> dict[str, Any] | None:
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Total the shards' summaries, name the shards that failed, write summary.json and results.json."""
+    start_invocation(context)
     request = SummariseRequest.model_validate(event)
     s3 = s3_client()
     items = [
         ShardItem.model_validate(i)
         for i in json.loads(s3.get_object(Bucket=request.bucket, Key=request.shards_key)["Body"].read())
     ]
-    tally, versions = Tally(), set[str]()
+    book, versions = BookCounts(), set[str]()
     results: list[str] = []
     failed: list[dict[str, Any]] = []
     for item in items:
@@ -58,16 +58,16 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
             shard = f"s3://{item.bucket}/{item.key}"
             failed.append({"index": item.index, "shard": shard, "first_line": item.first_line})
             continue
-        tally.add(Tally.from_summary(summary))
+        book.add(BookCounts.from_summary(summary))
         versions.add(summary["model_version"])
         results.append(f"s3://{request.bucket}/{item.result_key}")
     prefix = f"{RESULTS}/{request.run}"
     manifest = serving_model().manifest  # the image's model scored every shard; its reference is the baseline
     same_model = versions <= {manifest.version}
-    report = tally.report() | {
-        "drift": book_drift(tally, manifest.reference) if same_model else None,
+    report = book.report() | {
+        "drift": book_drift(book, manifest.reference) if same_model else None,
         "expected_rows": request.rows,
-        "missing_rows": request.rows - tally.rows,
+        "missing_rows": request.rows - book.rows,
         "shards": len(items),
         "failed_shards": failed,
         "model_version": ", ".join(sorted(versions)),
@@ -81,10 +81,10 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         Bucket=request.bucket, Key=f"{prefix}/summary.json", Body=json.dumps(report, indent=2).encode()
     )
     if failed:
-        logger.error("run %s: %d shard(s) failed: %s", request.run, len(failed), failed)
+        logger.error("shards failed", extra={"run": request.run, "failed_shards": failed})
     return {
         "summary": f"s3://{request.bucket}/{prefix}/summary.json",
         "results": report["results"],
-        "rows": tally.rows,
+        "rows": book.rows,
         "failed_shards": len(failed),
     }

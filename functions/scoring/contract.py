@@ -1,5 +1,6 @@
 """The feature contract: the 23 inputs, declared once, and the API's request and response models."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -227,6 +228,11 @@ PAY_STATUS: Final = tuple(f"pay_{k}" for k in (0, 2, 3, 4, 5, 6))
 BILLS: Final = tuple(f"bill_amt{k}" for k in range(1, 7))
 PAYMENTS: Final = tuple(f"pay_amt{k}" for k in range(1, 7))
 TARGET: Final = "default"
+
+
+def raw_values(record: Mapping[str, Any]) -> list[float]:
+    """Return one client's 23 raw inputs in contract order; an omitted optional code counts as 0 (as training)."""
+    return [float(record.get(name) or 0.0) for name in FEATURE_NAMES]
 
 
 # API request and response models (added with the scoring API).

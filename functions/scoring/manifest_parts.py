@@ -182,12 +182,12 @@ class AucCeiling(Record):
     note: str
 
 
-class ValidationEvidence(Record):
-    """Validation evidence of the shipped model on the held-out test split (Basel Committee WP14, 2005).
+class BackTest(Record):
+    """A back-test of n PDs against realised 0/1 defaults (Basel Committee WP14, 2005).
 
+    One type for the monitoring command, the UI and (with PSI and the ceiling) the manifest's evidence.
     AUC and Brier carry percentile bootstrap intervals (`bootstrap_rounds` resamples, `seed`, `level`);
-    Gini is 2 * AUC - 1; KS is the largest gap between the two classes' PD distributions. `psi` is the
-    population stability of the test split against the training reference, per input and on the score.
+    Gini is 2 * AUC - 1; KS is the largest gap between the two classes' PD distributions.
     """
 
     rows: int = Field(gt=0)
@@ -205,13 +205,30 @@ class ValidationEvidence(Record):
     level: Probability
     gains: tuple[GainsBand, ...] = Field(min_length=1)
     grades: tuple[GradeLight, ...] = Field(min_length=1)
+
+    @property
+    def calibration_in_the_large(self) -> float:
+        """Return the mean PD minus the observed default rate (positive: PDs overstate risk)."""
+        return self.mean_pd - self.default_rate
+
+    @model_validator(mode="after")
+    def _gini_is_auc(self) -> "BackTest":
+        if abs(self.gini - (2 * self.auc - 1)) > 1e-12:
+            raise ValueError(f"`gini` {self.gini} is not 2 * AUC - 1 ({2 * self.auc - 1})")
+        return self
+
+
+class ValidationEvidence(BackTest):
+    """The shipped model's back-test on the held-out test split, with its PSI and the dataset's AUC ceiling.
+
+    `psi` is the population stability of the test split against the training reference, per input and on the score.
+    """
+
     psi: dict[str, float]
     ceiling: AucCeiling
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ValidationEvidence":
+    def _psi_per_input(self) -> "ValidationEvidence":
         if tuple(self.psi) != (*FEATURE_NAMES, "score"):
             raise ValueError("`psi` must cover the contract's inputs in order, then `score`")
-        if abs(self.gini - (2 * self.auc - 1)) > 1e-12:
-            raise ValueError(f"`gini` {self.gini} is not 2 * AUC - 1 ({2 * self.auc - 1})")
         return self

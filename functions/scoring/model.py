@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from functions.scoring.contract import FEATURE_NAMES
+from functions.scoring.contract import FEATURE_NAMES, ReasonCode, raw_values
 from functions.scoring.features import MODEL_FEATURES, engineer
 from functions.scoring.manifest import Manifest, ModelUnavailable, ScoreScaling, read_manifest
-from functions.scoring.reasons import MIN_IMPACT, Reason, group_tags, measure, top_reasons
+from functions.scoring.reasons import explain_rows, group_tags
 from functions.scoring.trees import TreeEnsemble, load_ensemble
 
 Matrix = npt.NDArray[np.float64]
@@ -27,7 +27,7 @@ class Decision:
     threshold: float
     score: int  # scorecard points
     risk_grade: str
-    reasons: tuple[Reason, ...]
+    reasons: tuple[ReasonCode, ...]
 
 
 def decide(probability_of_default: float, *, threshold: float) -> bool:
@@ -37,9 +37,9 @@ def decide(probability_of_default: float, *, threshold: float) -> bool:
 
 def to_matrix(records: Sequence[Mapping[str, Any]]) -> Matrix:
     """Stack records with the contract's field names into raw inputs (rows x 23); omitted codes become 0."""
-    return np.array(
-        [[float(record.get(name) or 0.0) for name in FEATURE_NAMES] for record in records], dtype=np.float64
-    ).reshape(len(records), len(FEATURE_NAMES))
+    return np.array([raw_values(record) for record in records], dtype=np.float64).reshape(
+        len(records), len(FEATURE_NAMES)
+    )
 
 
 @dataclass(frozen=True)
@@ -69,41 +69,31 @@ class ScoringModel:
         return group_tags(self.ensemble)
 
     def assess(self, raw: Matrix, *, explain: bool = True) -> list[Decision]:
-        """Assess each row of raw inputs (rows x 23): PD, decision, points, grade and, with `explain`, reasons."""
-        rows = raw.shape[0]
-        impact_rows: list[list[float]] = [[] for _ in range(rows)]
+        """Assess each row of raw inputs (rows x 23): PD, decision, points, grade and, with `explain`, reasons.
+
+        The model features are engineered once; the reasons are measured and worded in the same pass.
+        """
+        features = engineer(raw)
+        reasons: list[tuple[ReasonCode, ...]]
         if explain:
             reference = self.manifest.reference_profile
-            probabilities, impacts = measure(self.ensemble, raw, reference=reference, tags=self.node_tags)
-            impact_rows, features, inputs = impacts.T.tolist(), engineer(raw).tolist(), raw.tolist()
-        else:
-            probabilities = self.probabilities(raw)
-        scaling, threshold = self.manifest.score_scaling, self.threshold
-        decisions = []
-        for i, probability in enumerate(probabilities.tolist()):
-            reasons = _reasons(inputs[i], features[i], impact_rows[i]) if explain else ()
-            decisions.append(
-                Decision(
-                    probability_of_default=probability,
-                    predicted_default=decide(probability, threshold=threshold),
-                    threshold=threshold,
-                    score=scaling.points(probability),
-                    risk_grade=self.manifest.grade(probability).grade,
-                    reasons=reasons,
-                )
+            probabilities, reasons = explain_rows(
+                self.ensemble, raw, features, reference=reference, tags=self.node_tags
             )
-        return decisions
-
-
-def _reasons(inputs: list[float], features: list[float], impacts: list[float]) -> tuple[Reason, ...]:
-    """Word one client's reasons from its 23 raw inputs, its model features and each group's impact."""
-    if max(impacts, default=0.0) < MIN_IMPACT:
-        return ()
-    return top_reasons(
-        impacts,
-        dict(zip(FEATURE_NAMES, inputs, strict=True)),
-        dict(zip(MODEL_FEATURES, features, strict=True)),
-    )
+        else:
+            probabilities, reasons = self.ensemble.predict_proba(features), [()] * raw.shape[0]
+        scaling, threshold, grade = self.manifest.score_scaling, self.threshold, self.manifest.grade
+        return [
+            Decision(
+                probability_of_default=probability,
+                predicted_default=decide(probability, threshold=threshold),
+                threshold=threshold,
+                score=scaling.points(probability),
+                risk_grade=grade(probability).grade,
+                reasons=row_reasons,
+            )
+            for probability, row_reasons in zip(probabilities.tolist(), reasons, strict=True)
+        ]
 
 
 def points_of(probabilities: Matrix, scaling: ScoreScaling) -> Matrix:

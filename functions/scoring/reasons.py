@@ -6,7 +6,6 @@ groups with a positive impact, largest first, at most `MAX_REASONS`.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -19,11 +18,14 @@ from functions.scoring.contract import (
     PAY_STATUS,
     PAY_STATUS_CODES,
     PAYMENTS,
+    ReasonCode,
 )
 from functions.scoring.features import INPUTS_OF, MODEL_FEATURES, RATIO_CAP, engineer
 from functions.scoring.trees import TreeEnsemble
 
 Matrix = npt.NDArray[np.float64]
+Profile = Mapping[str, float]  # the manifest's reference profile: a value per contract input
+Tags = npt.NDArray[np.uint8]  # per node, a bit per reason group its split reads
 
 # Factor groups, in tie-breaking order: each is swapped for the reference profile to measure its impact.
 REASON_GROUPS: Final[dict[str, tuple[str, ...]]] = {
@@ -43,15 +45,6 @@ UTILISATION_SHOWN_UP_TO: Final = 10.0  # above ten times the limit the text says
 SMALL_BATCH: Final = 16  # up to this many rows, reasons are measured by one walk over all variants
 IMPACT_DECIMALS: Final = 10  # impacts agree across batch sizes only to rounding; report them to 1e-10
 _INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
-
-
-@dataclass(frozen=True)
-class Reason:
-    """A factor group that raises this client's PD, in words, with its measured impact (PD points in [0, 1])."""
-
-    code: str
-    text: str
-    impact: float  # PD minus the PD with this factor group set to the reference profile
 
 
 def group_tags(ensemble: TreeEnsemble) -> npt.NDArray[np.uint8]:
@@ -75,16 +68,39 @@ def counterfactuals(raw: Matrix, reference: Mapping[str, float]) -> list[Matrix]
     return variants
 
 
-def measure(
-    ensemble: TreeEnsemble, raw: Matrix, *, reference: Mapping[str, float], tags: npt.NDArray[np.uint8]
+def explain_rows(
+    ensemble: TreeEnsemble, raw: Matrix, features: Matrix, *, reference: Profile, tags: Tags
+) -> tuple[Matrix, list[tuple[ReasonCode, ...]]]:
+    """Return each row's PD (rows) and its reasons, from raw inputs (rows x 23) and their model `features`."""
+    probabilities, impacts = measure_impacts(ensemble, raw, features, reference=reference, tags=tags)
+    names = FEATURE_NAMES
+    reasons = [
+        top_reasons(
+            row_impacts, dict(zip(names, inputs, strict=True)), dict(zip(MODEL_FEATURES, built, strict=True))
+        )
+        if max(row_impacts, default=0.0) >= MIN_IMPACT
+        else ()
+        for row_impacts, inputs, built in zip(
+            impacts.T.tolist(), raw.tolist(), features.tolist(), strict=True
+        )
+    ]
+    return probabilities, reasons
+
+
+def measure_impacts(
+    ensemble: TreeEnsemble, raw: Matrix, features: Matrix, *, reference: Profile, tags: Tags
 ) -> tuple[Matrix, Matrix]:
-    """Return each row's PD (rows) and each group's impact on it (groups x rows, rounded to 1e-10)."""
+    """Return each row's PD (rows) and each group's impact on it (groups x rows, rounded to 1e-10).
+
+    `features` are the model features of `raw` (rows x 23), engineered once by the caller; only the
+    counterfactual variants are engineered here.
+    """
     variants = counterfactuals(raw, reference)
     if raw.shape[0] <= SMALL_BATCH:  # few rows: one walk over every variant costs fewer numpy calls
-        stacked = engineer(np.vstack([raw, *variants]))
+        stacked = np.vstack([features, engineer(np.vstack(variants))])
         log_odds: Matrix = ensemble.raw_score(stacked).reshape(len(variants) + 1, -1)
     else:
-        log_odds = ensemble.rewalk(engineer(raw), [engineer(v) for v in variants], tags=tags)
+        log_odds = ensemble.rewalk(features, [engineer(v) for v in variants], tags=tags)
     probabilities = ensemble.calibrate(log_odds)
     impacts = np.round(probabilities[0] - probabilities[1:], IMPACT_DECIMALS)
     return probabilities[0], impacts
@@ -92,7 +108,7 @@ def measure(
 
 def top_reasons(
     impacts: list[float], inputs: Mapping[str, float], features: Mapping[str, float]
-) -> tuple[Reason, ...]:
+) -> tuple[ReasonCode, ...]:
     """Return up to MAX_REASONS reasons whose impact is at least MIN_IMPACT, largest first (ties: group order).
 
     `inputs` are the client's 23 contract inputs, `features` the model features built from them.
@@ -100,7 +116,7 @@ def top_reasons(
     codes = list(REASON_GROUPS)
     ranked = sorted(range(len(codes)), key=lambda g: -impacts[g])[:MAX_REASONS]
     return tuple(
-        Reason(code=codes[g], text=describe(codes[g], inputs, features), impact=impacts[g])
+        ReasonCode(code=codes[g], text=describe(codes[g], inputs, features), impact=impacts[g])
         for g in ranked
         if impacts[g] >= MIN_IMPACT
     )

@@ -13,21 +13,17 @@ from typing import Any, Final
 
 import pytest
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 
 from functions.api.app import create_app, get_app
 from functions.config import MODEL_DIR, Settings
 from functions.scoring.contract import FEATURE_BY_NAME, MAX_BATCH
-from functions.scoring.model import ScoringModel, load_model, to_matrix
+from functions.scoring.model import ScoringModel, to_matrix
 from functions.scoring.reasons import REASON_GROUPS
+from scripts.local import ROOT
 from training.synthetic import TYPICAL, generate_rows
 
 JSON: Final = {"content-type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def model() -> ScoringModel:
-    """The shipped model, loaded directly (no HTTP)."""
-    return load_model(MODEL_DIR)
 
 
 def test_health_reports_verified_model(client: TestClient, model: ScoringModel) -> None:
@@ -48,6 +44,21 @@ def test_model_returns_manifest_as_strict_json(client: TestClient, model: Scorin
     assert manifest["threshold"] == model.threshold
     for key in ("metrics", "features", "grade_bands", "data", "libraries"):
         assert key in manifest
+
+
+def test_model_sends_the_shipped_manifest_bytes_compacted(client: TestClient) -> None:
+    shipped = json.loads((MODEL_DIR / "model.json").read_text())
+    assert client.get("/v1/model").content == json.dumps(shipped, separators=(",", ":")).encode()
+
+
+def test_model_declares_the_manifest_schema_its_answer_meets(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    declared = spec["paths"]["/v1/model"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert declared == {"$ref": "#/components/schemas/Manifest"}
+    schema = {**declared, "components": spec["components"]}
+    answer = client.get("/v1/model").json()
+    Draft202012Validator(schema).validate(answer)
+    assert set(spec["components"]["schemas"]["Manifest"]["properties"]) >= set(answer)
 
 
 def test_predict_returns_decision(
@@ -187,11 +198,10 @@ def test_swagger_ui_asks_no_validator_host(client: TestClient) -> None:
 
 def run_python(code: str, env: dict[str, str] | None = None) -> str:
     """Run code in a fresh interpreter from the project root and return its stdout."""
-    root = Path(__file__).resolve().parents[2]
     clean = {"PATH": "/usr/bin:/bin", "POWERTOOLS_METRICS_DISABLED": "true", **(env or {})}
     result = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=root,
+        cwd=ROOT,
         env=clean,
         capture_output=True,
         text=True,

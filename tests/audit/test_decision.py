@@ -15,7 +15,14 @@ from moto import mock_aws
 
 from functions.api.app import get_app
 from functions.audit import stores as audit
-from functions.audit.decision import AuditUnavailableError, DecisionRecord, SqliteDecisionLog, StoredBins
+from functions.audit.decision import (
+    AuditUnavailableError,
+    DecisionRecord,
+    SqliteDecisionLog,
+    StoredBins,
+    canonical_bytes,
+)
+from functions.audit.key import input_hash
 from functions.monitoring import job as drift_job
 from functions.scoring.contract import FEATURE_NAMES, Applicant
 from functions.scoring.model import Decision
@@ -84,7 +91,7 @@ def test_app_records_to_the_local_log_with_a_generated_key(local_log: Path) -> N
     with sqlite3.connect(local_log) as connection:
         connection.row_factory = sqlite3.Row
         [row] = connection.execute("SELECT * FROM decisions").fetchall()
-    canonical = Applicant.model_validate(TYPICAL).model_dump_json().encode()
+    canonical = canonical_bytes(Applicant.model_validate(TYPICAL))  # the one function the audit hash covers
     assert row["request_id"] == answer["request_id"]
     assert row["input_hash"] == audit.input_hash(canonical, key=key_file.read_bytes())
     assert row["hash_key_version"] == "file:decisions.key"
@@ -124,8 +131,8 @@ def test_drift_job_reads_the_local_log_as_it_reads_dynamodb(
     on_laptop = drift_job.measure(log, now=now, hours=24, min_decisions=50)
     (laptop_tally, laptop_drift, _), (aws_tally, aws_drift, _) = on_laptop, on_aws
     assert laptop_drift == aws_drift
-    assert {k: v.tolist() for k, v in laptop_tally.counts.items()} == {
-        k: v.tolist() for k, v in aws_tally.counts.items()
+    assert {k: v.tolist() for k, v in laptop_tally.bins.counts.items()} == {
+        k: v.tolist() for k, v in aws_tally.bins.counts.items()
     }
     assert laptop_tally.rows == aws_tally.rows == 80
 
@@ -165,3 +172,28 @@ def test_drift_job_prints_the_psi_table_from_the_local_log(
     assert drift_job.main(["--local", "--min-decisions", "50", "--format", "json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert list(printed["psi"]) == [*FEATURE_NAMES, "score"] and printed["rows"] == 60
+
+
+FIXED_APPLICANT: dict[str, int] = {
+    "limit_bal": 200000, "sex": 2, "education": 2, "marriage": 1, "age": 35,
+    "pay_0": 0, "pay_2": 0, "pay_3": 0, "pay_4": 0, "pay_5": 0, "pay_6": 0,
+    "bill_amt1": 50000, "bill_amt2": 48000, "bill_amt3": 46000, "bill_amt4": 44000, "bill_amt5": 42000,
+    "bill_amt6": 40000, "pay_amt1": 2000, "pay_amt2": 2000, "pay_amt3": 2000, "pay_amt4": 2000,
+    "pay_amt5": 2000, "pay_amt6": 2000,
+}  # fmt: skip
+
+
+def test_canonical_bytes_and_the_audit_hash_are_pinned() -> None:
+    """A change to the canonical form would make every stored hash unverifiable: these literals must not move."""
+    canonical = canonical_bytes(Applicant.model_validate(FIXED_APPLICANT))
+    assert canonical == (
+        b'{"limit_bal":200000.0,"sex":2,"education":2,"marriage":1,"age":35,"pay_0":0,"pay_2":0,"pay_3":0,'
+        b'"pay_4":0,"pay_5":0,"pay_6":0,"bill_amt1":50000.0,"bill_amt2":48000.0,"bill_amt3":46000.0,'
+        b'"bill_amt4":44000.0,"bill_amt5":42000.0,"bill_amt6":40000.0,"pay_amt1":2000.0,"pay_amt2":2000.0,'
+        b'"pay_amt3":2000.0,"pay_amt4":2000.0,"pay_amt5":2000.0,"pay_amt6":2000.0}'
+    )
+    assert input_hash(canonical, key=b"k" * 32) == (
+        "9436a1983a352d0bf274a2b760c79f5ed95a72f70a5747349d1a62e131f7c492"
+    )
+    as_floats = {name: float(value) for name, value in FIXED_APPLICANT.items()}
+    assert canonical_bytes(Applicant.model_validate(as_floats)) == canonical

@@ -15,11 +15,10 @@ from functions.api.pretraffic import predict_event
 from functions.api.request_state import SYNTHETIC_HEADER
 from functions.audit import key as auditkey
 from functions.audit import stores as audit
-from functions.audit.decision import DecisionRecord, decision_bins, note_missing_reference
-from functions.scoring.contract import FEATURE_NAMES, Applicant
+from functions.audit.decision import DecisionRecord, canonical_bytes, decision_bins, note_missing_reference
+from functions.scoring.contract import FEATURE_NAMES, Applicant, ReasonCode
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import Decision, to_matrix
-from functions.scoring.reasons import Reason
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE = "credit-default-audit"
@@ -30,7 +29,7 @@ DECISION = Decision(
     threshold=0.29,
     score=590,
     risk_grade="C",
-    reasons=(Reason(code="latest_status", text="1 month late on the latest payment", impact=0.1),),
+    reasons=(ReasonCode(code="latest_status", text="1 month late on the latest payment", impact=0.1),),
 )
 
 
@@ -53,7 +52,7 @@ def items(dynamodb: Any) -> list[dict[str, Any]]:
 
 def canonical(applicant: dict[str, Any]) -> bytes:
     """The canonical JSON the app hashes for an applicant."""
-    return Applicant.model_validate(applicant).model_dump_json().encode()
+    return canonical_bytes(Applicant.model_validate(applicant))
 
 
 def test_input_hash_is_keyed_and_canonical() -> None:

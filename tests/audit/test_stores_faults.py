@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from moto.server import ThreadedMotoServer
 
 from functions.audit import stores as audit
+from functions.audit.decision import canonical_bytes
 from functions.scoring.contract import Applicant
 from scripts.local import free_port
 from training.synthetic import HIGH_RISK, TYPICAL
@@ -28,7 +29,7 @@ UNPROCESSED = {"UnprocessedItems": {TABLE: [{"PutRequest": {"Item": {"request_id
 
 def canonical(applicant: dict[str, Any]) -> bytes:
     """The canonical JSON the app hashes for an applicant."""
-    return Applicant.model_validate(applicant).model_dump_json().encode()
+    return canonical_bytes(Applicant.model_validate(applicant))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from functions.clientfiles.layout import decode
 from functions.clientfiles.rows import (
     ClientFileError,
     parse_clients,
-    read_clients,
+    read_client_file,
     read_table,
     stream_clients,
 )
@@ -46,7 +46,7 @@ def test_lower_case_names_pay_1_alias_and_a_bom(tmp_path: Path) -> None:
     text = to_dataset_csv(ROWS).replace("PAY_0", "PAY_1").lower()
     path = tmp_path / "clients.csv"
     path.write_text("\ufeff" + text + "\n\n", encoding="utf-8")  # trailing blank lines are not clients
-    np.testing.assert_array_equal(read_clients(path).raw, to_matrix(ROWS))
+    np.testing.assert_array_equal(read_client_file(path).raw, to_matrix(ROWS))
 
 
 def test_missing_optional_codes_read_as_zero() -> None:
@@ -117,7 +117,7 @@ def test_unreadable_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "binary.csv"
     path.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ClientFileError, match=r"binary\.csv: not UTF-8.*save it as 'CSV UTF-8"):
-        read_clients(path)
+        read_client_file(path)
 
 
 # --- streaming: every row yielded, valid or not, in file order ---------------------------------------------
@@ -212,7 +212,7 @@ TWINS = {
 def test_real_world_layouts_read_the_same_clients(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "clients.csv"
     path.write_bytes(data)
-    clients = read_clients(path, need_target=True)
+    clients = read_client_file(path, need_target=True)
     np.testing.assert_array_equal(clients.raw, to_matrix(ROWS))
     assert clients.target is not None
     assert clients.target.tolist() == TARGET

@@ -1,15 +1,11 @@
 """Back-testing: Jeffreys traffic lights per grade, gains by score band, and the summary's checks."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from functions.monitoring.backtest import back_test, gains_table, grade_tests, score_bands, traffic_light
 from functions.monitoring.stats import jeffreys_interval
-from functions.scoring.manifest import GRADE_BANDS, SCORE_SCALING, parse_manifest
-
-MODEL_JSON = Path(__file__).resolve().parents[2] / "model" / "model.json"
+from functions.scoring.manifest import GRADE_BANDS, SCORE_SCALING, Manifest
 
 
 def test_traffic_light_is_green_inside_95_amber_inside_999_red_beyond() -> None:
@@ -22,8 +18,8 @@ def test_traffic_light_is_green_inside_95_amber_inside_999_red_beyond() -> None:
     assert traffic_light(50, 500, 0.5) == ("red", "over")
 
 
-def test_grades_follow_the_manifest_bands() -> None:
-    manifest = parse_manifest(MODEL_JSON.read_text())
+def test_grades_follow_the_manifest_bands(shipped_manifest: Manifest) -> None:
+    manifest = shipped_manifest
     rng = np.random.default_rng(5)
     probabilities = np.r_[rng.random(2000), [0.1, 0.2, 0.35, 0.55, 0.0, 1.0]]  # band limits included
     y = (rng.random(probabilities.size) < probabilities).astype(int)
@@ -33,7 +29,7 @@ def test_grades_follow_the_manifest_bands() -> None:
     for test in tests:
         members = np.array([g == test.grade for g in expected])
         assert test.defaults == int(y[members].sum())
-        assert test.predicted == pytest.approx(float(probabilities[members].mean()))
+        assert test.mean_pd == pytest.approx(float(probabilities[members].mean()))
 
 
 def test_well_calibrated_grades_are_green_and_understated_ones_are_not() -> None:

@@ -11,15 +11,15 @@ import numpy.typing as npt
 import pytest
 from sklearn.model_selection import train_test_split
 
+from functions.config import MODEL_DIR
 from functions.monitoring.cli import main, score_rows
 from functions.monitoring.psi import population_drift
 from functions.scoring.contract import FEATURE_NAMES, FEATURES
 from functions.scoring.manifest import read_manifest
 from functions.scoring.reference import SCORE, build_reference
+from scripts.local import ROOT
 from training.synthetic import generate_rows, to_dataset_csv
 
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "model"
 PAY_0 = FEATURE_NAMES.index("pay_0")
 Array = npt.NDArray[Any]
 
@@ -27,8 +27,8 @@ Array = npt.NDArray[Any]
 def _model_dir(target: Path, raw: Array) -> Path:
     """Copy the shipped model into `target` with a reference frozen from `raw` (rows x 23 inputs)."""
     target.mkdir()
-    shutil.copy(SHIPPED / "serving.npz", target / "serving.npz")
-    shutil.copy(SHIPPED / "model.json", target / "model.json")
+    shutil.copy(MODEL_DIR / "serving.npz", target / "serving.npz")
+    shutil.copy(MODEL_DIR / "model.json", target / "model.json")
     manifest, _, points = score_rows(raw, target)
     with_reference = manifest.model_copy(update={"reference": build_reference(raw, points)})
     (target / "model.json").write_text(with_reference.to_json())
@@ -116,7 +116,7 @@ def test_commands_refuse_unusable_input_with_exit_code_2(
     assert code == 2
     assert "late.csv: no default flag" in err
     unreferenced = tmp_path / "unreferenced"
-    shutil.copytree(SHIPPED, unreferenced)
+    shutil.copytree(MODEL_DIR, unreferenced)
     manifest = json.loads((unreferenced / "model.json").read_text())
     manifest.pop("reference")  # a model trained before reference distributions were frozen
     (unreferenced / "model.json").write_text(json.dumps(manifest))
@@ -149,7 +149,7 @@ def real_splits(real_data_path: Path) -> dict[str, Array]:
     from training.data import load_dataset
 
     dataset = load_dataset(real_data_path)
-    manifest = read_manifest(SHIPPED)
+    manifest = read_manifest(MODEL_DIR)
     X_train, X_test, _, y_test = train_test_split(
         dataset.X,
         dataset.y,
@@ -162,9 +162,9 @@ def real_splits(real_data_path: Path) -> dict[str, Array]:
 
 @pytest.mark.realdata
 def test_test_split_is_stable_against_the_training_reference(real_splits: dict[str, Array]) -> None:
-    _, _, train_points = score_rows(real_splits["X_train"], SHIPPED)
+    _, _, train_points = score_rows(real_splits["X_train"], MODEL_DIR)
     reference = build_reference(real_splits["X_train"], train_points)
-    _, _, test_points = score_rows(real_splits["X_test"], SHIPPED)
+    _, _, test_points = score_rows(real_splits["X_test"], MODEL_DIR)
     drifts = population_drift(real_splits["X_test"], test_points, reference)
     assert [d.name for d in drifts] == [*FEATURE_NAMES, SCORE]
     assert {d.name: d.psi for d in drifts if d.psi >= 0.10} == {}
@@ -173,10 +173,10 @@ def test_test_split_is_stable_against_the_training_reference(real_splits: dict[s
 
 @pytest.mark.realdata
 def test_late_clients_are_shifted_on_pay_0_and_the_score(real_splits: dict[str, Array]) -> None:
-    _, _, train_points = score_rows(real_splits["X_train"], SHIPPED)
+    _, _, train_points = score_rows(real_splits["X_train"], MODEL_DIR)
     reference = build_reference(real_splits["X_train"], train_points)
     late = real_splits["X"][real_splits["X"][:, PAY_0] >= 1]
-    _, _, points = score_rows(late, SHIPPED)
+    _, _, points = score_rows(late, MODEL_DIR)
     drifts = {d.name: d for d in population_drift(late, points, reference)}
     for name in ("pay_0", SCORE):
         assert drifts[name].psi >= 0.25
@@ -194,10 +194,10 @@ def test_outcomes_on_the_test_split_reproduce_the_manifest(
     ]
     path = tmp_path / "test_split.csv"  # whole numbers written in full (the generator's %g rounds amounts)
     path.write_text("\n".join([header, *lines]) + "\n")
-    code, out, err = _run(capsys, "outcomes", str(path), "--format", "json", "--model", str(SHIPPED))
+    code, out, err = _run(capsys, "outcomes", str(path), "--format", "json", "--model", str(MODEL_DIR))
     assert code == 0, err
     value = json.loads(out)
-    expected = read_manifest(SHIPPED).metrics.test
+    expected = read_manifest(MODEL_DIR).metrics.test
     assert value["auc"] == pytest.approx(expected.roc_auc, abs=1e-9)
     assert value["brier"] == pytest.approx(expected.brier, abs=1e-9)
     assert value["auc_interval"][0] < expected.roc_auc < value["auc_interval"][1]

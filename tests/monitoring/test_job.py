@@ -17,7 +17,7 @@ from functions.api.request_state import SYNTHETIC_HEADER
 from functions.audit import stores as audit
 from functions.audit.decision import DecisionRecord, StoredBins
 from functions.monitoring import job as drift_job
-from functions.monitoring.psi import population_drift, psi
+from functions.monitoring.psi import drifts_of_counts, population_drift, psi
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import Decision, to_matrix
@@ -167,7 +167,7 @@ def test_no_reference_means_nothing_published(
     assert published(aws, None) == []
 
 
-def test_tally_skips_other_versions_and_unreadable_bins(referenced_model_dir: Path) -> None:
+def test_window_count_skips_other_versions_and_unreadable_bins(referenced_model_dir: Path) -> None:
     reference = read_manifest(referenced_model_dir).reference
     assert reference is not None
     good = dict.fromkeys(FEATURE_NAMES, 0) | {"score": 9}
@@ -178,14 +178,14 @@ def test_tally_skips_other_versions_and_unreadable_bins(referenced_model_dir: Pa
         StoredBins(model_version="v1", synthetic=False, bins=None),
         StoredBins(model_version="v1", synthetic=False, bins=good | {"pay_0": 99}),
     ]
-    counted = drift_job.tally(stored, reference, model_version="v1")
+    counted = drift_job.count_window(stored, reference, model_version="v1")
     assert counted.rows == 1
     assert counted.skipped == {"synthetic": 1, "other_model_version": 1, "no_bins": 2}
     score_bins = len(reference.score.shares)
-    assert counted.counts["score"].tolist() == [0] * 9 + [1] + [0] * (score_bins - 10)
-    [*_, score_drift] = drift_job.drifts(counted, reference)
+    assert counted.bins.counts["score"].tolist() == [0] * 9 + [1] + [0] * (score_bins - 10)
+    [*_, score_drift] = drifts_of_counts(counted.bins, reference)
     assert score_drift.psi == pytest.approx(
-        psi(np.array(reference.score.shares), counted.counts["score"] / 1.0)
+        psi(np.array(reference.score.shares), counted.bins.counts["score"] / 1.0)
     )
 
 

@@ -1,7 +1,6 @@
 """PSI, reference bins and characteristic analysis: hand-computed cases, empty bins, ties, unseen codes."""
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,6 +8,7 @@ import numpy.typing as npt
 import pytest
 from pydantic import ValidationError
 
+from functions.config import MODEL_DIR
 from functions.monitoring.psi import drift_of, moved_bins, population_drift, psi, verdict
 from functions.scoring.contract import FEATURE_BY_NAME, FEATURE_NAMES
 from functions.scoring.manifest import parse_manifest
@@ -26,7 +26,7 @@ from functions.scoring.reference import (
 )
 from training.synthetic import generate_rows
 
-MODEL_JSON = Path(__file__).resolve().parents[2] / "model" / "model.json"
+MODEL_JSON = MODEL_DIR / "model.json"
 PAY_0 = FEATURE_NAMES.index("pay_0")
 Array = npt.NDArray[Any]
 

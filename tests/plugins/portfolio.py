@@ -2,7 +2,7 @@
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -105,22 +105,3 @@ def portfolio_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]
         )["stateMachineArn"]
         yield SimpleNamespace(sfn=sfn, shim=shim, arn=arn, input_bucket="book-in", output_bucket="book-out")
     shards.s3_client.cache_clear()
-
-
-def render_book(rows: list[dict[str, Any]], bad: dict[int, tuple[str, str]]) -> str:
-    """Render rows in the Kaggle layout, then set cell (row index, COLUMN) to the given text."""
-    from training.synthetic import to_dataset_csv
-
-    lines = to_dataset_csv(rows).splitlines()
-    header = [c.strip('"') for c in lines[0].split(",")]
-    for i, (column, value) in bad.items():
-        cells = lines[i + 1].split(",")
-        cells[header.index(column)] = value
-        lines[i + 1] = ",".join(cells)
-    return "\n".join(lines) + "\n"
-
-
-@pytest.fixture(scope="session")
-def book_text() -> Callable[[list[dict[str, Any]], dict[int, tuple[str, str]]], str]:
-    """Render a client file with invalid cells: `book_text(rows, {row_index: ("AGE", "17")})`."""
-    return render_book

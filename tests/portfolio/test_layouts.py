@@ -3,7 +3,7 @@
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,15 +94,6 @@ def test_lines_are_read_in_constant_memory() -> None:
     lines = text_lines(data, name="f.csv")
     assert [next(lines) for _ in range(3)] == ["1,2,3\n"] * 3
     assert data.tell() <= layout.HEAD_BYTES + 3 * 8192  # the first block and a buffer or two, not the file
-
-
-@pytest.fixture
-def bucket(fake_aws: None) -> Iterator[str]:
-    """An S3 bucket in moto, and a fresh S3 client for the steps."""
-    shards.s3_client.cache_clear()
-    boto3.client("s3").create_bucket(Bucket="book")
-    yield "book"
-    shards.s3_client.cache_clear()
 
 
 def test_step_functions_steps_score_the_semicolon_windows_1252_book_as_the_command(

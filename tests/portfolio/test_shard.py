@@ -3,25 +3,23 @@
 import csv
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 import boto3
 import pytest
 
 from functions.clientfiles.rows import data_rows, read_layout
+from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.shard import (
     SCORE_COLUMNS,
     ShardError,
     ShardItem,
-    Tally,
-    book_drift,
     handler,
     output_header,
-    score_chunk,
+    score_client_rows,
     serving_model,
 )
+from functions.scoring.bins import BinCounts
 from functions.scoring.model import to_matrix
 from training.synthetic import generate_rows, to_dataset_csv
 
@@ -40,11 +38,11 @@ def client_csv(*, with_id: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score_text(text: str) -> tuple[list[dict[str, str]], Tally]:
+def score_text(text: str) -> tuple[list[dict[str, str]], BookCounts]:
     """Score CSV text as one chunk; return the scored rows as dicts and the tally."""
     reader = csv.reader(io.StringIO(text))
     layout = read_layout(reader, name="f.csv")
-    body, tally = score_chunk(serving_model(), layout, data_rows(reader, layout))
+    body, tally = score_client_rows(serving_model(), layout, data_rows(reader, layout))
     return list(csv.DictReader(io.StringIO(body), fieldnames=output_header(layout))), tally
 
 
@@ -86,9 +84,11 @@ def test_chunk_of_invalid_rows_only_scores_nothing() -> None:
 
 
 def test_tallies_add_up_and_report_the_mean_over_scored_rows() -> None:
-    total = Tally()
-    total.add(Tally(rows=3, scored=2, invalid=1, grades={"B": 2}, sum_probability_of_default=0.5))
-    total.add(Tally(rows=2, scored=2, invalid=0, grades={"A": 1, "B": 1}, sum_probability_of_default=0.1))
+    total = BookCounts()
+    total.add(BookCounts(rows=3, scored=2, invalid=1, grades={"B": 2}, sum_probability_of_default=0.5))
+    total.add(
+        BookCounts(rows=2, scored=2, invalid=0, grades={"A": 1, "B": 1}, sum_probability_of_default=0.1)
+    )
     assert total.report() == {
         "rows": 5,
         "scored": 4,
@@ -96,25 +96,29 @@ def test_tallies_add_up_and_report_the_mean_over_scored_rows() -> None:
         "grades": {"A": 1, "B": 3},
         "mean_probability_of_default": pytest.approx(0.15),
     }
-    assert Tally().report()["mean_probability_of_default"] is None
+    assert BookCounts().report()["mean_probability_of_default"] is None
 
 
 def test_tallies_add_bin_counts_and_read_them_back_from_a_summary() -> None:
-    total = Tally()
-    total.add(Tally(rows=2, scored=2, bins={"age": [1, 1, 0], "score": [2, 0]}))
-    total.add(Tally.from_summary(asdict(Tally(rows=3, scored=3, bins={"age": [0, 2, 1], "score": [1, 2]}))))
-    assert total.bins == {"age": [1, 3, 1], "score": [3, 2]}
-    with pytest.raises(ValueError, match="zip"):
-        total.add(Tally(bins={"age": [1]}))  # counts against another reference's bins
+    total = BookCounts()
+    first = BinCounts.from_json({"age": [1, 1, 0], "score": [2, 0]})
+    second = BinCounts.from_json({"age": [0, 2, 1], "score": [1, 2]})
+    total.add(BookCounts(rows=2, scored=2, bins=first))
+    total.add(BookCounts.from_summary(BookCounts(rows=3, scored=3, bins=second).to_json()))
+    assert total.bins.to_json() == {"age": [1, 3, 1], "score": [3, 2]}
+    with pytest.raises(ValueError, match="different reference bins"):
+        total.add(
+            BookCounts(bins=BinCounts.from_json({"age": [1]}))
+        )  # counts against another reference's bins
 
 
 def test_chunk_counts_its_scored_rows_per_reference_bin() -> None:
     _, tally = score_text(client_csv())
     reference = serving_model().manifest.reference
     assert reference is not None
-    assert list(tally.bins) == [bins.name for bins in (*reference.inputs, reference.score)]
-    assert all(sum(counts) == tally.scored for counts in tally.bins.values())
-    assert [len(tally.bins[bins.name]) for bins in reference.inputs] == [
+    assert list(tally.bins.counts) == [bins.name for bins in (*reference.inputs, reference.score)]
+    assert all(sum(counts) == tally.scored for counts in tally.bins.counts.values())
+    assert [len(tally.bins.counts[bins.name]) for bins in reference.inputs] == [
         len(b.shares) for b in reference.inputs
     ]
 
@@ -123,23 +127,12 @@ def test_book_drift_needs_a_reference_and_scored_rows() -> None:
     _, tally = score_text(client_csv())
     reference = serving_model().manifest.reference
     assert book_drift(tally, None) is None
-    assert book_drift(Tally(rows=1, invalid=1), reference) is None
+    assert book_drift(BookCounts(rows=1, invalid=1), reference) is None
     drift = book_drift(tally, reference)
     assert drift is not None
     assert drift["rows"] == tally.scored
     assert list(drift["psi"])[-1] == "score"
     assert set(drift["verdict"].values()) <= {"stable", "investigate", "shifted"}
-
-
-@pytest.fixture
-def bucket(fake_aws: None) -> Iterator[str]:
-    """An S3 bucket in moto, and a fresh S3 client for the handler."""
-    from functions.portfolio.shard import s3_client
-
-    s3_client.cache_clear()
-    boto3.client("s3").create_bucket(Bucket="book")
-    yield "book"
-    s3_client.cache_clear()
 
 
 def shard_event(bucket: str, key: str = "shards/run/part-00001.csv") -> dict[str, Any]:

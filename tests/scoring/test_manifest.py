@@ -1,10 +1,10 @@
 """The typed manifest: round trip, policy, refusals naming the field."""
 
 import json
-from pathlib import Path
 
 import pytest
 
+from functions.config import MODEL_DIR
 from functions.scoring.manifest import (
     GRADE_BANDS,
     MANIFEST_FILE,
@@ -15,12 +15,10 @@ from functions.scoring.manifest import (
     read_manifest,
 )
 
-SHIPPED = Path(__file__).resolve().parents[2] / "model"
-
 
 @pytest.fixture(scope="module")
 def shipped_text() -> str:
-    return (SHIPPED / MANIFEST_FILE).read_text()
+    return (MODEL_DIR / MANIFEST_FILE).read_text()
 
 
 def test_manifest_round_trips_the_shipped_file_byte_for_byte(shipped_text: str) -> None:
@@ -30,7 +28,7 @@ def test_manifest_round_trips_the_shipped_file_byte_for_byte(shipped_text: str) 
 
 
 def test_manifest_carries_the_policy_training_writes(shipped_text: str) -> None:
-    manifest = read_manifest(SHIPPED)
+    manifest = read_manifest(MODEL_DIR)
     assert manifest.score_scaling == SCORE_SCALING
     assert manifest.grade_bands == GRADE_BANDS
 

@@ -8,18 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from functions.config import MODEL_DIR
+from functions.scoring import features
+from functions.scoring import model as scoring_model
+from functions.scoring import reasons as scoring_reasons
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import GRADE_BANDS, SCORE_SCALING, ModelUnavailable
 from functions.scoring.model import ScoringModel, decide, load_model, to_matrix
 from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
-
-MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
-
-
-@pytest.fixture(scope="module")
-def model() -> ScoringModel:
-    return load_model(MODEL_DIR)
 
 
 @pytest.fixture
@@ -145,3 +142,31 @@ def test_batch_and_single_rows_give_identical_decisions(model: ScoringModel) -> 
     """A batch re-walks only the paths a factor touches; a single row walks every variant: same answers."""
     raw = to_matrix(generate_rows(60, seed=9))
     assert model.assess(raw) == [model.assess(raw[i : i + 1])[0] for i in range(len(raw))]
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_assess_engineers_the_rows_once_and_words_reasons_from_those_features(
+    model: ScoringModel, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = to_matrix(generate_rows(rows, seed=rows))
+    seen: list[np.ndarray] = []
+
+    def counting(matrix: np.ndarray) -> np.ndarray:
+        seen.append(np.asarray(matrix))
+        return features.engineer(matrix)
+
+    monkeypatch.setattr(scoring_model, "engineer", counting)
+    monkeypatch.setattr(scoring_reasons, "engineer", counting)
+    decisions = model.assess(raw)
+    of_the_rows = [m for m in seen if m.shape == raw.shape and np.array_equal(m, raw)]
+    assert len(of_the_rows) == 1  # the counterfactual variants are engineered apart, never the rows again
+    assert any(d.reasons for d in decisions)
+
+
+def test_to_matrix_follows_the_contract_and_counts_a_missing_code_as_zero() -> None:
+    row = dict(generate_rows(1, seed=1)[0], marriage=None)
+    raw = to_matrix([row])
+    assert raw.shape == (1, 23)
+    assert raw[0, FEATURE_NAMES.index("limit_bal")] == row["limit_bal"]
+    assert raw[0, FEATURE_NAMES.index("pay_amt6")] == row["pay_amt6"]
+    assert raw[0, FEATURE_NAMES.index("marriage")] == 0.0

@@ -2,7 +2,6 @@
 
 import math
 import re
-from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -12,25 +11,18 @@ from hypothesis import strategies as st
 
 from functions.scoring.contract import FEATURE_NAMES, FEATURES
 from functions.scoring.features import MODEL_FEATURES, engineer
-from functions.scoring.model import ScoringModel, load_model, to_matrix
+from functions.scoring.model import ScoringModel, to_matrix
 from functions.scoring.reasons import (
     MAX_REASONS,
     MIN_IMPACT,
     REASON_GROUPS,
     counterfactuals,
     describe,
-    measure,
+    measure_impacts,
     money,
     top_reasons,
 )
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
-
-MODEL_DIR = Path(__file__).resolve().parents[2] / "model"
-
-
-@pytest.fixture(scope="module")
-def model() -> ScoringModel:
-    return load_model(MODEL_DIR)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -48,14 +40,21 @@ def test_reasons_are_faithful(model: ScoringModel, seed: int) -> None:
 
 
 @pytest.mark.parametrize("rows", [1, 16, 17, 40])
-def test_measure_agrees_across_the_small_and_large_batch_paths(model: ScoringModel, rows: int) -> None:
+def test_measure_impacts_agrees_across_the_small_and_large_batch_paths(
+    model: ScoringModel, rows: int
+) -> None:
     raw = to_matrix(generate_rows(rows, seed=rows))
     reference = model.manifest.reference_profile
-    probabilities, impacts = measure(model.ensemble, raw, reference=reference, tags=model.node_tags)
+    probabilities, impacts = measure_impacts(
+        model.ensemble, raw, engineer(raw), reference=reference, tags=model.node_tags
+    )
     assert impacts.shape == (len(REASON_GROUPS), rows)
     np.testing.assert_array_equal(probabilities, model.probabilities(raw))
     for i in range(rows):  # one row at a time always takes the small-batch path
-        _, alone = measure(model.ensemble, raw[i : i + 1], reference=reference, tags=model.node_tags)
+        one = raw[i : i + 1]
+        _, alone = measure_impacts(
+            model.ensemble, one, engineer(one), reference=reference, tags=model.node_tags
+        )
         np.testing.assert_allclose(impacts[:, i], alone[:, 0], atol=1e-10, rtol=0)
 
 

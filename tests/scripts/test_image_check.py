@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from scripts import image_check
-from scripts.local import free_port, stop, wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
+from scripts.local import ROOT, free_port, stop, wait_for
 
 # The emulator's one route, served in a main thread (Mangum needs the main thread's event loop).
 EMULATOR = r"""

@@ -14,10 +14,9 @@ from typing import Final
 
 import pytest
 
-from scripts.local import free_port, wait_for
+from scripts.local import ROOT, free_port, wait_for
 from scripts.run_local import api_command, main, parse_args, start, ui_command
 
-ROOT: Final = Path(__file__).resolve().parents[2]
 STARTED: Final = re.compile(r"^(API|UI): (\S+) \(pid (\d+)\)$", re.MULTILINE)
 
 

@@ -2,11 +2,11 @@
 
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from scripts.local import ROOT
+
 DOC = ROOT / "docs" / "architecture.md"
 TEXT = DOC.read_text()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scripts.local import stop
+from scripts.local import ROOT, stop
 from scripts.taskroot import (
     IMAGE_PYTHON,
     REQUIREMENTS,
@@ -26,7 +26,6 @@ from scripts.taskroot import (
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 HANDLER = "functions.api.app.handler"  # the Dockerfile's CMD
 
 

@@ -11,13 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.local import free_port, start_server, stop
+from scripts.local import ROOT, free_port, start_server, stop
 from scripts.taskroot import IMAGE_PYTHON, RUNNING_PYTHON, build_task_root, function_environment, interpreter
 from training.synthetic import TYPICAL
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "a-local-api-key-of-32-characters"
 PYTHONS = sorted({RUNNING_PYTHON, IMAGE_PYTHON})
 

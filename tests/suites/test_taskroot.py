@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from scripts.local import ROOT
 from scripts.taskroot import (
     BUILD,
     IMAGE_PYTHON,
@@ -23,7 +24,6 @@ from scripts.taskroot import (
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAVY_MODULES = ("sklearn", "pandas", "scipy")
 SIZE_BUDGET_MB = 200  # below 0.6 x the reference task root (394 MB: python -m benchmarks.taskroot)
 EVENTS_OK = (

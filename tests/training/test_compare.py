@@ -12,21 +12,21 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
+from functions.config import MODEL_DIR
 from functions.scoring.contract import FEATURES, TARGET
 from functions.scoring.manifest import SplitPolicy, read_manifest
+from scripts.local import ROOT
 from training.compare import main, same_split, split_rows
 from training.data import load_dataset
 from training.synthetic import generate_rows, to_dataset_csv
 
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "model"
 POLICY = SplitPolicy(test_size=0.25, validation_size_of_train=0.2, random_state=42, stratified=True)
 
 
 def copy_with_manifest(tmp_path: Path, **changes: object) -> Path:
     """Copy the shipped model folder and overwrite top-level parts of its manifest (model.json is not hashed)."""
     folder = tmp_path / "challenger"
-    shutil.copytree(SHIPPED, folder)
+    shutil.copytree(MODEL_DIR, folder)
     manifest = json.loads((folder / "model.json").read_text())
     for path, value in changes.items():
         section, key = path.split("__")
@@ -63,7 +63,7 @@ def test_same_split_compares_what_draws_the_test_rows(change: dict[str, object],
 def test_a_missing_challenger_folder_exits_2_with_its_name(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([str(SHIPPED), str(tmp_path / "nowhere")]) == 2
+    assert main([str(MODEL_DIR), str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: challenger ") and "nowhere" in err and "Traceback" not in err
 
@@ -72,7 +72,7 @@ def test_a_challenger_with_another_split_policy_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     challenger = copy_with_manifest(tmp_path, split__random_state=7)
-    assert main([str(SHIPPED), str(challenger)]) == 2
+    assert main([str(MODEL_DIR), str(challenger)]) == 2
     err = capsys.readouterr().err
     assert "split (test 25%, seed 7, stratified) is not the champion's (test 25%, seed 42" in err
 
@@ -83,14 +83,14 @@ def test_data_that_is_not_the_champions_table_is_refused(
     rows = generate_rows(50, seed=1)
     data = tmp_path / "other.csv"
     data.write_text(to_dataset_csv(rows, target=[i % 2 for i in range(len(rows))]))
-    assert main([str(SHIPPED), str(SHIPPED), "--data", str(data)]) == 2
+    assert main([str(MODEL_DIR), str(MODEL_DIR), "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert "other.csv: table sha256" in err and "is not the champion's" in err
 
 
 def test_a_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main([str(SHIPPED)])
+        main([str(MODEL_DIR)])
     assert exit_info.value.code == 2
     assert "challenger" in capsys.readouterr().err
 
@@ -100,7 +100,7 @@ def test_a_challenger_from_another_table_needs_its_data(
     real_data_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     challenger = copy_with_manifest(tmp_path, data__table_sha256="0" * 64)
-    assert main([str(SHIPPED), str(challenger), "--data", str(real_data_path)]) == 2
+    assert main([str(MODEL_DIR), str(challenger), "--data", str(real_data_path)]) == 2
     assert "pass --challenger-data PATH" in capsys.readouterr().err
 
 
@@ -112,12 +112,12 @@ def test_the_shipped_model_against_its_retrain_is_accepted(
     """Training is reproducible (tests/test_training.py retrains and finds the same version), so a copy of
     the shipped folder is the retrain on the same data."""
     retrain = tmp_path / "retrain"
-    shutil.copytree(SHIPPED, retrain)
+    shutil.copytree(MODEL_DIR, retrain)
     report = tmp_path / "comparison.md"
-    argv = [str(SHIPPED), str(retrain), "--data", str(real_data_path), "--format", "json"]
+    argv = [str(MODEL_DIR), str(retrain), "--data", str(real_data_path), "--format", "json"]
     assert main([*argv, "--report", str(report)]) == 0
     value = json.loads(capsys.readouterr().out)
-    manifest = read_manifest(SHIPPED)
+    manifest = read_manifest(MODEL_DIR)
     # The same held-out rows as training's: the manifest's test AUC and Brier are reproduced.
     assert value["champion"]["auc"] == pytest.approx(manifest.metrics.test.roc_auc, abs=1e-9)
     assert value["champion"]["brier"] == pytest.approx(manifest.metrics.test.brier, abs=1e-9)
@@ -164,7 +164,7 @@ def test_a_challenger_trained_on_a_tenth_of_the_rows_is_refused(
         timeout=600,
     )
     report = tmp_path / "comparison.md"
-    argv = [str(SHIPPED), str(challenger), "--data", str(real_data_path), "--challenger-data", str(small)]
+    argv = [str(MODEL_DIR), str(challenger), "--data", str(real_data_path), "--challenger-data", str(small)]
     assert main([*argv, "--report", str(report)]) == 1
     out = capsys.readouterr().out
     assert out == report.read_text() + "\n"

@@ -11,6 +11,7 @@ import pytest
 
 from functions.clientfiles.layout import UCI_CODES
 from functions.scoring.contract import FEATURE_NAMES, TARGET
+from scripts.local import ROOT
 from training import train
 from training.data import (
     DataError,
@@ -144,9 +145,7 @@ def test_train_module_exits_2_on_two_columns_with_one_meaning(tmp_path: Path) ->
         "--out",
         str(tmp_path / "model"),
     ]
-    done = subprocess.run(
-        [sys.executable, *argv], capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120
-    )
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 2
     assert (
         "error: twins.csv, line 1: columns PAY_0 (column 7) and PAY_1 (column 26) both hold PAY_0"

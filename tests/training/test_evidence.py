@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from scipy.stats import beta, ks_2samp
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from functions.config import MODEL_DIR
 from functions.scoring.contract import FEATURE_BY_NAME, FEATURE_NAMES
 from functions.scoring.manifest import GRADE_BANDS, SCORE_SCALING, Manifest, read_manifest
 from functions.scoring.manifest_parts import ValidationEvidence
@@ -22,8 +23,6 @@ from training import report
 from training.data import load_dataset, split_dataset
 from training.evidence import CEILING, validation_evidence
 from training.synthetic import generate_rows
-
-SHIPPED = Path(__file__).resolve().parents[2] / "model"
 
 
 def _inputs(n: int, *, seed: int) -> NDArray[np.float64]:
@@ -169,10 +168,10 @@ def _card_interval(card: str, measure: str) -> tuple[float, float]:
 
 @pytest.mark.realdata
 def test_shipped_evidence_holds_on_the_real_data(real_data_path: Path) -> None:
-    manifest = read_manifest(SHIPPED)
+    manifest = read_manifest(MODEL_DIR)
     evidence = manifest.evidence
     assert evidence is not None, "the shipped manifest has no validation evidence; run `make train`"
-    low, high = _card_interval((SHIPPED / "MODEL_CARD.md").read_text(), "ROC-AUC")
+    low, high = _card_interval((MODEL_DIR / "MODEL_CARD.md").read_text(), "ROC-AUC")
     assert low <= manifest.metrics.test.roc_auc <= high
     assert evidence.gini == 2 * evidence.auc - 1
     assert evidence.auc == pytest.approx(manifest.metrics.test.roc_auc, abs=1e-12)
@@ -182,7 +181,7 @@ def test_shipped_evidence_holds_on_the_real_data(real_data_path: Path) -> None:
 
 def _recomputed_on_the_real_data_equals(manifest: Manifest, data: Path) -> None:
     splits = split_dataset(load_dataset(data))
-    pipeline = joblib.load(SHIPPED / "model.joblib")  # trusted: the repository's own artifact
+    pipeline = joblib.load(MODEL_DIR / "model.joblib")  # trusted: the repository's own artifact
     assert manifest.reference is not None and manifest.evidence is not None
     again = validation_evidence(
         splits.y_test,

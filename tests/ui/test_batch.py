@@ -8,9 +8,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from functions.api.errors import FieldError
+from functions.clientfiles.rows import check_cells, read_table
 from functions.scoring.contract import (
     FEATURE_BY_NAME,
-    FEATURE_NAMES,
     FEATURES,
     MAX_BATCH,
     Applicant,
@@ -20,7 +20,7 @@ from scripts.local import free_port
 from training.synthetic import generate_rows, to_dataset_csv
 from ui import batch
 from ui import results as ui_results
-from ui.client import ApiClient, ApiError, Endpoint
+from ui.client import ApiCallError, ApiClient, Endpoint
 
 
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:
@@ -49,14 +49,14 @@ class FakeClient:
         self.sizes.append(len(applicants))
         assert 1 <= len(applicants) <= MAX_BATCH
         if self.fail_from_call is not None and len(self.sizes) > self.fail_from_call:
-            raise ApiError("The gateway timed out (HTTP 504).", status=504)
+            raise ApiCallError("The gateway timed out (HTTP 504).", status=504)
         refused = [
             FieldError(field=f"applicants[{i}].pay_0", index=i, type="less_than_equal", message="too high")
             for i, applicant in enumerate(applicants)
             if applicant["pay_0"] > 8
         ]
         if refused:
-            raise ApiError("refused", status=422, fields=refused)
+            raise ApiCallError("refused", status=422, fields=refused)
         return [fake_prediction(applicant) for applicant in applicants]
 
 
@@ -125,6 +125,20 @@ def test_read_clients_reports_bad_rows_and_keeps_the_rest() -> None:
     assert [(p.row, p.column) for p in parsed.problems] == [(2, "PAY_0"), (4, "LIMIT_BAL"), (5, "AGE")]
     assert "less than or equal to 9" in parsed.problems[0].message
     assert "accepts an integer code from -2 to 9" in parsed.problems[0].message
+
+
+def test_read_clients_rewords_the_shared_row_checkers_problems() -> None:
+    rows = [dict(row) for row in generate_rows(4, seed=4)]
+    rows[1]["pay_0"], rows[3]["age"] = 12, 5
+    data = to_dataset_csv(rows).encode()
+    table = read_table(data, name="upload.csv")
+    checked = [check_cells(cells, table.layout, line) for line, cells in table.rows]
+    shared = [(i + 1, p.field.upper(), p.problem) for i, row in enumerate(checked) for p in row.problems]
+    parsed = batch.read_clients(data)
+    assert [
+        (p.row, p.column, p.message.split(": ", 1)[1].split(" (accepts")[0]) for p in parsed.problems
+    ] == shared
+    assert parsed.applicants == [row.applicant.model_dump() for row in checked if row.applicant is not None]
 
 
 def test_read_clients_keeps_unreadable_targets_out_of_metrics() -> None:
@@ -277,12 +291,3 @@ def test_target_summary_is_none_without_a_target_column() -> None:
 @pytest.mark.parametrize(("flag", "text"), [(True, "default predicted"), (False, "no default predicted")])
 def test_decision_text_words_the_decision(flag: bool, text: str) -> None:
     assert batch.decision_text(flag) == text
-
-
-def test_raw_inputs_follow_the_contract_and_count_a_missing_code_as_zero() -> None:
-    row = dict(generate_rows(1, seed=1)[0], marriage=None)
-    raw = batch.raw_inputs([row])
-    assert raw.shape == (1, 23)
-    assert raw[0, FEATURE_NAMES.index("limit_bal")] == row["limit_bal"]
-    assert raw[0, FEATURE_NAMES.index("pay_amt6")] == row["pay_amt6"]
-    assert raw[0, FEATURE_NAMES.index("marriage")] == 0.0

@@ -111,7 +111,7 @@ UPLOADS = {
 def test_read_clients_reads_real_world_files_like_the_loader(name: str, data: bytes) -> None:
     parsed = batch.read_clients(data, name=name)
     assert not parsed.problems
-    np.testing.assert_array_equal(batch.raw_inputs(parsed.applicants), to_matrix(ROWS))
+    np.testing.assert_array_equal(to_matrix(parsed.applicants), to_matrix(ROWS))
     assert parsed.target is not None
     assert parsed.target.tolist() == TARGET
     assert parsed.id_column == "ID"

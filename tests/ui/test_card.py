@@ -4,16 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from functions.scoring.manifest import Manifest, parse_manifest
+from functions.scoring.manifest import Manifest
 from functions.scoring.manifest_parts import REFERENCE_RECALL
-from scripts.local import ROOT
 from ui import card
-
-
-@pytest.fixture(scope="module")
-def manifest() -> Manifest:
-    """The shipped model's manifest."""
-    return parse_manifest((ROOT / "model" / "model.json").read_text())
 
 
 def test_metrics_table_shows_the_manifests_test_metrics(manifest: Manifest) -> None:

@@ -9,16 +9,9 @@ import pytest
 from functions.monitoring.backtest import grade_tests
 from functions.monitoring.psi import drift_of
 from functions.scoring.contract import ReasonCode
-from functions.scoring.manifest import Manifest, parse_manifest
+from functions.scoring.manifest import Manifest
 from functions.scoring.reference import reference_bins
-from scripts.local import ROOT
 from ui import charts
-
-
-@pytest.fixture(scope="module")
-def manifest() -> Manifest:
-    """The shipped model's manifest."""
-    return parse_manifest((ROOT / "model" / "model.json").read_text())
 
 
 def test_grade_bands_tile_zero_to_one_in_manifest_order(manifest: Manifest) -> None:

@@ -13,7 +13,7 @@ import pytest
 from functions.scoring.manifest import Manifest
 from scripts.local import ROOT
 from training.synthetic import TYPICAL
-from ui.client import ApiClient, ApiError, Endpoint, StackError, resolve_endpoint, to_error
+from ui.client import ApiCallError, ApiClient, Endpoint, StackError, resolve_endpoint, to_error
 
 PREDICTION: dict[str, Any] = {
     "probability_of_default": 0.12,
@@ -81,14 +81,14 @@ def test_client_sends_no_key_header_without_a_key() -> None:
 
 def test_client_raises_api_error_with_the_schema_message() -> None:
     client = mocked(lambda request: httpx.Response(503, json=UNAVAILABLE))
-    with pytest.raises(ApiError, match=r"No model \(HTTP 503, request id r1\)") as caught:
+    with pytest.raises(ApiCallError, match=r"No model \(HTTP 503, request id r1\)") as caught:
         client.health()
     assert (caught.value.status, caught.value.request_id) == (503, "r1")
 
 
 def test_client_refuses_an_answer_of_the_wrong_shape() -> None:
     client = mocked(lambda request: httpx.Response(200, json={"probability_of_default": 0.1}))
-    with pytest.raises(ApiError, match="/v1/predict answered something this UI cannot read"):
+    with pytest.raises(ApiCallError, match="/v1/predict answered something this UI cannot read"):
         client.predict(TYPICAL)
 
 
@@ -98,7 +98,7 @@ def test_client_checks_the_batch_answer_count() -> None:
             200, json={"predictions": [PREDICTION], "model_version": "v", "request_id": "r"}
         )
     )
-    with pytest.raises(ApiError, match="answered 1 predictions for 2 applicants"):
+    with pytest.raises(ApiCallError, match="answered 1 predictions for 2 applicants"):
         client.predict_batch([TYPICAL, TYPICAL])
     with pytest.raises(ValueError, match="1 to 1000 applicants, not 0"):
         client.predict_batch([])
@@ -112,12 +112,12 @@ def test_client_reads_the_served_manifest_as_typed(live_api: str) -> None:
 
 def test_client_refuses_a_manifest_it_cannot_read() -> None:
     client = mocked(lambda request: httpx.Response(200, json={"version": "v"}))
-    with pytest.raises(ApiError, match="not a manifest this UI reads: /v1/model: `name`"):
+    with pytest.raises(ApiCallError, match="not a manifest this UI reads: /v1/model: `name`"):
         client.manifest()
 
 
 def test_predict_raises_422_with_fields(live_api: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(ApiCallError) as caught:
         ApiClient(Endpoint(live_api)).predict(dict(TYPICAL, pay_0=12, age=None))
     assert caught.value.status == 422
     assert {f.field for f in caught.value.fields} == {"pay_0", "age"}
@@ -135,12 +135,12 @@ def test_call_times_out_readably() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         client = ApiClient(Endpoint(f"http://127.0.0.1:{silent.getsockname()[1]}"))
-        with pytest.raises(ApiError, match=r"did not answer within 0\.5 s"):
+        with pytest.raises(ApiCallError, match=r"did not answer within 0\.5 s"):
             client.call("GET", "/v1/health", timeout=0.5)
 
 
 def test_call_says_how_to_start_an_api_that_is_not_there() -> None:
-    with pytest.raises(ApiError, match=r"Cannot reach http://127\.0\.0\.1:9 .*`make api`"):
+    with pytest.raises(ApiCallError, match=r"Cannot reach http://127\.0\.0\.1:9 .*`make api`"):
         ApiClient(Endpoint("http://127.0.0.1:9")).health()
 
 

@@ -13,13 +13,11 @@ from functions.api.app import get_app
 from functions.monitoring.backtest import back_test
 from functions.monitoring.stats import auc
 from functions.scoring.contract import FEATURE_NAMES, Prediction
-from functions.scoring.manifest import Manifest, parse_manifest
+from functions.scoring.manifest import SCORE_SCALING, Manifest
+from functions.scoring.model import to_matrix
 from functions.scoring.reference import SCORE, build_reference
-from scripts.local import ROOT
 from training.synthetic import generate_rows, to_dataset_csv
 from ui import batch, monitoring
-
-SCALING = parse_manifest((ROOT / "model" / "model.json").read_text()).score_scaling
 
 
 def fake_probability(applicant: dict[str, Any]) -> float:
@@ -34,7 +32,7 @@ def fake_prediction(applicant: dict[str, Any]) -> Prediction:
         probability_of_default=probability,
         predicted_default=probability >= 0.3,
         threshold=0.3,
-        score=SCALING.points(probability),
+        score=SCORE_SCALING.points(probability),  # the policy every manifest holds
         risk_grade="A",
         reasons=[],
         model_version="fake",
@@ -56,10 +54,10 @@ def training_rows() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def manifest(training_rows: list[dict[str, Any]]) -> Manifest:
+def manifest(training_rows: list[dict[str, Any]], shipped_manifest: Manifest) -> Manifest:
     """The shipped manifest with reference distributions frozen on the generated training rows."""
-    shipped = parse_manifest((ROOT / "model" / "model.json").read_text())
-    raw = batch.raw_inputs(training_rows)
+    shipped = shipped_manifest
+    raw = to_matrix(training_rows)
     points = np.array([fake_prediction(row).score for row in training_rows], dtype=float)
     return shipped.model_copy(update={"reference": build_reference(raw, points)})
 
@@ -132,15 +130,15 @@ def test_back_test_needs_both_classes(manifest: Manifest) -> None:
     assert "both defaults and non-defaults" in result.why_no_outcomes
 
 
-def test_grades_frame_shows_rates_in_percent_and_the_traffic_light() -> None:
+def test_grades_frame_shows_rates_in_percent_and_the_traffic_light(shipped_manifest: Manifest) -> None:
     y = np.array([1] * 30 + [0] * 70)
     probabilities = np.full(100, 0.05)  # grade A predicts 5 %, 30 % default: PD far too low
     outcomes = back_test(
         y,
         probabilities,
         np.full(100, 640.0),
-        bands=(parse_manifest((ROOT / "model" / "model.json").read_text()).grade_bands),
-        scaling=SCALING,
+        bands=shipped_manifest.grade_bands,
+        scaling=shipped_manifest.score_scaling,
         rounds=20,
     )
     frame = monitoring.grades_frame(outcomes)
@@ -235,10 +233,10 @@ def test_tab_shows_the_drift_of_the_decisions_this_machine_recorded(
     assert list(psi["input"]) == [*FEATURE_NAMES, SCORE]
 
 
-def test_tab_reports_an_unreadable_upload_and_a_missing_manifest() -> None:
+def test_tab_reports_an_unreadable_upload_and_a_missing_manifest(shipped_manifest: Manifest) -> None:
     at = tab(None)
     assert "manifest is unavailable" in at.error[0].value
-    at = tab(parse_manifest((ROOT / "model" / "model.json").read_text()))
+    at = tab(shipped_manifest)
     at.file_uploader(key="monitor_file").upload("notes.csv", b"just,some\ntext,here\n", "text/csv").run()
     assert not at.exception
     assert "The file has no column LIMIT_BAL" in at.error[0].value

@@ -1,6 +1,7 @@
-"""Champion-challenger comparison on the same held-out rows: figures, tolerances and the verdict (pure).
+"""The champion-challenger gate on the same held-out rows: figures, tolerances and the verdict (pure).
 
-The command line, the held-out rows and the report are in `training.compare`.
+The command line (`python -m training.compare`) and the held-out rows are in `training.compare`, the report in
+`training.gate_report`.
 """
 
 from collections.abc import Sequence

@@ -1,10 +1,10 @@
-"""The champion-challenger comparison as markdown: what a validator pastes into the pull request."""
+"""The champion-challenger gate's comparison as markdown: what a validator pastes into the pull request."""
 
 from collections.abc import Sequence
 
 from functions.monitoring.psi import verdict
 from functions.scoring.manifest_parts import REFERENCE_RECALL
-from training.comparison import (
+from training.gate import (
     AUC_DROP,
     BOOTSTRAP_ROUNDS,
     BRIER_RISE,

@@ -1,4 +1,4 @@
-"""The champion-challenger logic on generated numbers: paired bootstrap, tolerances, PSI of scores, markdown."""
+"""The champion-challenger gate on generated numbers: paired bootstrap, tolerances, PSI of scores, markdown."""
 
 from dataclasses import replace
 from typing import Any
@@ -8,8 +8,7 @@ import pytest
 from numpy.typing import NDArray
 
 from functions.scoring.model import to_matrix
-from training.compare_report import comparison_markdown, markdown_table
-from training.comparison import (
+from training.gate import (
     AUC_DROP,
     BRIER_RISE,
     ECE_RISE,
@@ -23,6 +22,7 @@ from training.comparison import (
     regressions,
     score_psi,
 )
+from training.gate_report import comparison_markdown, markdown_table
 from training.synthetic import generate_rows
 
 Vector = NDArray[np.float64]
