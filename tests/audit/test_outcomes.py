@@ -10,7 +10,7 @@ import pytest
 
 from functions.audit.decision import DecisionRecord
 from functions.audit.outcomes import Outcome, OutcomeStore
-from functions.clientfiles.rows import read_clients
+from functions.clientfiles.rows import read_client_file
 from functions.monitoring.cli import run_outcomes
 from functions.monitoring.stats import auc, brier
 from functions.scoring.model import load_model
@@ -32,7 +32,7 @@ def book(
     folder = tmp_path_factory.mktemp("book")
     unlabelled = folder / "clients.csv"
     unlabelled.write_text(to_dataset_csv(rows))
-    raw = read_clients(unlabelled).raw  # the file's own rounding, so the labelled file scores alike
+    raw = read_client_file(unlabelled).raw  # the file's own rounding, so the labelled file scores alike
     pds = np.asarray(model.probabilities(raw), dtype=np.float64)
     y = (np.random.default_rng(42).random(DECISIONS) < pds).astype(int)
     labelled = folder / "joined.csv"
