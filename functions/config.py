@@ -13,7 +13,7 @@ MIB: Final = 1024 * 1024
 HMAC_KEY_MIN_LENGTH: Final = (
     32  # characters (bytes) of the audit HMAC key, from any source: shorter is guessable
 )
-DRIFT_MIN_DECISIONS: Final = 100  # the fewest decisions worth a PSI: fewer give figures too noisy to act on
+DRIFT_MIN_DECISIONS: Final = 100  # the fewest decisions worth a PSI; verdicts at small n are judged by monitoring/noise.py
 
 
 class Settings(BaseSettings):
@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # decisions worth a PSI (below it the job reports the count and publishes no PSI).
     drift_window_hours: int = Field(default=24, ge=1, le=24 * 31)
     drift_min_decisions: int = Field(default=DRIFT_MIN_DECISIONS, ge=1)
+    # The closed loop (functions/monitoring/loop.py): decisions of the last this many days are joined to their
+    # outcomes by the daily job (card defaults mature 1 to 12 months after a decision).
+    outcome_window_days: int = Field(default=400, ge=1, le=3660)
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored
     # inline: handing it to a worker thread costs ~70 ms for 1,000 applicants and buys nothing.
     aws_lambda_function_name: str | None = None

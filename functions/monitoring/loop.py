@@ -138,3 +138,19 @@ def loop_summary(report: LoopReport, published: dict[str, tuple[str, float]]) ->
         "until_day": report.until_day,
         "metrics": {name: value for name, (_, value) in published.items()},
     }
+
+
+def job_step(now: datetime) -> dict[str, Any]:
+    """Close the loop over the configured store's last OUTCOME_WINDOW_DAYS and publish the gap (the daily job)."""
+    from functions.audit.decision import AuditUnavailableError
+    from functions.audit.feedback import outcome_store
+    from functions.config import get_settings
+    from functions.scoring.manifest import ModelUnavailable, read_manifest
+
+    settings = get_settings()
+    try:
+        manifest = read_manifest(settings.model_dir)
+        report = run_loop(outcome_store(), manifest, now=now, days=settings.outcome_window_days)
+    except (AuditUnavailableError, ModelUnavailable) as err:
+        return {"published": False, "problem": str(err)}
+    return {"published": True, **loop_summary(report, publish(report))}

@@ -95,6 +95,11 @@ def with_critical_values(drifts: Sequence[Drift], critical: dict[str, float]) ->
     return tuple(dataclasses.replace(d, verdict=sized_verdict(d.psi, critical[d.name])) for d in drifts)
 
 
+def sized_drifts(drifts: Sequence[Drift], reference: ReferenceDistributions, n: int) -> tuple[Drift, ...]:
+    """Return the drifts of n decisions with their verdicts judged against the critical values at n."""
+    return with_critical_values(drifts, critical_values(reference, n))
+
+
 def rule_text(reference: ReferenceDistributions, n: int, *, family: float = FAMILY_LEVEL) -> str:
     """Say in one sentence how the verdicts at n decisions were reached (for the job's log and the reports)."""
     tests = len(reference.inputs) + 1
