@@ -13,7 +13,9 @@ MIB: Final = 1024 * 1024
 HMAC_KEY_MIN_LENGTH: Final = (
     32  # characters (bytes) of the audit HMAC key, from any source: shorter is guessable
 )
-DRIFT_MIN_DECISIONS: Final = 100  # the fewest decisions worth a PSI; verdicts at small n are judged by monitoring/noise.py
+DRIFT_MIN_DECISIONS: Final = (
+    100  # the fewest decisions worth a PSI; verdicts at small n are judged by monitoring/noise.py
+)
 
 
 class Settings(BaseSettings):
