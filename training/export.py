@@ -30,7 +30,7 @@ from functions.scoring.reference import build_reference
 from functions.scoring.trees import FORMAT, TreeEnsemble, save_ensemble
 from training import report
 from training.candidates import CALIBRATION, SELECTION_POLICY, Candidate, feature_columns
-from training.data import SPLIT_POLICY, DataError, Dataset
+from training.data import SPLIT_POLICY, DataError, Dataset, late_one_month
 from training.evidence import validation_evidence
 from training.flatten import export_ensemble
 from training.metrics import REFERENCE_APP, threshold_policy
@@ -177,6 +177,7 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
             table_sha256=run.dataset.table_sha256,
             rows=len(y),
             default_rate=float(y.mean()),
+            late_one_month=late_one_month(run.dataset),
         ),
         libraries={
             "python": platform.python_version(),
@@ -261,12 +262,16 @@ def export_model(run: TrainingRun, out: Path) -> mf.Manifest:
     return replace_folder(out, lambda folder: write_artifacts(run, folder))
 
 
-def refresh_card(model_dir: Path) -> mf.Manifest:
+def refresh_card(model_dir: Path, *, dataset: Dataset | None = None) -> mf.Manifest:
     """Re-render MODEL_CARD.md from the folder's manifest and re-hash it (card prose changed, model did not).
 
-    Raises ModelUnavailable when the folder's manifest or serving files do not verify.
+    With `dataset` (the training data, verified by its pinned hash), counts the card quotes from the data are
+    recorded first. Raises ModelUnavailable when the folder's manifest or serving files do not verify.
     """
     manifest = mf.read_manifest(model_dir)
+    if dataset is not None:
+        data = manifest.data.model_copy(update={"late_one_month": late_one_month(dataset)})
+        manifest = manifest.model_copy(update={"data": data})
     card = model_dir / "MODEL_CARD.md"
     card.write_text(report.model_card(manifest))
     manifest = manifest.model_copy(
