@@ -28,7 +28,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score whatif
+.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score whatif outcomes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -111,6 +111,11 @@ whatif: install ## simulate a strategy on a book: make whatif IN=clients.csv [ST
 	$(BIN)/python -m functions.portfolio whatif "$$WHATIF_IN" --strategy "$${WHATIF_STRATEGY:-model/strategy.yaml}" \
 		$${WHATIF_CHALLENGER:+--challenger "$$WHATIF_CHALLENGER"} --json "$$WHATIF_IN.whatif.json" \
 		--report "$$WHATIF_IN.whatif.html" $(if $(WORKERS),--workers $(WORKERS))
+
+outcomes: export OUTCOMES_FILE = $(value FILE)
+outcomes: install ## record an outcome file in the local decision log: make outcomes FILE=outcomes.csv (docs/monitoring.md)
+	@test -n "$$OUTCOMES_FILE" || { echo "usage: make outcomes FILE=outcomes.csv (decision_key,defaulted,observed_on)" >&2; exit 2; }
+	$(BIN)/python -m functions.monitoring record-outcomes "$$OUTCOMES_FILE"
 
 build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build

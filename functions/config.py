@@ -16,6 +16,7 @@ HMAC_KEY_MIN_LENGTH: Final = (
 # The fewest decisions (or rows) worth a PSI verdict: an unchanged population's PSI over B bins is about
 # (B - 1) / rows from sampling alone (chi-square approximation; Yurdakul 2018, sec. 3), 0.045 at 200 rows over
 # 10 bins, under half the 0.10 "stable" line; on 3 rows almost every input would read "shifted".
+# Above it, each verdict is still judged against the critical PSI for its own sample size (monitoring/noise.py).
 DRIFT_MIN_DECISIONS: Final = 200
 
 
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     # decisions worth a PSI (below it the job reports the count and publishes no PSI).
     drift_window_hours: int = Field(default=24, ge=1, le=24 * 31)
     drift_min_decisions: int = Field(default=DRIFT_MIN_DECISIONS, ge=1)
+    # The closed loop (functions/monitoring/loop.py): decisions of the last this many days are joined to their
+    # outcomes by the daily job (card defaults mature 1 to 12 months after a decision).
+    outcome_window_days: int = Field(default=400, ge=1, le=3660)
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored
     # inline: handing it to a worker thread costs ~70 ms for 1,000 applicants and buys nothing.
     aws_lambda_function_name: str | None = None

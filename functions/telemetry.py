@@ -141,6 +141,13 @@ def emit_event_metric(kind: str) -> None:
         sys.stdout.flush()
 
 
+def emit_job_metrics(values: dict[str, tuple[str, float]], *, route: str) -> None:
+    """Print a scheduled job's metrics (name -> (unit, value)) as one EMF line under Lambda, with its route."""
+    if metrics_enabled() and values:
+        sys.stdout.write(_emf_line(dict(values), route=route))
+        sys.stdout.flush()
+
+
 def _emf_line(values: dict[str, tuple[str, float | list[float]]], *, route: str) -> str:
     settings = get_settings()
     record: dict[str, Any] = {

@@ -271,6 +271,16 @@ def load_dataset(
     return Dataset(frame=frame, source=name, table_sha256=digest)
 
 
+def late_one_month(dataset: Dataset) -> dict[str, int]:
+    """Count the clients whose repayment status is 1 (one month late) in each repayment column, pay_0 first."""
+    frame = dataset.frame
+    return {
+        name: int((frame[name] == 1).sum())
+        for name in FEATURE_NAMES
+        if name.startswith("pay_") and name[4:].isdigit()
+    }
+
+
 def data_report(dataset: Dataset) -> str:
     """Summarise rows, class balance, undocumented codes and duplicates as a few lines of text."""
     frame = dataset.frame

@@ -32,7 +32,7 @@ from functions.scoring.trees import FORMAT, TreeEnsemble, save_ensemble
 from functions.scoring.version import decision_policy, model_version
 from training import report
 from training.candidates import CALIBRATION, SELECTION_POLICY, Candidate, feature_columns
-from training.data import SPLIT_POLICY, DataError, Dataset
+from training.data import SPLIT_POLICY, DataError, Dataset, late_one_month
 from training.evidence import validation_evidence
 from training.flatten import export_ensemble
 from training.metrics import REFERENCE_APP, threshold_policy
@@ -171,6 +171,7 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
             table_sha256=run.dataset.table_sha256,
             rows=len(y),
             default_rate=float(y.mean()),
+            late_one_month=late_one_month(run.dataset),
         ),
         libraries={
             "python": platform.python_version(),
@@ -273,12 +274,16 @@ def keep_strategies(out: Path, folder: Path) -> None:
         shutil.copyfile(path, folder / path.name)
 
 
-def refresh_card(model_dir: Path) -> mf.Manifest:
+def refresh_card(model_dir: Path, *, dataset: Dataset | None = None) -> mf.Manifest:
     """Re-render MODEL_CARD.md from the folder's manifest and re-hash it (card prose changed, model did not).
 
-    Raises ModelUnavailable when the folder's manifest or serving files do not verify.
+    With `dataset` (the training data, verified by its pinned hash), counts the card quotes from the data are
+    recorded first. Raises ModelUnavailable when the folder's manifest or serving files do not verify.
     """
     manifest = mf.read_manifest(model_dir)
+    if dataset is not None:
+        data = manifest.data.model_copy(update={"late_one_month": late_one_month(dataset)})
+        manifest = manifest.model_copy(update={"data": data})
     card = model_dir / "MODEL_CARD.md"
     card.write_text(report.model_card(manifest))
     manifest = manifest.model_copy(

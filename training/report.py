@@ -95,15 +95,48 @@ def test_rows(manifest: Manifest) -> int:
     return test.tn + test.fp + test.fn + test.tp
 
 
-def _intro_and_data(manifest: Manifest) -> list[str]:
-    data, split = manifest.data, manifest.split
-    held_out = f"{(1 - split.test_size) * 100:.0f}/{split.test_size * 100:.0f}"
-    how = "stratified" if split.stratified else "random"
+def _title(manifest: Manifest) -> list[str]:
     return [
         "# Model card: credit-default",
         "",
         f"Version `{manifest.version}`. Written by `make train`; do not edit by hand.",
         "",
+    ]
+
+
+def _scope_section(manifest: Manifest) -> list[str]:
+    """The validator's first questions: horizon, default definition, window, rate, what the PD is not, data codes."""
+    counts = manifest.data.late_one_month
+    if counts is None:
+        finding = "- Repayment codes: not counted in this manifest; run `make train`."
+    else:
+        later = ", ".join(f"`{name.upper()}` {count:,}" for name, count in list(counts.items())[1:])
+        finding = (
+            f"- Repayment codes are not a consistent delinquency counter: `PAY_0 = 1` (one month late) for "
+            f"{counts.get('pay_0', 0):,} clients, but {later}. A consistent count of months late would show "
+            "one-month arrears in every month of a crisis; April–August almost never do, so the columns use "
+            "the codes differently. The model reads each status as a code, not as a count of months."
+        )
+    return [
+        "## Scope for a validator",
+        "- Horizon: **one month**. The PD is the probability of default on the next month's payment — not "
+        "Basel's one-year PD, not IFRS 9's 12-month or lifetime PD.",
+        "- Default definition: the dataset's target, *default payment next month* (the client missed the "
+        "October 2005 payment), as recorded by the issuing bank; no days-past-due threshold is documented.",
+        "- Development window: repayment history April–September 2005, during Taiwan's card-debt crisis "
+        f"(2005–2006); default rate {_pct(manifest.data.default_rate)} of {manifest.data.rows:,} clients.",
+        "- No long-run average, no margin of conservatism, not an IRB model: the PD is calibrated to this "
+        "one crisis-period sample and is not fit for capital requirements.",
+        finding,
+        "",
+    ]
+
+
+def _intro_and_data(manifest: Manifest) -> list[str]:
+    data, split = manifest.data, manifest.split
+    held_out = f"{(1 - split.test_size) * 100:.0f}/{split.test_size * 100:.0f}"
+    how = "stratified" if split.stratified else "random"
+    return [
         "## Intended use",
         "Estimate the probability that a credit-card client defaults on next month's payment (PD), to support a",
         "credit officer's decision with a score, a risk grade and the factors that raise the risk. Not for",
@@ -224,7 +257,15 @@ def model_card(manifest: Manifest) -> str:
         *[f"![{name[:-4]}]({name})" for name in PLOTS],
         "",
     ]
-    sections = (_intro_and_data, _model_section, _metrics_section, _tables_section, _evidence_section)
+    sections = (
+        _title,
+        _scope_section,
+        _intro_and_data,
+        _model_section,
+        _metrics_section,
+        _tables_section,
+        _evidence_section,
+    )
     return "\n".join([line for section in sections for line in section(manifest)] + limitations)
 
 

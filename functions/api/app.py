@@ -24,6 +24,7 @@ from functions.api.docs import api_description, install_docs
 from functions.api.errors import ApiError, documented, install_error_handlers
 from functions.api.guard import JSON_TYPE, install_guard
 from functions.api.jsonbody import ScreenedRoute
+from functions.api.outcomes import outcome_routes
 from functions.api.recording import observe, record_request
 from functions.api.request_state import record_of
 from functions.api.serving import arm_references, decide, load_serving_model, load_serving_strategy
@@ -235,6 +236,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.post(
         "/v1/predict/batch", response_model=BatchPredictions, responses=scoring_errors, dependencies=key
     )(predict_batch)
+    app.include_router(outcome_routes(), dependencies=key, responses=key_errors)
     install_docs(app, openapi_url=app.openapi_url or "/openapi.json")
     install_error_handlers(app)
     install_guard(app, cors_origins=settings.cors_origins)

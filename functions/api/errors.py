@@ -31,6 +31,9 @@ ErrorCode = Literal[
     "model_unavailable",
     "audit_unavailable",
     "strategy_unavailable",
+    "outcome_conflict",
+    "unknown_decision",
+    "final_exists",
 ]
 MAX_NAME: Final = 64  # characters of an unknown key repeated in an error
 MAX_FIELDS: Final = 100  # field errors listed in one answer; the message gives the total

@@ -55,6 +55,10 @@ def hash_key() -> HashKey:
         )
     if settings.audit_table is None and settings.decision_log is not None:
         return local_key(settings.decision_log.with_suffix(".key"))
+    if settings.audit_table is None:
+        raise AuditUnavailableError(
+            "neither AUDIT_TABLE nor DECISION_LOG is set, so there is no HMAC key: set one of them"
+        )
     raise AuditUnavailableError(
         "AUDIT_TABLE is set but no HMAC key is configured: set AUDIT_KEY_SECRET_ARN or AUDIT_HASH_KEY"
     )

@@ -2,6 +2,7 @@
 
 python -m functions.monitoring drift CURRENT [--format table|json] [--report DIR] [--model DIR]
 python -m functions.monitoring outcomes FILE [--format table|json] [--report DIR] [--model DIR]
+python -m functions.monitoring record-outcomes FILE | realised [...]   (functions/monitoring/loop_cli.py)
 """
 
 import argparse
@@ -15,6 +16,7 @@ import numpy as np
 from functions.clientfiles.rows import ClientFileError, read_client_file
 from functions.config import MODEL_DIR
 from functions.monitoring.backtest import back_test
+from functions.monitoring.loop_cli import add_commands, run_command
 from functions.monitoring.psi import population_drift
 from functions.monitoring.report import drift_report, outcomes_report
 from functions.monitoring.tables import drift_json, drift_table, emit, outcomes_json, outcomes_table
@@ -113,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--report", type=Path, default=None, help="folder for a self-contained HTML report"
         )
         command.add_argument("--model", type=Path, default=MODEL_DIR, help="model folder (model.json)")
+    add_commands(commands, MODEL_DIR)
     args = parser.parse_args(argv)
+    if args.command in ("record-outcomes", "realised"):
+        return run_command(args)
     run = run_drift if args.command == "drift" else run_outcomes
     try:
         if args.report is not None:

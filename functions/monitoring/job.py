@@ -5,6 +5,8 @@ on the audit table's `by-day` index, never a Scan; locally the SQLite log), keep
 decisions that are not synthetic, counts their stored reference bin indexes, and computes PSI per input and
 on the score. On AWS (`handler`, run daily by EventBridge Scheduler) it publishes them as CloudWatch metrics
 `PopulationStabilityIndex` with a `Feature` dimension, beside `DriftDecisions` (the decisions counted).
+Verdicts know the sample size (`noise.py`). It then joins the last OUTCOME_WINDOW_DAYS of decisions to their
+outcomes and publishes expected against realised (`loop.py`).
 
 python -m functions.monitoring.job --local [--hours 24] [--format table|json]   # PSI table from var/decisions.sqlite
 """
@@ -21,6 +23,7 @@ from functions import aws
 from functions.audit import stores as audit
 from functions.audit.decision import DecisionLogUnreadable, DecisionStore, SqliteDecisionLog, StoredBins
 from functions.config import LOCAL_DECISION_LOG, get_settings
+from functions.monitoring.noise import sized_drifts
 from functions.monitoring.psi import Drift, drifts_of_counts
 from functions.monitoring.tables import drift_json, drift_table, emit
 from functions.scoring.bins import BinCounts
@@ -121,7 +124,8 @@ def measure(
     stored = read_window(store, now=now, hours=hours)
     counted = count_window(stored, manifest.reference, model_version=manifest.version)
     enough = counted.rows >= min_decisions
-    return counted, drifts_of_counts(counted.bins, manifest.reference) if enough else (), manifest.version
+    measured = drifts_of_counts(counted.bins, manifest.reference) if enough else ()
+    return counted, sized_drifts(measured, manifest.reference, counted.rows), manifest.version
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -156,7 +160,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info(
         "drift measured", extra={**summary, "psi": psi, "min_decisions": settings.drift_min_decisions}
     )
-    return {**summary, "psi": psi}
+    from functions.monitoring.loop import job_step  # the closed loop: expected against realised, overrides
+
+    outcomes = job_step(now)
+    logger.info("outcomes compared", extra=outcomes)
+    return {**summary, "psi": psi, "verdict": {d.name: d.verdict for d in measured}, "outcomes": outcomes}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

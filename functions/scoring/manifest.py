@@ -43,6 +43,9 @@ class DataSource(Record):
     table_sha256: str
     rows: int
     default_rate: Probability
+    # Clients whose repayment status is 1 ("one month late") in each repayment column, pay_0 (September 2005)
+    # to pay_6 (April): the model card's scope section quotes them. None in manifests written before.
+    late_one_month: dict[str, int] | None = None
 
 
 class ModelSummary(Record):

@@ -109,7 +109,7 @@ def test_job_queries_the_day_index_and_never_scans(aws: Any) -> None:
         "before-parameter-build.dynamodb", lambda **kw: operations.append(kw["model"].name)
     )
     drift_job.handler({}, None)
-    assert set(operations) == {"Query"}
+    assert set(operations) == {"Query", "BatchGetItem"}  # drift: the index; the closed loop: its items by key
 
 
 def record_at(decided_at: datetime, index: int, *, bins: dict[str, int], version: str) -> DecisionRecord:
@@ -154,7 +154,12 @@ def test_too_few_decisions_publish_the_count_only(aws: Any) -> None:
         "rows": 10,
         "skipped": {"synthetic": 0, "other_model_version": 0, "no_bins": 0, "damaged": 0},
         "psi": {},
+        "verdict": {},
+        "outcomes": summary["outcomes"],
     }
+    assert (
+        summary["outcomes"]["metrics"]["OutcomeDecisions"] == 10
+    )  # the closed loop counts them all the same
     assert published(aws, None) == [10.0]
     assert published(aws, "score") == []
 
@@ -208,10 +213,11 @@ def test_template_runs_the_job_daily_on_the_same_image_with_least_privilege() ->
     statements = [s for policy in job["Policies"] for s in policy["Statement"]]
     assert {(s["Action"], json.dumps(s["Resource"])) for s in statements} == {
         ("dynamodb:Query", json.dumps({"Fn::Sub": "${AuditTable.Arn}/index/" + audit.DAY_INDEX})),
+        ("dynamodb:BatchGetItem", json.dumps({"Fn::GetAtt": ["AuditTable", "Arn"]})),
         ("cloudwatch:PutMetricData", '"*"'),
     }
     namespace = job["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
-    assert statements[1]["Condition"] == {"StringEquals": {"cloudwatch:namespace": namespace}}
+    assert statements[2]["Condition"] == {"StringEquals": {"cloudwatch:namespace": namespace}}
 
 
 def test_template_indexes_the_table_by_day_as_the_job_queries_it() -> None:
@@ -237,3 +243,16 @@ def test_template_alarms_on_shifted_score_and_leading_inputs() -> None:
             assert dimension["Name"] == drift_job.FEATURE_DIMENSION
             watched[dimension["Value"]] = props["Threshold"]
     assert watched == {"score": 0.25, "pay_0": 0.25, "pay_2": 0.25, "limit_bal": 0.25}
+
+
+def test_template_alarms_when_realised_defaults_exceed_the_expected() -> None:
+    resources = load_template()["Resources"]
+    alarm = resources["OutcomeGapAlarm"]["Properties"]
+    job = resources["DriftJob"]["Properties"]["Environment"]["Variables"]
+    assert alarm["MetricName"] == "DefaultRateGap" and alarm["Threshold"] == 0.03
+    assert alarm["Namespace"] == job["POWERTOOLS_METRICS_NAMESPACE"]
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        "service": job["POWERTOOLS_SERVICE_NAME"],
+        "route": "job:outcomes",
+    }
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"

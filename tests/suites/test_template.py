@@ -219,6 +219,8 @@ def test_function_may_only_write_audit_records_and_read_the_hash_key_and_synthet
     assert granted == {
         ("dynamodb:PutItem", table),
         ("dynamodb:BatchWriteItem", table),
+        ("dynamodb:UpdateItem", table),  # outcomes and final decisions, conditional on the decision existing
+        ("dynamodb:BatchGetItem", table),
         ("secretsmanager:GetSecretValue", secret),
         ("secretsmanager:GetSecretValue", json.dumps({"Ref": "SyntheticTrafficSecret"})),
     }
@@ -242,6 +244,8 @@ def test_only_the_scoring_routes_require_the_api_key() -> None:
         ("GET", "/v1/model"): False,
         ("POST", "/v1/predict"): True,
         ("POST", "/v1/predict/batch"): True,
+        ("POST", "/v1/outcomes"): True,
+        ("POST", "/v1/decisions/{key}/final"): True,
         ("GET", "/docs"): False,
         ("GET", "/openapi.json"): False,
     }
