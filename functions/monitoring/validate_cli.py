@@ -7,7 +7,6 @@ python -m functions.monitoring validate [--days 400] [--model DIR] [--book1 A.cs
 
 import argparse
 import csv
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -45,13 +44,17 @@ class Book:
 def read_book(path: Path, scale: Sequence[str]) -> Book:
     """Read a `make score` output: its ID column (if any) and `risk_grade`; raises ValidationInputError."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ValidationInputError(f"{path.name}: cannot be read as UTF-8 text ({err})") from err
-    reader = csv.DictReader(io.StringIO(text))
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return _read_rows(path.name, csv.DictReader(handle), scale)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ValidationInputError(f"{path.name}: cannot be read as a CSV text file ({err})") from err
+
+
+def _read_rows(name: str, reader: "csv.DictReader[str]", scale: Sequence[str]) -> Book:
+    """Collect a scored book's ids and grades row by row; raises ValidationInputError."""
     if GRADE_COLUMN not in (reader.fieldnames or ()):
         raise ValidationInputError(
-            f"{path.name}: no `{GRADE_COLUMN}` column; give a scored book written by `make score`"
+            f"{name}: no `{GRADE_COLUMN}` column; give a scored book written by `make score`"
         )
     with_id = ID_COLUMN in (reader.fieldnames or ())
     ids, grades = [], []
@@ -59,14 +62,14 @@ def read_book(path: Path, scale: Sequence[str]) -> Book:
         grade = (row[GRADE_COLUMN] or "").strip()
         if grade and grade not in scale:
             raise ValidationInputError(
-                f"{path.name} line {line}: grade {grade[:20]!r} is not in the model's scale {', '.join(scale)}"
+                f"{name} line {line}: grade {grade[:20]!r} is not in the model's scale {', '.join(scale)}"
             )
         grades.append(grade)
         if with_id:
             ids.append((row[ID_COLUMN] or "").strip())
     if not grades:
-        raise ValidationInputError(f"{path.name}: no rows")
-    return Book(path.name, ids if with_id else None, grades)
+        raise ValidationInputError(f"{name}: no rows")
+    return Book(name, ids if with_id else None, grades)
 
 
 def _by_id(book: Book, ids: list[str]) -> dict[str, str]:
@@ -176,7 +179,7 @@ def run_validate(args: argparse.Namespace) -> int:
         emit(f"error: {err}", error=True)
         return 2
     except AuditUnavailableError as err:
-        emit(f"error: {err}", error=True)
+        emit(f"error: cannot read the decision log ({err}); no report was written", error=True)
         return 1
     emit(f"{pack_summary(pack)}\nreport: {path}")
     return 0

@@ -172,6 +172,8 @@ def test_the_html_report_is_one_self_contained_page_with_every_section(
         ("one book", "give both --book1 and --book2"),
         ("existing report", "exists; remove it"),
         ("not a book", "no `risk_grade` column"),
+        ("grade outside the scale", "is not in the model's scale"),
+        ("binary book", "cannot be read as a CSV text file"),
     ],
 )
 def test_bad_input_is_named_and_exits_2_without_a_traceback(
@@ -197,6 +199,13 @@ def test_bad_input_is_named_and_exits_2_without_a_traceback(
         arguments += ["--book1", str(books[0])]
     elif case == "existing report":
         out.write_text("an earlier report")
+    elif case in {"grade outside the scale", "binary book"}:
+        other = tmp_path / "other.csv"
+        if case == "binary book":
+            other.write_bytes(b"\xff\xfe\x00risk_grade\x00\x9c")
+        else:
+            other.write_text(books[1].read_text().replace(",A,", ",Z,", 1))
+        arguments += ["--book1", str(books[0]), "--book2", str(other)]
     elif case == "not a book":
         arguments += ["--book1", str(books[0]), "--book2", str(books[0].parent / "first.csv")]  # unscored
     if case not in {"no outcomes", "missing log"}:
@@ -225,3 +234,16 @@ def test_make_validate_passes_book_names_through_unexpanded(
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text())["migration"]["accounts"] == 200
     assert not (repo_root / "pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_a_corrupt_log_is_named_exits_1_and_writes_no_report(
+    tmp_path: Path, configure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "decisions.sqlite"
+    path.write_text("not a database")
+    configure(DECISION_LOG=str(path))
+    out = tmp_path / "validation.html"
+    assert run("--out", str(out)) == 1
+    err = capsys.readouterr().err
+    assert "cannot read the decision log" in err and "Traceback" not in err and not out.exists()
+    assert path.read_text() == "not a database"
