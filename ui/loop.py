@@ -204,6 +204,21 @@ def outcome_upload() -> None:
         show_recorded(recorded)
 
 
+def _cached_loop(manifest: Manifest, path: Path, *, days: int) -> tuple[LoopReport | None, str]:
+    """Return `read_loop`, computed again only when the log file, the days, the model or the date change
+    (the bootstrap takes seconds on tens of thousands of decisions; every widget reruns the page)."""
+    now = datetime.now(UTC)
+    state = path.stat()
+    key = (str(path), state.st_mtime_ns, state.st_size, days, manifest.version, now.date().isoformat())
+    kept = st.session_state.get("loop_report")
+    if kept is not None and kept[0] == key:
+        return kept[1]  # type: ignore[no-any-return]
+    with st.spinner("Joining outcomes to decisions..."):
+        result = read_loop(manifest, days=days, now=now)
+    st.session_state.loop_report = (key, result)
+    return result
+
+
 def loop_section(manifest: Manifest) -> None:
     """Render the closed loop: the outcome upload, then expected against realised and the overrides."""
     path = log_path()
@@ -214,7 +229,7 @@ def loop_section(manifest: Manifest) -> None:
     days = int(
         st.number_input("Days of decisions", min_value=1, max_value=36500, value=400, step=1, key="loop_days")
     )
-    report, why = read_loop(manifest, days=days, now=datetime.now(UTC))
+    report, why = _cached_loop(manifest, path, days=days)
     if report is None:
         st.caption(why)
         return

@@ -128,7 +128,10 @@ def concentration(source: str, grades: Sequence[str], scale: Sequence[str]) -> C
     position = {grade: i for i, grade in enumerate(scale)}
     counts = np.zeros(len(scale), dtype=np.int64)
     np.add.at(counts, [position[g] for g in grades], 1)
-    index, squares = herfindahl(counts.tolist())
+    try:
+        index, squares = herfindahl(counts.tolist())
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}") from err
     return Concentration(source, tuple(int(c) for c in counts), index, squares)
 
 

@@ -10,6 +10,7 @@ from functions.monitoring.validate import LEVEL, ValidationPack
 
 JEFFREYS_HEADER = ("grade", "clients N", "defaults D", "PD", "observed D/N", "p-value", "H0 at 5 %")
 CONCENTRATION_HEADER = ("source", "clients", "Herfindahl HI", "sum of squared shares")
+VERDICTS = ("stable", "investigate", "shifted")  # the CSS classes of report.STYLE
 MIGRATION_CORNER = "first book → second"
 DRIFT_HEADER = ("decision month", "decisions", "PSI of the score", "critical PSI", "verdict")
 
@@ -123,11 +124,12 @@ def _drift_section(pack: ValidationPack) -> str:
     if not pack.drift:
         return f"{head}<p>Not computed: model.json records no reference distributions.</p>"
     rows = [(d.period, f"{d.rows:,}", f"{d.psi:.4f}", f"{d.critical:.4f}", d.verdict) for d in pack.drift]
+    classes = [d.verdict if d.verdict in VERDICTS else "" for d in pack.drift]
     return (
         f"{head}<p>PSI of the score points against the training reference. A month reads 'investigate' or "
         "'shifted' only when its PSI passes both the fixed line (0.10, 0.25) and the no-drift critical value "
         "at its size (the daily job's rule); months below the job's minimum are not judged.</p>"
-        f"{_table(DRIFT_HEADER, rows, classes=[d.verdict.split()[0] for d in pack.drift])}"
+        f"{_table(DRIFT_HEADER, rows, classes=classes)}"
     )
 
 

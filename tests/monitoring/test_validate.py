@@ -174,6 +174,7 @@ def test_the_html_report_is_one_self_contained_page_with_every_section(
         ("not a book", "no `risk_grade` column"),
         ("grade outside the scale", "is not in the model's scale"),
         ("binary book", "cannot be read as a CSV text file"),
+        ("unscored book", "first book: the Herfindahl index needs"),
     ],
 )
 def test_bad_input_is_named_and_exits_2_without_a_traceback(
@@ -206,6 +207,15 @@ def test_bad_input_is_named_and_exits_2_without_a_traceback(
         else:
             other.write_text(books[1].read_text().replace(",A,", ",Z,", 1))
         arguments += ["--book1", str(books[0]), "--book2", str(other)]
+    elif case == "unscored book":
+        with books[0].open(encoding="utf-8") as handle:
+            rows = [{**row, "risk_grade": ""} for row in csv.DictReader(handle)]
+        other = tmp_path / "unscored.csv"
+        with other.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        arguments += ["--book1", str(other), "--book2", str(books[1])]
     elif case == "not a book":
         arguments += ["--book1", str(books[0]), "--book2", str(books[0].parent / "first.csv")]  # unscored
     if case not in {"no outcomes", "missing log"}:
