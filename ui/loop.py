@@ -106,7 +106,11 @@ def read_loop(manifest: Manifest, *, days: int, now: datetime) -> tuple[LoopRepo
 def grade_frame(report: LoopReport) -> pd.DataFrame:
     """Tabulate expected (mean PD) against realised per grade over the report's span."""
     rows = grade_rows(report.overall)[0] if report.overall is not None else []
-    return pd.DataFrame(rows, columns=list(GRADE_HEADER))
+    frame = pd.DataFrame(rows, columns=list(GRADE_HEADER))
+    frame["light"] = (
+        frame["light"].str.replace(" under", " (PD too low)").str.replace(" over", " (PD too high)")
+    )
+    return frame
 
 
 def _share(value: float | None) -> str:

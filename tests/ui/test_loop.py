@@ -86,6 +86,11 @@ def test_upload_records_outcomes_and_the_tab_shows_grades_and_overrides(
     assert list(grades["grade"]) == [g.grade for g in report.overall.grades]
     realised = [f"{g.joined.observed_default_rate:.2%}" if g.joined else "-" for g in report.overall.grades]
     assert list(grades["realised"]) == realised
+    lights = [
+        f"{g.joined.light} {g.joined.direction}".strip() if g.joined else "-" for g in report.overall.grades
+    ]
+    worded = [x.replace(" under", " (PD too low)").replace(" over", " (PD too high)") for x in lights]
+    assert list(grades["light"]) == worded
     overrides = next(frame.value for frame in at.dataframe if "low side" in frame.value.columns)
     first = overrides.set_index("group").loc["all"]
     assert (first["low side"], first["high side"], first["reviewed"]) == ("10", "6", "16")

@@ -17,7 +17,7 @@ from functions.audit.outcomes_sqlite import SqliteOutcomeLog
 from functions.monitoring.loop import close_loop
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import to_matrix
-from scripts.local import free_port, start_server, stop
+from scripts.local import ROOT, free_port, start_server, stop
 from training.synthetic import generate_rows
 from ui.loop import LOG_SOURCE
 
@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+SHOTS = ROOT / "screenshots"
 WAIT_MS = 30_000  # the first page load starts Streamlit's script runner and the API call
 SPAN = {"since_day": "2026-03-01", "until_day": "2026-03-31"}
 
@@ -148,3 +149,5 @@ def test_browser_records_an_outcome_file_and_shows_grades_and_overrides(
         if grade.joined is not None:
             expect(grades).to_contain_text(f"{grade.joined.observed_default_rate:.2%}")
     expect(tab.get_by_test_id("stDataFrame").filter(has_text="low-side rate")).to_contain_text("sex")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / "monitoring_loop.png", full_page=True)
