@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from functions.audit.decision import AuditUnavailableError
-from functions.audit.outcomes import KEY_PATTERN, Outcome, OutcomeConflictError
+from functions.audit.outcomes import KEY_PATTERN, Outcome, OutcomeConflictError, OutcomeReceipt
 from functions.audit.outcomes_sqlite import SqliteOutcomeLog
 from functions.config import LOCAL_DECISION_LOG, get_settings
 from functions.monitoring.loop import close_loop, loop_json
@@ -76,10 +76,16 @@ def local_log() -> SqliteOutcomeLog:
     return SqliteOutcomeLog(path)
 
 
+def record_file(path: Path) -> OutcomeReceipt:
+    """Record an outcome file into the local log (`make outcomes`, the UI); raises OutcomeFileError,
+    OutcomeConflictError (nothing recorded) or AuditUnavailableError."""
+    outcomes = read_outcome_file(path, today=datetime.now(UTC).date())
+    return local_log().record_outcomes(outcomes)
+
+
 def record_outcomes(path: Path) -> str:
     """Record an outcome file into the local log; return a summary line."""
-    outcomes = read_outcome_file(path, today=datetime.now(UTC).date())
-    receipt = local_log().record_outcomes(outcomes)
+    receipt = record_file(path)
     unknown = f": {', '.join(receipt.unknown[:MAX_LISTED])}" if receipt.unknown else ""
     return (
         f"{len(receipt.recorded):,} outcomes recorded, {len(receipt.unchanged):,} already recorded, "
