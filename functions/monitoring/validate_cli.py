@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Final
 
 from functions.audit.decision import AuditUnavailableError
-from functions.monitoring.loop_cli import OutcomeFileError, local_log
+from functions.monitoring.loop_cli import local_log
+from functions.monitoring.outcome_file import OutcomeFileError
 from functions.monitoring.tables import emit
 from functions.monitoring.validate import ValidationPack, validation_pack
 from functions.monitoring.validate_report import pack_json, pack_summary, validation_html
