@@ -87,9 +87,9 @@ def parse_outcomes(
                 raise OutcomeFileError(
                     f"{name}: more than {max_lines:,} outcome lines; split it into several files; "
                     "nothing was recorded",
-                    [f"line {reader.line_num}: more than {max_lines:,} outcome lines"],
+                    [f"line {done + 1}: more than {max_lines:,} outcome lines"],
                 )
-            checked = check_line(reader.line_num, row, today=today)
+            checked = check_line(done + 1, row, today=today)  # where the record starts
             if isinstance(checked, str):
                 problems.append(checked)
             else:
