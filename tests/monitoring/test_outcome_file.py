@@ -51,7 +51,7 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
         (f'{HEADER}\na#1,true,2026-11-30\na#2,"{"x" * 140_000}",2026-11-30\n', "line 3: field larger than"),
         (f'{HEADER}\na#1,true,2026-11-30\na#2,"true\nstill quoted,2026-11-30\n', "line 3: defaulted must be"),
     ],
-    ids=["cell over the csv limit", "quote never closed"],  # the second spans lines 3-4,
+    ids=["cell over the csv limit", "quote never closed"],  # the second record spans lines 3 and 4
 )
 def test_broken_csv_is_refused_naming_the_line_where_the_record_starts(text: str, problem: str) -> None:
     with pytest.raises(OutcomeFileError, match="nothing was recorded") as raised:
