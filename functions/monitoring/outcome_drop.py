@@ -34,6 +34,7 @@ RESULT_SUFFIX: Final = ".result.json"
 DROP_MAX_LINES: Final = 100_000
 MAX_RESULT_KEYS: Final = 1_000  # keys and problems listed in a result object; its counts give the totals
 ROUTE: Final = "drop:outcomes"
+GONE: Final = ("NoSuchKey", "NoSuchVersion")  # S3's answers for an object deleted before it was read
 
 
 class DropUnavailableError(RuntimeError):
@@ -131,7 +132,8 @@ def result_of(
 
 
 def record_dropped(s3: Any, dropped: DroppedFile) -> dict[str, Any]:
-    """Record one dropped file and write its result object; return the result. Raises DropUnavailableError."""
+    """Record one dropped file and write its result object; return the result (status "gone", none written,
+    for a file deleted before it was read). Raises DropUnavailableError for a fault of S3 or DynamoDB."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     receipt, refusal = None, None
@@ -140,7 +142,16 @@ def record_dropped(s3: Any, dropped: DroppedFile) -> dict[str, Any]:
         receipt = outcome_store().record_outcomes(outcomes)
     except (OutcomeFileError, OutcomeConflictError) as err:
         refusal = err  # the lender's to fix: said in the result object, no retry
-    except (BotoCoreError, ClientError, AuditUnavailableError) as err:
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") not in GONE:
+            logger.exception("outcome file not recorded", extra={"file": dropped.key})
+            raise DropUnavailableError(
+                f"{dropped.key}: {type(err).__name__}; Lambda retries the event"
+            ) from err
+        # deleted (or its version) before it was read: nothing to record, nowhere to answer, a retry cannot help
+        logger.warning("outcome file gone before it was read", extra={"file": dropped.key})
+        return {"file": dropped.key, "version_id": dropped.version_id, "status": "gone"}
+    except (BotoCoreError, AuditUnavailableError) as err:
         logger.exception("outcome file not recorded", extra={"file": dropped.key})
         raise DropUnavailableError(f"{dropped.key}: {type(err).__name__}; Lambda retries the event") from err
     result = result_of(dropped, receipt=receipt, refusal=refusal)

@@ -232,6 +232,19 @@ def test_a_denied_read_raises_for_a_retry(
     assert all(stored is None for stored in outcomes(records).values())
 
 
+def test_a_file_deleted_before_it_is_read_is_logged_not_retried(
+    drop: Any, records: list[DecisionRecord], capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = put(drop, "outcomes/a.csv", outcome_file(records))
+    drop.delete_object(
+        Bucket=BUCKET, Key="outcomes/a.csv", VersionId=event["Records"][0]["s3"]["object"]["versionId"]
+    )
+    assert handler(event, None)["results"][0]["status"] == "gone"
+    assert "outcome file gone before it was read" in capsys.readouterr().out
+    assert "Contents" not in drop.list_objects_v2(Bucket=BUCKET, Prefix="outcomes/a.csv")
+    assert all(stored is None for stored in outcomes(records).values())
+
+
 def test_a_missing_audit_table_raises_and_writes_no_result(
     drop: Any, records: list[DecisionRecord], configure: Callable[..., None]
 ) -> None:
