@@ -115,6 +115,14 @@ def test_a_good_file_records_its_outcomes_and_says_so_beside_it(
     assert all(stored[r.key] is None for r in records[20:])
 
 
+def test_a_bom_and_crlf_saved_by_a_spreadsheet_read_as_the_plain_file(
+    drop: Any, records: list[DecisionRecord]
+) -> None:
+    text = "\ufeff" + outcome_file(records).replace("\n", "\r\n")
+    handler(put(drop, "outcomes/excel.csv", text.encode()), None)
+    assert result(drop, "outcomes/excel.csv")["recorded"] == 18
+
+
 def test_a_repeated_drop_changes_nothing(drop: Any, records: list[DecisionRecord]) -> None:
     handler(put(drop, "outcomes/a.csv", outcome_file(records)), None)
     before = outcomes(records)
