@@ -198,7 +198,7 @@ def test_alarms_notify_a_topic_with_an_optional_email() -> None:
     resources = load_template()["Resources"]
     alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     # API and canary: 6; drift job errors and PSI: 5 (tests/monitoring/test_job.py); outcomes overdue: 1;
-    # the outcome drop's errors: 1 (tests/monitoring/test_outcome_drop.py)
+    # the outcome drop's errors: 1 (tests/suites/test_template_outcome_drop.py)
     assert len(alarms) == 13
     assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] == a["OKActions"] for a in alarms)
     assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
