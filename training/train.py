@@ -112,16 +112,21 @@ def pick_threshold(selection: Pipeline, splits: Splits) -> float:
     return threshold
 
 
-def evaluate(pipeline: Pipeline, splits: Splits, *, threshold: float, forest_trees: int) -> Evaluation:
-    """Stage 5: score the refitted pipeline and the reference approach once on the held-out test rows.
-
-    The pipeline's PD is the served one: each elderly client scored at the most favourable non-elderly age when
-    that is lower (12 CFR 1002.6(b)(2)(ii), as `ScoringModel` serves it; every age 18-61 is tried here).
+def served_pd(pipeline: Pipeline, X: NDArray[Any]) -> NDArray[Any]:
+    """Return the pipeline's PD of rows x 23 inputs as served: each client aged 62+ scored at the most favourable
+    age 18-61 when that is lower (12 CFR 1002.6(b)(2)(ii), as `ScoringModel` serves it; every age is tried here).
     """
     served = most_favourable_age(
-        splits.X_test, ALL_NON_ELDERLY, scores=by_rows(lambda rows: pipeline.predict_proba(rows)[:, 1])
+        np.asarray(X, dtype=np.float64),
+        ALL_NON_ELDERLY,
+        scores=by_rows(lambda rows: pipeline.predict_proba(rows)[:, 1]),
     )
-    pod_test = pipeline.predict_proba(served)[:, 1]
+    return np.asarray(pipeline.predict_proba(served)[:, 1])
+
+
+def evaluate(pipeline: Pipeline, splits: Splits, *, threshold: float, forest_trees: int) -> Evaluation:
+    """Stage 5: score the refitted pipeline (its served PD) and the reference approach once on the test rows."""
+    pod_test = served_pd(pipeline, splits.X_test)
     test = classification_metrics(splits.y_test, pod_test, threshold=threshold)
     baseline = candidates.make_forest(forest_trees).fit(splits.X_train, splits.y_train)
     baseline_test = classification_metrics(

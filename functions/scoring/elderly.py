@@ -11,7 +11,9 @@ before the PD and the reasons are measured. The served PD is then the minimum of
 ages 18-61, and the reasons are measured at an age no non-elderly age beats, so "age" never raises its PD.
 The ensemble reads age through one model feature, so its PD is constant between consecutive age thresholds:
 the youngest age 18 and, per threshold t in [18, 61), the first integer above t reach every PD of 18-61
-(`non_elderly_ages`; tests/scoring/test_elderly.py checks the equivalence on the shipped model).
+(`non_elderly_ages`; tests/scoring/test_elderly.py checks the equivalence on the shipped model), and only the
+trees that split on age are walked again (`TreeEnsemble.raw_score_at`). A reason's impact is then measured at
+the age the score used: the PD minus the PD with its group at the reference profile, that age unchanged.
 """
 
 from collections.abc import Callable
