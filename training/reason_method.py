@@ -116,8 +116,8 @@ def reason_method(
     top1, top_set = agreement(ours, theirs)
     gaps = additivity_gaps(ensemble, raw, impacts, reference)
     return ReasonMethod(
-        reference="non_defaulter_medians",
-        alternative="cutoff_population",
+        shipped="non_defaulter_medians",
+        compared="cutoff_population",
         cutoff_band=(threshold - CUTOFF_BAND, threshold),
         cutoff_clients=clients,
         cutoff_profile=cutoff,
@@ -141,11 +141,11 @@ def reason_lines(method: ReasonMethod | None) -> list[str]:
         "",
         "Each reason is a factor group (latest status, status history, utilisation, payments, credit limit, age,",
         "education) and its impact: the client's PD minus the PD with that group alone set to the reference.",
-        f"Reference shipped: **{method.reference}**, the medians of the training part's non-defaulters with every",
+        f"Reference shipped: **{method.shipped}**, the medians of the training part's non-defaulters with every",
         'repayment status "paid in full" (Regulation B commentary 9(b)(2)-5 allows a comparison with all',
         "applicants; here, those who paid).",
         "",
-        f"Alternative compared ({method.alternative}, the commentary's applicants at or slightly above the minimum",
+        f"Alternative compared ({method.compared}, the commentary's applicants at or slightly above the minimum",
         f"passing score): the medians of the {method.cutoff_clients:,} approved training clients with"
         f" {low:.4f} ≤ PD < {high:.4f}. On the {method.declined_clients:,} declined test clients the first reason is",
         f"the same for {method.top1_agreement:.1%} and the listed set (up to {MAX_REASONS}) for"

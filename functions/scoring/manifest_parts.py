@@ -123,17 +123,17 @@ ReasonReference = Literal["non_defaulter_medians", "cutoff_population"]
 
 
 class ReasonMethod(Record):
-    """The reference reasons are measured against, the alternative compared at training, and additivity.
+    """The reference reasons are measured against, the other one compared at training, and additivity.
 
     Descriptive (not a decision field): the served reference is `Manifest.reference_profile`, which is hashed.
     Agreement and the additivity gap are measured on the declined test clients (served PD >= threshold).
     """
 
-    reference: ReasonReference
-    alternative: ReasonReference
+    shipped: ReasonReference  # the reference the served reasons are measured against
+    compared: ReasonReference  # the other reference, measured at training only
     cutoff_band: tuple[float, float]  # PD range of the cut-off population (training clients)
     cutoff_clients: int
-    cutoff_profile: dict[str, float]  # the alternative reference: medians of the cut-off population
+    cutoff_profile: dict[str, float]  # the compared reference: medians of the cut-off population
     declined_clients: int
     top1_agreement: Probability  # share whose first reason is the same under both references
     top_set_agreement: Probability  # share whose listed reasons (up to four) are the same set
