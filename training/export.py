@@ -24,6 +24,7 @@ from functions.config import MODEL_DIR
 from functions.scoring import manifest as mf
 from functions.scoring import manifest_parts as records
 from functions.scoring.contract import FEATURE_NAMES, PROTECTED
+from functions.scoring.elderly import ELDERLY_RULE
 from functions.scoring.features import ENGINEERED, MODEL_FEATURES, MONOTONE, engineer
 from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.reference import build_reference
@@ -37,6 +38,7 @@ from training.evidence import validation_evidence
 from training.flatten import export_ensemble
 from training.metrics import REFERENCE_APP, threshold_policy
 from training.plots import write_plots
+from training.reason_method import reason_method, served
 
 MODEL_NAME: Final = "credit-default"
 Written = TypeVar("Written")
@@ -145,7 +147,7 @@ def _model_summary(run: TrainingRun, ensemble: TreeEnsemble) -> mf.ModelSummary:
 
 def reference_distributions(X_train: NDArray[Any], ensemble: TreeEnsemble) -> ReferenceDistributions:
     """Freeze the training population's bins per input and for the score the served model gives it (PSI)."""
-    probabilities = ensemble.predict_proba(engineer(X_train))
+    probabilities = ensemble.predict_proba(engineer(served(ensemble, X_train)))  # the elderly rule applied
     points = np.array([mf.SCORE_SCALING.points(p) for p in probabilities.tolist()], dtype=np.float64)
     return build_reference(X_train, points)
 
@@ -193,6 +195,7 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
         score_scaling=mf.SCORE_SCALING,
         grade_bands=mf.GRADE_BANDS,
         reference_profile=run.reference_profile,
+        elderly_rule=ELDERLY_RULE,
         metrics=_metrics(run, parity),
         candidates=tuple(_candidate(c) for c in run.candidates),
         split=SPLIT_POLICY,
@@ -201,6 +204,9 @@ def build_manifest(run: TrainingRun, ensemble: TreeEnsemble, *, parity: float) -
         grades_observed=run.evaluation.grades_observed,
         reference=reference,
         evidence=evidence,
+        reason_method=reason_method(
+            ensemble, run.X_train, run.X_test, threshold=run.threshold, reference=run.reference_profile
+        ),
         artifacts={},
         training_seconds=0.0,
     )

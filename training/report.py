@@ -13,13 +13,14 @@ from functions.scoring.manifest import GradeBand, Manifest
 from functions.scoring.manifest_parts import REFERENCE_RECALL, FairnessRow, GradeOutcome
 from training.evidence import evidence_lines
 from training.plots import PLOTS
+from training.reason_method import elderly_lines, reasons_section
 
 AGE_BANDS: Final = [
     (18, 29, "18-29"),
     (30, 39, "30-39"),
     (40, 49, "40-49"),
-    (50, 59, "50-59"),
-    (60, 100, "60+"),
+    (50, 61, "50-61"),
+    (62, 100, "62+"),  # elderly, 12 CFR 1002.2(o)
 ]
 AT_RECALL: Final = f"at recall ≥ {REFERENCE_RECALL * 100:.0f} %"
 
@@ -169,6 +170,7 @@ def _model_section(manifest: Manifest) -> list[str]:
         f" {m.cv_auc_mean - m.without_age_education_cv_auc:.4f} CV AUC (the `..._without_age_education` row",
         "below). Where the law forbids age-based decisions, drop them from the shipped booster's features in",
         "`training/candidates.py` (`BOOSTERS`) and retrain; note that the reason codes can then no longer cite them.",
+        *elderly_lines(manifest),
         "",
         f"Decision threshold: PD ≥ {manifest.threshold:.4f} ({manifest.threshold_policy}).",
         f"Score: {scaling.anchor_score} points at {scaling.anchor_odds:g}:1 good:bad odds,"
@@ -264,6 +266,7 @@ def model_card(manifest: Manifest) -> str:
         _model_section,
         _metrics_section,
         _tables_section,
+        reasons_section,
         _evidence_section,
     )
     return "\n".join([line for section in sections for line in section(manifest)] + limitations)

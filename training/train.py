@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from functions.scoring.contract import FEATURE_NAMES, PAY_STATUS
+from functions.scoring.elderly import ALL_NON_ELDERLY, by_rows, most_favourable_age
 from functions.scoring.manifest import GRADE_BANDS, Manifest, SplitPolicy
 from training import candidates, report
 from training.candidates import CV_FOLDS, SEARCH, Candidate, Search
@@ -111,9 +112,21 @@ def pick_threshold(selection: Pipeline, splits: Splits) -> float:
     return threshold
 
 
+def served_pd(pipeline: Pipeline, X: NDArray[Any]) -> NDArray[Any]:
+    """Return the pipeline's PD of rows x 23 inputs as served: each client aged 62+ scored at the most favourable
+    age 18-61 when that is lower (12 CFR 1002.6(b)(2)(ii), as `ScoringModel` serves it; every age is tried here).
+    """
+    served = most_favourable_age(
+        np.asarray(X, dtype=np.float64),
+        ALL_NON_ELDERLY,
+        scores=by_rows(lambda rows: pipeline.predict_proba(rows)[:, 1]),
+    )
+    return np.asarray(pipeline.predict_proba(served)[:, 1])
+
+
 def evaluate(pipeline: Pipeline, splits: Splits, *, threshold: float, forest_trees: int) -> Evaluation:
-    """Stage 5: score the refitted pipeline and the reference approach once on the held-out test rows."""
-    pod_test = pipeline.predict_proba(splits.X_test)[:, 1]
+    """Stage 5: score the refitted pipeline (its served PD) and the reference approach once on the test rows."""
+    pod_test = served_pd(pipeline, splits.X_test)
     test = classification_metrics(splits.y_test, pod_test, threshold=threshold)
     baseline = candidates.make_forest(forest_trees).fit(splits.X_train, splits.y_train)
     baseline_test = classification_metrics(

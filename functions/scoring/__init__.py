@@ -1,5 +1,5 @@
 """The pure model: the 23 inputs (contract), features, the numpy tree ensemble and its bit masks, reference bins,
-reason codes, the verified manifest, `ScoringModel` (assess -> points, grade, decision, reasons) and the credit
+reason codes, the elderly rule of Regulation B, the verified manifest, `ScoringModel` (assess -> points, grade, decision, reasons) and the credit
 strategy (file, checks, the vectorised decision engine).
 
 Imports nothing else of the product but `functions.config`; numpy, pydantic and PyYAML only (no scikit-learn, pandas or scipy).
@@ -7,6 +7,7 @@ Imports nothing else of the product but `functions.config`; numpy, pydantic and 
 
 __all__ = [
     "contract",
+    "elderly",
     "features",
     "leafmasks",
     "manifest",

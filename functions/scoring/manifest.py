@@ -18,10 +18,12 @@ from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.features import MODEL_FEATURES
 from functions.scoring.manifest_parts import (
     Candidate,
+    ElderlyRule,
     FairnessRow,
     GradeOutcome,
     Metrics,
     Probability,
+    ReasonMethod,
     Record,
     ReferenceDistributions,
     ValidationEvidence,
@@ -127,6 +129,7 @@ class Manifest(Record):
     score_scaling: ScoreScaling
     grade_bands: tuple[GradeBand, ...] = Field(min_length=1)
     reference_profile: dict[str, float]
+    elderly_rule: ElderlyRule
     metrics: Metrics
     candidates: tuple[Candidate, ...]
     split: SplitPolicy
@@ -137,6 +140,9 @@ class Manifest(Record):
     training_seconds: float
     reference: "ReferenceDistributions | None" = None  # omitted from the JSON when None
     evidence: "ValidationEvidence | None" = None  # the test split's validation evidence; omitted when None
+    reason_method: "ReasonMethod | None" = (
+        None  # the reasons' reference compared and additivity; omitted when None
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "Manifest":
@@ -153,7 +159,7 @@ class Manifest(Record):
         return next(band for band in self.grade_bands if probability_of_default < band.max_pd)
 
     def _fields(self) -> dict[str, object]:
-        unset = {name for name in ("reference", "evidence") if getattr(self, name) is None}
+        unset = {name for name in ("reference", "evidence", "reason_method") if getattr(self, name) is None}
         return self.model_dump(mode="json", by_alias=True, exclude=unset or None)
 
     def to_json(self) -> str:

@@ -106,6 +106,42 @@ class GradeOutcome(Record):
     observed_default_rate: Rate
 
 
+class ElderlyRule(Record):
+    """How the served PD keeps an elderly applicant's age from counting against them (a decision field).
+
+    12 CFR 1002.6(b)(2)(ii), with "elderly" from 1002.2(o) and "negative factor or value" from 1002.2(v);
+    the method is `functions/scoring/elderly.py`'s.
+    """
+
+    elderly_age: Literal[62]
+    non_elderly_ages: tuple[Literal[18], Literal[61]]  # the ages searched, inclusive: 18..61
+    method: Literal["most_favourable_non_elderly_age"]
+    source: str
+
+
+ReasonReference = Literal["non_defaulter_medians", "cutoff_population"]
+
+
+class ReasonMethod(Record):
+    """The reference reasons are measured against, the other one compared at training, and additivity.
+
+    Descriptive (not a decision field): the served reference is `Manifest.reference_profile`, which is hashed.
+    Agreement and the additivity gap are measured on the declined test clients (served PD >= threshold).
+    """
+
+    shipped: ReasonReference  # the reference the served reasons are measured against
+    compared: ReasonReference  # the other reference, measured at training only
+    cutoff_band: tuple[float, float]  # PD range of the cut-off population (training clients)
+    cutoff_clients: int
+    cutoff_profile: dict[str, float]  # the compared reference: medians of the cut-off population
+    declined_clients: int
+    top1_agreement: Probability  # share whose first reason is the same under both references
+    top_set_agreement: Probability  # share whose listed reasons (up to four) are the same set
+    additivity: Literal["one_at_a_time", "group_shapley"]
+    additivity_gap_median: float  # |PD - PD(reference) - sum of impacts|, in PD points
+    additivity_gap_p90: float
+
+
 class ReferenceBins(Record):
     """One input's (or the score's) reference bins frozen at training, with the training share in each.
 

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.scoring.contract import FEATURE_NAMES, ReasonCode, raw_values
+from functions.scoring.elderly import Scores, by_walk, most_favourable_age, non_elderly_ages
 from functions.scoring.features import MODEL_FEATURES, engineer
 from functions.scoring.manifest import Manifest, ModelUnavailable, ScoreScaling, read_manifest
 from functions.scoring.reasons import Ranked, explain_rows, group_tags, measure_impacts, rank_reasons
@@ -61,8 +62,24 @@ class ScoringModel:
         return self.manifest.threshold
 
     def probabilities(self, raw: Matrix) -> Matrix:
-        """Return the PD in [0, 1] of each row of raw inputs (rows x 23)."""
-        return self.ensemble.predict_proba(engineer(raw))
+        """Return the served PD in [0, 1] of each row of raw inputs (rows x 23), the elderly rule applied."""
+        return self.ensemble.predict_proba(engineer(self.served_inputs(raw)))
+
+    @cached_property
+    def non_elderly_ages(self) -> Matrix:
+        """Return the ages in 18..61 that reach every PD the ensemble gives over 18..61 (see `elderly`)."""
+        return non_elderly_ages(self.ensemble)
+
+    def served_inputs(self, raw: Matrix) -> Matrix:
+        """Return the raw inputs (rows x 23) the PD and reasons are measured on: an elderly row's age set to the
+        most favourable non-elderly age when that lowers its PD (12 CFR 1002.6(b)(2)(ii); `functions.scoring.elderly`).
+        """
+        return most_favourable_age(raw, self.non_elderly_ages, scores=self.age_scores)
+
+    @cached_property
+    def age_scores(self) -> Scores:
+        """Return the PD of rows at their own age and at each of some ages, as served (see `elderly.by_walk`)."""
+        return by_walk(self.ensemble)
 
     @cached_property
     def node_tags(self) -> npt.NDArray[np.uint8]:
@@ -74,6 +91,7 @@ class ScoringModel:
 
         The PDs and impacts are `assess`'s, bit for bit: a whole book's columns without building a Decision each.
         """
+        raw = self.served_inputs(raw)
         features = engineer(raw)
         reference = self.manifest.reference_profile
         probabilities, impacts = measure_impacts(
@@ -84,8 +102,10 @@ class ScoringModel:
     def assess(self, raw: Matrix, *, explain: bool = True) -> list[Decision]:
         """Assess each row of raw inputs (rows x 23): PD, decision, points, grade and, with `explain`, reasons.
 
-        The model features are engineered once; the reasons are measured and worded in the same pass.
+        The model features are engineered once; the reasons are measured and worded in the same pass. An elderly
+        row is measured at its most favourable non-elderly age when that lowers its PD (`served_inputs`).
         """
+        raw = self.served_inputs(raw)
         features = engineer(raw)
         reasons: list[tuple[ReasonCode, ...]]
         if explain:

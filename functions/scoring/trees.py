@@ -91,11 +91,12 @@ class TreeEnsemble:
         X: npt.NDArray[np.float64],
         variants: Sequence[npt.NDArray[np.float64]],
         *,
-        tags: npt.NDArray[np.uint8],
+        tags: npt.NDArray[np.unsignedinteger],
     ) -> npt.NDArray[np.float64]:
         """Return the log-odds of X's rows and of each variant's rows, shape (1 + variants, rows).
 
-        Variant k may differ from X only in features read by nodes whose `tags` carry bit k: only those
+        Variant k may differ from X only in features read by nodes whose `tags` carry bit k (a uint8 tags up to
+        8 variants, a uint64 up to 64): only those
         features of the variant are read, the others are X's. Each variant's log-odds is X's plus the sum,
         over trees in walk order, of its leaf value minus X's (the same arithmetic whatever the batch).
         """
@@ -103,7 +104,7 @@ class TreeEnsemble:
         if any(variant.shape != X.shape for variant in variants):
             raise ValueError(f"every variant must have the shape of X, {X.shape}")
         changed = [
-            np.unique(self.feature[self.is_split & (tags & np.uint8(1 << bit) != 0)]).tolist()
+            np.unique(self.feature[self.is_split & (tags & tags.dtype.type(1 << bit) != 0)]).tolist()
             for bit in range(len(variants))
         ]
         # Features by the set of variants that change them: each variant ANDs the groups it keeps.
@@ -117,7 +118,7 @@ class TreeEnsemble:
             for masks in kept.values():
                 np.bitwise_and(base, masks, out=base)
             values = leaf_values(self._masks, base)
-            stacked[0, block] = values.sum(axis=0) + self.baseline
+            stacked[0, block] = tree_sum(values) + self.baseline
             for k, variant in enumerate(variants):
                 reached = reachable(self._masks, X[block], ())
                 for key, masks in kept.items():
@@ -125,7 +126,7 @@ class TreeEnsemble:
                         np.bitwise_and(reached, masks, out=reached)
                 reachable(self._masks, self._flat(variant[block]), changed[k], into=reached)
                 change = leaf_values(self._masks, reached) - values
-                stacked[1 + k, block] = stacked[0, block] + change.sum(axis=0)
+                stacked[1 + k, block] = stacked[0, block] + tree_sum(change)
         return stacked
 
     def raw_score(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -134,7 +135,40 @@ class TreeEnsemble:
         raw = np.empty(X.shape[0], dtype=np.float64)
         for block in _blocks(X.shape[0]):
             reached = reachable(self._masks, X[block], self._masks.read)
-            raw[block] = leaf_values(self._masks, reached).sum(axis=0) + self.baseline
+            raw[block] = tree_sum(leaf_values(self._masks, reached)) + self.baseline
+        return raw
+
+    def raw_score_at(
+        self, X: npt.NDArray[np.float64], feature: int, values: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """Return the log-odds of X's rows (rows x model features) with `feature` set to each of `values`
+        (rows x values), as the re-walk measures a variant: X's log-odds plus, over the trees that split on
+        `feature` (in walk order), the leaf value at that value minus X's. Only those trees are walked again;
+        a value that reaches X's own leaves gives X's log-odds exactly.
+        """
+        X, tables = self._flat(X), self._masks
+        own = self.raw_score(X)
+        last = tables.masks[tables.starts[feature] + tables.cuts[feature].size]  # every split on it applied
+        trees = np.flatnonzero(last != ~last.dtype.type(0))  # the trees (in walk order) that split on it
+        if trees.size == 0:
+            return np.repeat(own[:, None], values.size, axis=1)
+        at = np.zeros((values.size, self.n_features), dtype=np.float64)
+        at[:, feature] = values
+        by_value = reachable(tables, at, (feature,))[:, trees]  # (values, trees read)
+        leaves = tables.leaf_values[trees]
+        others = tuple(f for f in tables.read if f != feature)
+        raw = np.empty((X.shape[0], values.size), dtype=np.float64)
+        step = max(1, BLOCK_ROWS // values.size)  # (rows x values x trees) masks stay a few MB
+        for start in range(0, X.shape[0], step):
+            block = slice(start, min(start + step, X.shape[0]))
+            kept = reachable(tables, X[block], others)[:, trees]
+            mine = np.take_along_axis(
+                leaves, leaf_index(kept & reachable(tables, X[block], (feature,))[:, trees]), 1
+            )
+            both = (kept[:, None, :] & by_value[None, :, :]).reshape(-1, trees.size)
+            change = np.take_along_axis(leaves, leaf_index(both), 1).reshape(trees.size, -1, values.size)
+            change -= mine[:, :, None]
+            raw[block] = own[block, None] + tree_sum(change.reshape(trees.size, -1)).reshape(-1, values.size)
         return raw
 
     def calibrate(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -158,6 +192,17 @@ class TreeEnsemble:
             "roots": self.roots.astype(np.int32),
             "scalars": scalars,
         }
+
+
+def tree_sum(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Sum (trees, rows) leaf values over trees, in tree order whatever the number of rows.
+
+    numpy adds the rows of a (trees, n) array one after another when n >= 2, but a lone column pairwise: a
+    single row then differs from the same row in a batch in the last bits. cumsum is always in order.
+    """
+    if values.shape[1] == 1:
+        return np.asarray(np.cumsum(values[:, 0])[-1:], dtype=np.float64)
+    return np.asarray(values.sum(axis=0), dtype=np.float64)
 
 
 def _blocks(rows: int) -> list[slice]:

@@ -1,8 +1,9 @@
 """The model version: 12 hex digits of the sha256 of the serving arrays and of every manifest field that changes
 a decision, checked at load so that an edited `model.json` is refused like a tampered array file.
 
-Decision fields: the cut-off (`threshold`), the score scaling, the grade bands and the reference profile the
-reasons are measured against (and the strategy, once the manifest holds one: add its name to DECISION_FIELDS).
+Decision fields: the cut-off (`threshold`), the score scaling, the grade bands, the reference profile the
+reasons are measured against and the elderly rule that bounds an elderly applicant's PD (and the strategy,
+once the manifest holds one: add its name to DECISION_FIELDS).
 Evidence, metrics and the PSI reference distributions describe the model and change no answer; they are not in
 the version.
 """
@@ -14,7 +15,7 @@ from typing import Final
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.trees import TreeEnsemble
 
-DECISION_FIELDS: Final = ("threshold", "score_scaling", "grade_bands", "reference_profile")
+DECISION_FIELDS: Final = ("threshold", "score_scaling", "grade_bands", "reference_profile", "elderly_rule")
 
 
 def decision_policy(manifest: Manifest) -> dict[str, object]:

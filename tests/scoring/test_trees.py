@@ -8,7 +8,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from functions.scoring.features import MODEL_FEATURES, MONOTONE, engineer
-from functions.scoring.model import to_matrix
+from functions.scoring.model import ScoringModel, to_matrix
 from functions.scoring.trees import TreeEnsemble, load_ensemble, save_ensemble
 from training.flatten import export_ensemble
 from training.synthetic import generate_rows
@@ -136,3 +136,24 @@ def test_rewalk_refuses_a_variant_of_another_shape(fitted: tuple[CalibratedClass
     ensemble = export(model)
     with pytest.raises(ValueError, match="shape of X"):
         ensemble.rewalk(X[:20], [X[:19]], tags=np.zeros(ensemble.value.size, dtype=np.uint8))
+
+
+def test_one_row_gets_the_log_odds_it_gets_in_a_batch_bit_for_bit(model: ScoringModel) -> None:
+    X = engineer(to_matrix(generate_rows(40, seed=5)))
+    batch = model.ensemble.raw_score(X)
+    alone = [model.ensemble.raw_score(X[i : i + 1])[0] for i in range(X.shape[0])]
+    assert alone == batch.tolist()  # numpy would sum a lone column pairwise; `tree_sum` keeps tree order
+
+
+def test_raw_score_at_is_the_log_odds_of_the_changed_rows(model: ScoringModel) -> None:
+    X = engineer(to_matrix(generate_rows(60, seed=6)))
+    age = MODEL_FEATURES.index("age")
+    values = np.array([18.0, 30.0, 45.0, 61.0, 80.0])
+    at = model.ensemble.raw_score_at(X, age, values)
+    assert at.shape == (60, 5)
+    for k, value in enumerate(values.tolist()):
+        changed = X.copy()
+        changed[:, age] = value
+        np.testing.assert_allclose(at[:, k], model.ensemble.raw_score(changed), rtol=0, atol=1e-12)
+    own = model.ensemble.raw_score_at(X[:1], age, X[:1, age])
+    assert own[0, 0] == model.ensemble.raw_score(X[:1])[0]  # the row's own leaves: its own log-odds exactly

@@ -70,9 +70,23 @@ def test_the_edits_would_change_decisions(tmp_path: Path) -> None:
     assert before != after
 
 
+def test_a_manifest_without_the_elderly_rule_is_refused_at_load(tmp_path: Path) -> None:
+    def drop_rule(m: dict[str, Any]) -> None:
+        del m["elderly_rule"]  # a model published before the rule: its answers for clients aged 62+ differ
+
+    with pytest.raises(ModelUnavailable, match=r"`elderly_rule`: Field required"):
+        load_model(edited(tmp_path, drop_rule))
+
+
 def test_editing_a_non_decision_field_keeps_the_model_loadable(tmp_path: Path) -> None:
     def describe(m: dict[str, Any]) -> None:
         m["threshold_policy"] += " (reworded)"
 
     assert load_model(edited(tmp_path, describe)).version == load_model(ROOT / "model").version
-    assert set(DECISION_FIELDS) == {"threshold", "score_scaling", "grade_bands", "reference_profile"}
+    assert set(DECISION_FIELDS) == {
+        "threshold",
+        "score_scaling",
+        "grade_bands",
+        "reference_profile",
+        "elderly_rule",
+    }

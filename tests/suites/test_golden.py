@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from functions.api.app import get_app
 from functions.scoring.contract import FEATURE_NAMES
 
-MODEL_VERSION = "ab51347600f2"
+MODEL_VERSION = "97ad5606e4cf"
 EXPECTED: dict[int, dict[str, Any]] = {
     1: {
         "probability_of_default": 0.7210189635048936,

@@ -23,6 +23,7 @@ from training import report
 from training.data import load_dataset, split_dataset
 from training.evidence import CEILING, validation_evidence
 from training.synthetic import generate_rows
+from training.train import served_pd
 
 
 def _inputs(n: int, *, seed: int) -> NDArray[np.float64]:
@@ -185,7 +186,7 @@ def _recomputed_on_the_real_data_equals(manifest: Manifest, data: Path) -> None:
     assert manifest.reference is not None and manifest.evidence is not None
     again = validation_evidence(
         splits.y_test,
-        pipeline.predict_proba(splits.X_test)[:, 1],
+        served_pd(pipeline, splits.X_test),  # the served PD: the elderly rule applied
         splits.X_test,
         manifest.reference,
         scaling=manifest.score_scaling,

@@ -33,7 +33,13 @@ def test_fairness_table_measures_each_group_at_the_threshold() -> None:
     assert (young.n, young.selection_rate, young.tpr, young.fpr) == (2, 1.0, 1.0, 1.0)
     assert (middle.n, middle.selection_rate, middle.tpr, middle.fpr) == (2, 0.0, 0.0, 0.0)
     assert by_group[("sex", "male")].n == 4
-    assert ("age", "60+") not in by_group  # empty groups are left out
+    assert ("age", "62+") not in by_group  # empty groups are left out
+
+
+def test_fairness_age_bands_split_at_the_elderly_age_of_regulation_b() -> None:
+    rows = report.fairness_table(_frame([61, 62, 100], [0, 1, 0], [0.1, 0.9, 0.2]), threshold=0.5)
+    by_group = {(r.attribute, r.group): r.n for r in rows}
+    assert by_group[("age", "50-61")] == 1 and by_group[("age", "62+")] == 2  # 12 CFR 1002.2(o): 62 or older
 
 
 def test_fairness_rate_of_a_class_absent_from_a_group_is_none() -> None:

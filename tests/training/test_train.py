@@ -15,6 +15,7 @@ from functions.config import MODEL_DIR
 from functions.scoring.contract import FEATURE_NAMES, PAY_STATUS
 from functions.scoring.features import engineer
 from functions.scoring.manifest import Manifest, read_manifest
+from functions.scoring.model import load_model
 from functions.scoring.trees import TreeEnsemble, load_ensemble
 from scripts.local import ROOT
 from training import train
@@ -58,12 +59,12 @@ def test_manifest_metrics_are_the_shipped_pipeline_on_the_held_out_rows(syntheti
     assert dataset.table_sha256 == manifest.data.table_sha256  # the rows the fixture trained on
     splits = split_dataset(dataset)
     pipeline = joblib.load(synthetic_model_dir / "model.joblib")  # trusted: written by this session
-    pod_test = pipeline.predict_proba(splits.X_test)[:, 1]
+    pod_test = train.served_pd(pipeline, splits.X_test)  # the elderly rule applied, as served
     assert (
         classification_metrics(splits.y_test, pod_test, threshold=manifest.threshold) == manifest.metrics.test
     )
-    serving = load_ensemble(synthetic_model_dir / "serving.npz")
-    assert np.max(np.abs(_pod(serving, splits.X_test) - pod_test)) <= 1e-9
+    served = load_model(synthetic_model_dir).probabilities(splits.X_test.astype(np.float64))
+    assert np.max(np.abs(served - pod_test)) <= 1e-9
 
 
 def test_train_cli_reports_bad_data_without_traceback(
