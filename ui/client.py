@@ -138,6 +138,8 @@ class ApiClient:
     def manifest(self) -> Manifest:
         """Return the served model's manifest from /v1/model; raises ApiCallError when it is absent or invalid."""
         answer = self.call("GET", "/v1/model", timeout=SCORE_TIMEOUT)
+        if isinstance(answer, dict):  # the card adds the reason statements to the manifest's own fields
+            answer.pop("reason_statements", None)
         try:
             return parse_manifest(json.dumps(answer), name="/v1/model")
         except ModelUnavailable as err:

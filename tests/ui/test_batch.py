@@ -24,6 +24,7 @@ from ui.client import ApiCallError, ApiClient, Endpoint
 
 HELD: dict[str, Any] = dict.fromkeys(("line_percent", "exposure_at_default", "expected_loss"), 0.0)
 HELD |= {"decided_by": "band", "line_action": "hold", "arm": "champion", "strategy_version": "fake"}
+HELD |= {"adverse_action_notice": "not_applicable", "notice_basis": "fake"}
 
 
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:
@@ -35,7 +36,14 @@ def fake_prediction(applicant: dict[str, Any]) -> Prediction:
         threshold=0.5,
         score=round(900 - 600 * probability),
         risk_grade="E" if probability >= 0.5 else "A",
-        reasons=[{"code": "latest_status", "text": f"reason of {applicant['limit_bal']:g}", "impact": 0.1}],
+        reasons=[
+            {
+                "code": "latest_status",
+                "text": f"reason of {applicant['limit_bal']:g}",
+                "impact": 0.1,
+                "statement": "s",
+            }
+        ],
         model_version="fake",
         request_id="r",
         decision="decline" if probability >= 0.5 else "approve",
