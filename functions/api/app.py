@@ -28,6 +28,7 @@ from functions.api.guard import JSON_TYPE, install_guard
 from functions.api.jsonbody import ScreenedRoute
 from functions.api.outcomes import outcome_routes
 from functions.api.recording import observe, record_request
+from functions.api.recourse import recourse_routes
 from functions.api.serving import arm_references, decide, load_serving_strategy
 from functions.audit.decision import AuditUnavailableError
 from functions.config import Settings, get_settings
@@ -205,6 +206,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.post(
         "/v1/predict/batch", response_model=BatchPredictions, responses=scoring_errors, dependencies=key
     )(predict_batch)
+    app.include_router(recourse_routes(), dependencies=key, responses=key_errors)
     app.include_router(outcome_routes(), dependencies=key, responses=key_errors)
     install_docs(app, openapi_url=app.openapi_url or "/openapi.json")
     install_error_handlers(app)
