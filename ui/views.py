@@ -187,6 +187,8 @@ def show_batch(parsed: ParsedFile, scored: ScoredFile, manifest: Manifest | None
             "score": "Score",
             "decision": "Decision",
             "top_reason": "Top reason",
+            "top_statement": st.column_config.TextColumn("Its statement on a notice", width="medium"),
+            "notice": "Adverse-action notice",
             "problem": st.column_config.TextColumn("Problem", width="large"),
         },
     )
