@@ -105,15 +105,22 @@ def reason_cells(ranked: Ranked) -> list[str]:
     adverse-action statement as a CSV field; blanks after the listed reasons)."""
     codes, none = list(REASON_GROUPS), "," * (3 * MAX_REASONS - 1)
     stated = [_field(STATEMENTS[code]) for code in codes]
+    worded: dict[
+        tuple[int, ...], tuple[str, str]
+    ] = {}  # listed groups -> (codes, statements) cells, joined once
     cells = []
     for groups, impacts, listed in zip(
         ranked.groups.tolist(), ranked.impacts.tolist(), ranked.listed.tolist(), strict=True
     ):
-        named = [codes[g] for g in groups[:listed]]
-        shown = [f"{impact:.6f}" for impact in impacts[:listed]]
-        pad = [""] * (MAX_REASONS - listed)
-        statements = [stated[g] for g in groups[:listed]]
-        cells.append(",".join(named + pad + shown + pad + statements + pad) if listed else none)
+        if not listed:
+            cells.append(none)
+            continue
+        key, pad = tuple(groups[:listed]), "," * (MAX_REASONS - listed)
+        if key not in worded:
+            worded[key] = (",".join(codes[g] for g in key) + pad, ",".join(stated[g] for g in key) + pad)
+        named, statements = worded[key]
+        shown = ",".join(f"{impact:.6f}" for impact in impacts[:listed])
+        cells.append(f"{named},{shown}{pad},{statements}")
     return cells
 
 

@@ -56,7 +56,11 @@ def adverse_action_notice(
     lowered = np.asarray(new_limit, dtype=np.float64) < np.asarray(limit, dtype=np.float64)
     adverse = declined | lowered
     delinquent = np.asarray(pay_0, dtype=np.float64) >= DELINQUENT_PAY_STATUS
-    status = np.where(adverse, np.where(delinquent, "exempt", "required"), "not_applicable")
-    kept = np.where(np.asarray(decision) == "refer", REFERRED, NONE)
-    basis = np.where(adverse, np.where(delinquent, DELINQUENT, np.where(declined, REFUSAL, CHANGE)), kept)
-    return status.astype(np.str_), basis.astype(np.str_)
+    referred = np.asarray(decision) == "refer"
+    # index into _BASES: 0 none, 1 referred, 2 refusal, 3 change, 4 delinquent (labels taken once, not built per row)
+    basis = np.where(adverse, np.where(delinquent, 4, np.where(declined, 2, 3)), referred.astype(np.intp))
+    return _STATUS[basis], _BASES[basis]
+
+
+_BASES: Final = np.array([NONE, REFERRED, REFUSAL, CHANGE, DELINQUENT], dtype=object)  # one str each, shared
+_STATUS: Final = np.array(["not_applicable", "not_applicable", "required", "required", "exempt"])
