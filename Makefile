@@ -28,7 +28,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score whatif outcomes
+.PHONY: help system install tools lint format test train api ui run build image deploy bench bench-docs clean score whatif outcomes validate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -116,6 +116,14 @@ outcomes: export OUTCOMES_FILE = $(value FILE)
 outcomes: install ## record an outcome file in the local decision log: make outcomes FILE=outcomes.csv (docs/monitoring.md)
 	@test -n "$$OUTCOMES_FILE" || { echo "usage: make outcomes FILE=outcomes.csv (decision_key,defaulted,observed_on)" >&2; exit 2; }
 	$(BIN)/python -m functions.monitoring record-outcomes "$$OUTCOMES_FILE"
+
+validate: export VALIDATE_BOOK1 = $(value BOOK1)
+validate: export VALIDATE_BOOK2 = $(value BOOK2)
+validate: export VALIDATE_OUT = $(value OUT)
+validate: export VALIDATE_FORMAT = $(value FORMAT)
+validate: install ## the validation pack over model/ and the decision log: make validate [BOOK1=a.csv BOOK2=b.csv] [OUT=validation.html] [FORMAT=json] (docs/monitoring.md)
+	$(BIN)/python -m functions.monitoring validate --book1 "$$VALIDATE_BOOK1" --book2 "$$VALIDATE_BOOK2" \
+		--out "$$VALIDATE_OUT" --format "$${VALIDATE_FORMAT:-html}"
 
 build: tools ## build the Lambda image with SAM (needs Docker); the scoring function and the hook share it
 	$(TOOLS)/bin/sam build

@@ -273,12 +273,8 @@ def load_dataset(
 
 def late_one_month(dataset: Dataset) -> dict[str, int]:
     """Count the clients whose repayment status is 1 (one month late) in each repayment column, pay_0 first."""
-    frame = dataset.frame
-    return {
-        name: int((frame[name] == 1).sum())
-        for name in FEATURE_NAMES
-        if name.startswith("pay_") and name[4:].isdigit()
-    }
+    statuses = [name for name in FEATURE_NAMES if name.startswith("pay_") and name[4:].isdigit()]
+    return {name: int((dataset.frame[name] == 1).sum()) for name in statuses}
 
 
 def data_report(dataset: Dataset) -> str:

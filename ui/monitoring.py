@@ -23,6 +23,7 @@ from functions.scoring.model import to_matrix
 from ui.batch import UPLOAD_TYPES, BatchScorer, ParsedFile, ScoredFile
 from ui.charts import backtest_chart, moved_chart
 from ui.limits import MAX_UPLOAD_MB
+from ui.loop import LOG_SOURCE, loop_section
 from ui.views import read_upload, score_file
 
 UPLOAD, BATCH, DECISIONS = "An uploaded file", "The batch tab's scored file", "Recent decisions"
@@ -259,13 +260,17 @@ def show_recent_decisions() -> None:
 
 
 def monitoring_tab(client: BatchScorer, manifest: Manifest | None) -> None:
-    """Render the Monitoring tab: choose the clients, then show their drift and back-test."""
+    """Render the Monitoring tab: choose the clients, then show their drift and back-test, or the closed loop."""
     if manifest is None:
         st.error(
             "The served model's manifest is unavailable, so there is no reference; check the endpoint in the sidebar."
         )
         return
-    source = st.radio("Clients", [UPLOAD, BATCH, DECISIONS], key="monitor_source", horizontal=True)
+    sources = [UPLOAD, BATCH, DECISIONS, LOG_SOURCE]
+    source = st.radio("Clients", sources, key="monitor_source", horizontal=True)
+    if source == LOG_SOURCE:
+        loop_section(manifest)
+        return
     if source == DECISIONS:
         show_recent_decisions()
         return

@@ -4,4 +4,4 @@ whole-file and streaming readers.
 May import `functions.scoring` (the contract) and the root modules (config, telemetry, aws).
 """
 
-__all__ = ["cells", "layout", "rows"]
+__all__ = ["cells", "chunks", "layout", "rows"]

@@ -3,6 +3,7 @@
 python -m functions.monitoring drift CURRENT [--format table|json] [--report DIR] [--model DIR]
 python -m functions.monitoring outcomes FILE [--format table|json] [--report DIR] [--model DIR]
 python -m functions.monitoring record-outcomes FILE | realised [...]   (functions/monitoring/loop_cli.py)
+python -m functions.monitoring validate [...]   (the validation pack: functions/monitoring/validate_cli.py)
 """
 
 import argparse
@@ -20,6 +21,7 @@ from functions.monitoring.loop_cli import add_commands, run_command
 from functions.monitoring.psi import population_drift
 from functions.monitoring.report import drift_report, outcomes_report
 from functions.monitoring.tables import drift_json, drift_table, emit, outcomes_json, outcomes_table
+from functions.monitoring.validate_cli import add_validate, run_validate
 from functions.scoring import model as scoring
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.model import points_of
@@ -116,7 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         command.add_argument("--model", type=Path, default=MODEL_DIR, help="model folder (model.json)")
     add_commands(commands, MODEL_DIR)
+    add_validate(commands, MODEL_DIR)
     args = parser.parse_args(argv)
+    if args.command == "validate":
+        return run_validate(args)
     if args.command in ("record-outcomes", "realised"):
         return run_command(args)
     run = run_drift if args.command == "drift" else run_outcomes

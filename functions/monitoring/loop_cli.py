@@ -5,67 +5,22 @@ python -m functions.monitoring realised [--days 400] [--format table|json] [--re
 """
 
 import argparse
-import csv
-import io
 import json
-import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 from functions.audit.decision import AuditUnavailableError
-from functions.audit.outcomes import KEY_PATTERN, Outcome, OutcomeConflictError
+from functions.audit.outcomes import OutcomeConflictError, OutcomeReceipt
 from functions.audit.outcomes_sqlite import SqliteOutcomeLog
 from functions.config import LOCAL_DECISION_LOG, get_settings
 from functions.monitoring.loop import close_loop, loop_json
 from functions.monitoring.loop_report import loop_html, loop_table
+from functions.monitoring.outcome_file import MAX_LISTED, OutcomeFileError, read_outcome_file
 from functions.monitoring.tables import emit
 from functions.scoring.manifest import ModelUnavailable, read_manifest
 
-COLUMNS: Final = ("decision_key", "defaulted", "observed_on")
-FLAGS: Final = {"true": True, "1": True, "false": False, "0": False}
 LOOP_REPORT: Final = "realised.html"
-MAX_LISTED: Final = 20  # problems listed in one error message
-
-
-class OutcomeFileError(ValueError):
-    """An outcome file that cannot be used: the message lists the lines and fields at fault."""
-
-
-def read_outcome_file(path: Path, *, today: date) -> list[Outcome]:
-    """Read a CSV of decision_key, defaulted (true/false/1/0), observed_on (YYYY-MM-DD, not after `today`)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise OutcomeFileError(f"{path.name}: cannot be read as UTF-8 text ({err})") from err
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
-    if missing:
-        raise OutcomeFileError(
-            f"{path.name}: no column {', '.join(missing)}; the header must name {', '.join(COLUMNS)}"
-        )
-    outcomes, problems = [], []
-    key = re.compile(KEY_PATTERN)
-    for line, row in enumerate(reader, start=2):
-        flag = FLAGS.get((row["defaulted"] or "").strip().lower())
-        try:
-            observed = date.fromisoformat((row["observed_on"] or "").strip())
-        except ValueError:
-            observed = None
-        if not key.fullmatch((row["decision_key"] or "").strip()):
-            problems.append(f"line {line}: decision_key is not a decision key")
-        elif flag is None:
-            problems.append(f"line {line}: defaulted must be true, false, 1 or 0")
-        elif observed is None or observed > today:
-            problems.append(f"line {line}: observed_on must be a date (YYYY-MM-DD) not after {today}")
-        else:
-            outcomes.append(Outcome(row["decision_key"].strip(), flag, observed.isoformat()))
-    if problems:
-        more = f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else ""
-        raise OutcomeFileError(f"{path.name}: {'; '.join(problems[:MAX_LISTED])}{more}; nothing was recorded")
-    if not outcomes:
-        raise OutcomeFileError(f"{path.name}: no outcomes in the file")
-    return outcomes
 
 
 def local_log() -> SqliteOutcomeLog:
@@ -76,10 +31,16 @@ def local_log() -> SqliteOutcomeLog:
     return SqliteOutcomeLog(path)
 
 
+def record_file(path: Path) -> OutcomeReceipt:
+    """Record an outcome file into the local log (`make outcomes`, the UI); raises OutcomeFileError,
+    OutcomeConflictError (nothing recorded) or AuditUnavailableError."""
+    outcomes = read_outcome_file(path, today=datetime.now(UTC).date())
+    return local_log().record_outcomes(outcomes)
+
+
 def record_outcomes(path: Path) -> str:
     """Record an outcome file into the local log; return a summary line."""
-    outcomes = read_outcome_file(path, today=datetime.now(UTC).date())
-    receipt = local_log().record_outcomes(outcomes)
+    receipt = record_file(path)
     unknown = f": {', '.join(receipt.unknown[:MAX_LISTED])}" if receipt.unknown else ""
     return (
         f"{len(receipt.recorded):,} outcomes recorded, {len(receipt.unchanged):,} already recorded, "

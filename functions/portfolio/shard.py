@@ -21,12 +21,12 @@ from pydantic import BaseModel, ConfigDict
 
 from functions import aws
 from functions.clientfiles.cells import neutralise
+from functions.clientfiles.chunks import check_chunk
 from functions.clientfiles.layout import decode
 from functions.clientfiles.rows import (
     ClientFileError,
     ClientRow,
     Layout,
-    check_cells,
     data_rows,
     stream_cells,
 )
@@ -131,7 +131,7 @@ def score_client_rows(
 
     The lines are those `csv.writer` wrote row by row from the API's decisions, built a chunk at a time.
     """
-    rows = [check_cells(cells, layout, line) for line, cells in numbered]
+    rows = check_chunk(list(numbered), layout)
     valid = [row for row in rows if row.valid]
     raw = np.asarray([row.values for row in valid], dtype=np.float64).reshape(len(valid), len(FEATURES))
     probabilities, ranked = model.rank(raw) if valid else (np.empty(0), None)

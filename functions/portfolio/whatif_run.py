@@ -22,10 +22,10 @@ from typing import Any, Final
 
 import numpy as np
 
+from functions.clientfiles.chunks import check_chunk
 from functions.clientfiles.rows import (
     ClientFileError,
     Layout,
-    check_cells,
     data_rows,
     stream_cells,
     text_lines,
@@ -69,7 +69,7 @@ def _model(model_dir: Path) -> ScoringModel:
 
 def tally_chunk(job: Job, chunk: Chunk) -> Tally:
     """Check a chunk's rows, score the valid ones once (PD only) and tally every strategy on them."""
-    rows = [check_cells(cells, job.layout, line) for line, cells in chunk]
+    rows = check_chunk(chunk, job.layout)
     valid = [row for row in rows if row.valid]
     sums = new_tally(read=len(rows), invalid=len(rows) - len(valid))
     if not valid:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from scripts.cfn import load_template
 from scripts.local import ROOT
 from scripts.taskroot import (
     BUILD,
@@ -218,3 +219,51 @@ def test_task_root_size_is_reported_and_within_budget(task_root: Path, python: s
     )
     print(f"\ntask root: {report['total_mb']} MB; largest: {report['largest_mb']}")
     assert total / 2**20 <= SIZE_BUDGET_MB, report
+
+
+# Every other Lambda of template.yaml runs the same image with its own handler (ImageConfig Command).
+HANDLERS_PROBE = r"""
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+for command in sys.argv[2:]:
+    module, attribute = command.rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), attribute)), command
+print(json.dumps(sorted(name for name in HEAVY_MODULES if name in sys.modules)))
+"""
+
+
+def image_commands() -> list[str]:
+    """Return the handler each image function of template.yaml names in its ImageConfig Command."""
+    resources = load_template()["Resources"].values()
+    return sorted(
+        {
+            r["Properties"]["ImageConfig"]["Command"][0]
+            for r in resources
+            if "ImageConfig" in r.get("Properties", {})
+        }
+    )
+
+
+def test_every_lambda_handler_of_the_template_imports_in_isolation(task_root: Path, python: str) -> None:
+    commands = image_commands()
+    assert {"functions.monitoring.outcome_drop.handler", "functions.monitoring.job.handler"} <= set(commands)
+    result = subprocess.run(
+        [
+            interpreter(python),
+            "-I",
+            "-S",
+            "-B",
+            "-c",
+            HANDLERS_PROBE.replace("HEAVY_MODULES", repr(HEAVY_MODULES)),
+            str(task_root),
+            *commands,
+        ],
+        cwd=task_root,
+        env=function_environment(task_root),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"a handler failed to import in isolation:\n{result.stderr[-4000:]}"
+    assert json.loads(result.stdout) == [], "a Lambda handler imported a heavy module"

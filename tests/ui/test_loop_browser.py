@@ -1,0 +1,153 @@
+"""The Monitoring tab's closed loop in a real browser: Debian's Chromium driven by Playwright, against the real API
+and UI, over a prepared decision log (DECISION_LOG): upload an outcome file, see the grades and the overrides.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from functions.audit.decision import DecisionRecord
+from functions.audit.outcomes import FinalDecision
+from functions.audit.outcomes_sqlite import SqliteOutcomeLog
+from functions.monitoring.loop import close_loop
+from functions.scoring.manifest import Manifest
+from functions.scoring.model import to_matrix
+from scripts.local import ROOT, free_port, start_server, stop
+from training.synthetic import generate_rows
+from ui.loop import LOG_SOURCE
+
+pytestmark = pytest.mark.e2e
+
+# Debian's package by default (`playwright install` cannot download here); CHROMIUM_PATH picks another build.
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = ROOT / "screenshots"
+WAIT_MS = 30_000  # the first page load starts Streamlit's script runner and the API call
+SPAN = {"since_day": "2026-03-01", "until_day": "2026-03-31"}
+
+
+@pytest.fixture(scope="module")
+def records(make_records: Callable[..., list[DecisionRecord]]) -> list[DecisionRecord]:
+    """300 recorded decisions of generated clients."""
+    return make_records(to_matrix(generate_rows(300, seed=81)))
+
+
+@pytest.fixture(scope="module")
+def log(records: list[DecisionRecord], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A decision log with the decisions and 8 low-side and 4 high-side overrides, no outcome yet."""
+    path = tmp_path_factory.mktemp("log") / "decisions.sqlite"
+    store = SqliteOutcomeLog(path)
+    store.write(records, deadline=None)
+    declined = [r for r in records if r.decision.predicted_default][:8]
+    approved = [r for r in records if not r.decision.predicted_default][:12]
+    actions = [*((r, "approve") for r in declined), *((r, "decline") for r in approved[:4])]
+    actions += [(r, "approve") for r in approved[4:]]  # reviewed, following the model
+    for record, action in actions:
+        store.record_final(
+            FinalDecision(record.key, action, "other", "f" * 64, "test", "2026-04-01T00:00:00Z")
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def ui(live_api: str, log: Path) -> Iterator[str]:
+    """Serve frontend.py with `streamlit run` on a free 127.0.0.1 port, the live API, the prepared log."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process: subprocess.Popen[bytes] = start_server(
+        [sys.executable, "-m", "streamlit", "run", "frontend.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        f"{url}/_stcore/health",
+        env={"CREDIT_API_URL": live_api, "CREDIT_API_KEY": "", "DECISION_LOG": str(log)},
+    )  # fmt: skip
+    yield url
+    stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Launch headless Chromium from the Debian package."""
+    assert CHROMIUM.is_file(), "install Chromium first: apt-get install -y chromium (.ci/run does)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, ui: str) -> Iterator[Page]:
+    """Open the app in a fresh page and wait until the sidebar reports the API healthy."""
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(ui)
+    expect(opened.get_by_text("Healthy · model")).to_be_visible(timeout=WAIT_MS)
+    yield opened
+    expect(opened.get_by_test_id("stException")).to_have_count(0)
+    context.close()
+    assert errors == []
+
+
+def metric_value(scope: Locator, label: str) -> Locator:
+    """Return the value of the st.metric whose label is exactly `label`."""
+    label_locator = scope.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return scope.get_by_test_id("stMetric").filter(has=label_locator).get_by_test_id("stMetricValue")
+
+
+def test_browser_records_an_outcome_file_and_shows_grades_and_overrides(
+    page: Page, records: list[DecisionRecord], log: Path, shipped_manifest: Manifest, tmp_path: Path
+) -> None:
+    page.get_by_role("tab", name="Monitoring").click()
+    tab = page.get_by_role("tabpanel", name="Monitoring")
+    tab.get_by_text(LOG_SOURCE).click()
+    days = tab.get_by_role("spinbutton", name="Days of decisions")
+    days.fill("36500")
+    days.press("Tab")
+    expect(metric_value(tab, "Decisions")).to_have_text("300", timeout=WAIT_MS)
+    expect(metric_value(tab, "Outcomes joined")).to_have_text("0")
+    outcomes = tmp_path / "outcomes.csv"
+    lines = [f"{r.key},{i % 4 == 0},2026-11-30" for i, r in enumerate(records[:250])]
+    outcomes.write_text(
+        "\n".join(["decision_key,defaulted,observed_on", *lines, "nobody#1,true,2026-11-30"]) + "\n"
+    )
+    tab.locator("input[type=file]").set_input_files(outcomes)
+    tab.get_by_role("button", name="Record outcomes").click()
+    expect(metric_value(tab, "Outcomes recorded")).to_have_text("250", timeout=WAIT_MS)
+    expect(metric_value(tab, "Unknown keys")).to_have_text("1")
+    expect(metric_value(tab, "Conflicts")).to_have_text("0")
+    report = close_loop(
+        SqliteOutcomeLog(log).read_joined(**SPAN),
+        bands=shipped_manifest.grade_bands,
+        reference=shipped_manifest.reference,
+        **SPAN,
+    )
+    assert report.overall is not None and report.overall.realised is not None
+    expect(metric_value(tab, "Outcomes joined")).to_have_text("250")
+    expect(metric_value(tab, "Realised default rate")).to_have_text(
+        f"{report.overall.realised.default_rate:.2%}"
+    )
+    expect(metric_value(tab, "Low-side override rate")).to_have_text(f"{8 / 20:.1%}")
+    expect(metric_value(tab, "High-side override rate")).to_have_text(f"{4 / 20:.1%}")
+    grades = tab.get_by_test_id("stDataFrame").filter(has_text="mean PD")
+    for grade in report.overall.grades:
+        if grade.joined is not None:
+            expect(grades).to_contain_text(f"{grade.joined.observed_default_rate:.2%}")
+    expect(tab.get_by_test_id("stDataFrame").filter(has_text="low-side rate")).to_contain_text("sex")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / "monitoring_loop.png", full_page=True)
