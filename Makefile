@@ -137,13 +137,14 @@ image: install ## build the image once and check it under the runtime interface 
 deploy: build ## deploy by hand with SAM's default config (needs Docker and AWS credentials); CI deploys by digest
 	$(TOOLS)/bin/sam deploy
 
-bench: install ## run the benchmarks (serving, task root, load, portfolio, what-if); figures to build/bench/, the tree stays clean
+bench: install ## run the benchmarks (serving, task root, load, portfolio, what-if, recourse); figures to build/bench/, the tree stays clean
 	@mkdir -p $(BENCH_OUT)
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.serving --out $(BENCH_OUT)/serving.json $(SERVING_ARGS)
 	set -o pipefail; $(BIN)/python -m benchmarks.taskroot --no-write | tee $(BENCH_OUT)/taskroot.txt
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.load --out $(BENCH_OUT)/load.json $(LOAD_ARGS)
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.portfolio --out $(BENCH_OUT)/portfolio.json $(PORTFOLIO_ARGS)
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.whatif --out $(BENCH_OUT)/whatif.json --rows 100000 --repeats 1
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.recourse --out $(BENCH_OUT)/recourse.json
 
 bench-docs: install ## run the benchmarks and rewrite docs/benchmarks.md with their figures (commit it on purpose)
 	@mkdir -p $(BENCH_OUT)
@@ -153,6 +154,7 @@ bench-docs: install ## run the benchmarks and rewrite docs/benchmarks.md with th
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.portfolio --out $(BENCH_OUT)/portfolio.json \
 		--rows 100000 1000000 --write-docs
 	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.whatif --out $(BENCH_OUT)/whatif.json --rows 1000000 --write-docs
+	CREDIT_DATA=$(CREDIT_DATA) $(BIN)/python -m benchmarks.recourse --out $(BENCH_OUT)/recourse.json --write-docs
 
 clean: ## remove caches and build output (keeps the venvs and model/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build artifacts screenshots

@@ -21,6 +21,8 @@ from ui.form import client_form, load_preset, show_problem
 from ui.limits import MAX_UPLOAD_MB
 from ui.monitoring import monitoring_tab
 from ui.portfolio import portfolio_offer
+from ui.recourse import STATE as RECOURSE_STATE
+from ui.recourse import show_recourse
 from ui.strategy import strategy_tab
 from ui.views import read_upload, score_file, show_batch, show_prediction
 
@@ -131,8 +133,10 @@ def single_client_tab(endpoint: Endpoint) -> None:
     with result_column:
         if applicant is not None:
             try:
+                st.session_state.pop(RECOURSE_STATE, None)
                 with st.spinner("Scoring..."):
-                    st.session_state.single = {"prediction": ApiClient(endpoint).predict(applicant)}
+                    prediction = ApiClient(endpoint).predict(applicant)
+                    st.session_state.single = {"prediction": prediction, "applicant": applicant}
             except ApiCallError as problem:
                 st.session_state.single = {"problem": problem}
         outcome = st.session_state.get("single", {})
@@ -140,6 +144,7 @@ def single_client_tab(endpoint: Endpoint) -> None:
             show_problem(outcome["problem"], slots)
         elif "prediction" in outcome:
             show_prediction(outcome["prediction"], manifest_or_none(endpoint))
+            show_recourse(ApiClient(endpoint), outcome["applicant"], outcome["prediction"])
         else:
             st.info("Choose a preset or fill in the form, then score the client.")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from functions.api.app import adapter, get_app, load_serving_model
-from functions.api.serving import load_serving_strategy
+from functions.api.app import adapter, get_app
+from functions.api.serving import load_serving_model, load_serving_strategy
 from functions.api.synthetic import synthetic_token
 from functions.audit import stores as audit
 from functions.config import MODEL_DIR, get_settings

@@ -1,7 +1,7 @@
 """The one HTTP client of the scoring API, used by the UI, `scripts/smoke.py` and the benchmarks.
 
 `ApiClient(Endpoint(url, api_key))` sends JSON over httpx with a timeout per call and returns typed answers
-(`Health`, `Manifest`, `Prediction`); an error answer or no answer raises `ApiCallError` with a readable
+(`Health`, `Manifest`, `Prediction`, `RecourseAnswer`); an error answer or no answer raises `ApiCallError` with a readable
 message, the HTTP status, the request id and the invalid fields. `resolve_endpoint` reads a deployed
 stack's URL and key from CloudFormation (boto3 is imported there only, so the page loads without it).
 """
@@ -17,11 +17,12 @@ from pydantic import ValidationError
 from functions.api.errors import FieldError
 from functions.scoring.contract import MAX_BATCH, BatchPredictions, Health, Prediction
 from functions.scoring.manifest import Manifest, ModelUnavailable, parse_manifest
+from functions.scoring.recourse_answer import RecourseAnswer
 
 DEFAULT_URL: Final = "http://127.0.0.1:8000"  # the local app that `make api` and `make run` start
 HEALTH_TIMEOUT: Final = 5.0  # seconds; health is cheap, a slow answer means trouble
 SCORE_TIMEOUT: Final = 30.0  # seconds; API Gateway gives up at 29 s, a cold Lambda start takes a few
-Answered = TypeVar("Answered", Health, Prediction, BatchPredictions)
+Answered = TypeVar("Answered", Health, Prediction, BatchPredictions, RecourseAnswer)
 ADVICE: Final = {
     403: " Check the API key (sidebar, or resolve it from the stack) and that the URL is the stack's ApiUrl.",
     404: " No such route: the URL must be the API's base URL (a deployed stack's ends in /Prod).",
@@ -138,6 +139,8 @@ class ApiClient:
     def manifest(self) -> Manifest:
         """Return the served model's manifest from /v1/model; raises ApiCallError when it is absent or invalid."""
         answer = self.call("GET", "/v1/model", timeout=SCORE_TIMEOUT)
+        if isinstance(answer, dict):  # the card adds the reason statements to the manifest's own fields
+            answer.pop("reason_statements", None)
         try:
             return parse_manifest(json.dumps(answer), name="/v1/model")
         except ModelUnavailable as err:
@@ -147,6 +150,11 @@ class ApiClient:
         """Score one applicant (23 inputs) with POST /v1/predict; raises ApiCallError (422 with fields)."""
         answer = self.call("POST", "/v1/predict", body=dict(applicant), timeout=SCORE_TIMEOUT)
         return _typed(Prediction, answer, "/v1/predict")
+
+    def recourse(self, applicant: Mapping[str, Any]) -> RecourseAnswer:
+        """Ask POST /v1/recourse what would change one applicant's decision; raises ApiCallError."""
+        answer = self.call("POST", "/v1/recourse", body=dict(applicant), timeout=SCORE_TIMEOUT)
+        return _typed(RecourseAnswer, answer, "/v1/recourse")
 
     def predict_batch(self, applicants: Sequence[Mapping[str, Any]]) -> list[Prediction]:
         """Score 1 to MAX_BATCH applicants with POST /v1/predict/batch, in input order; raises ApiCallError."""

@@ -13,7 +13,8 @@ from ui.batch import ParsedFile, ScoredFile, decision_text
 
 
 def results_table(parsed: ParsedFile, scored: ScoredFile) -> pd.DataFrame:
-    """One line per uploaded row: PD, grade, score, decision and top reason, or why it was not scored."""
+    """One line per uploaded row: PD, grade, score, decision, top reason and its statement, the adverse-action
+    notice, or why it was not scored."""
     problems: dict[int, list[str]] = {}
     for problem in [*parsed.problems, *scored.problems]:
         problems.setdefault(problem.row, []).append(problem.message)
@@ -24,7 +25,9 @@ def results_table(parsed: ParsedFile, scored: ScoredFile) -> pd.DataFrame:
         if parsed.id_column is not None:
             line["ID"] = parsed.table[parsed.id_column].iloc[position]
         if prediction is None:
-            line.update(pd=None, grade="", score=None, decision="", top_reason="")
+            line.update(
+                pd=None, grade="", score=None, decision="", top_reason="", top_statement="", notice=""
+            )
         else:
             line.update(
                 pd=prediction.probability_of_default,
@@ -32,6 +35,8 @@ def results_table(parsed: ParsedFile, scored: ScoredFile) -> pd.DataFrame:
                 score=prediction.score,
                 decision=decision_text(prediction.predicted_default),
                 top_reason=prediction.reasons[0].text if prediction.reasons else "",
+                top_statement=prediction.reasons[0].statement if prediction.reasons else "",
+                notice=prediction.adverse_action_notice,
             )
         line["problem"] = "; ".join(problems.get(position + 1, []))
         lines.append(line)
@@ -46,6 +51,8 @@ def scored_csv(parsed: ParsedFile, results: pd.DataFrame) -> bytes:
     scored["score"] = results["score"].astype("Int64").to_numpy()
     scored["predicted_default"] = results["decision"].map({decision_text(True): 1, decision_text(False): 0})
     scored["top_reason"] = results["top_reason"].to_numpy()
+    scored["top_statement"] = results["top_statement"].to_numpy()
+    scored["adverse_action_notice"] = results["notice"].to_numpy()
     scored["problem"] = results["problem"].to_numpy()
     return str(spreadsheet_safe(scored).to_csv(index=False)).encode()
 

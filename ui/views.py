@@ -82,9 +82,26 @@ def show_prediction(prediction: Prediction, manifest: Manifest | None) -> None:
     st.markdown("**Why**: the factors that raise this client's PD")
     if prediction.reasons:
         st.altair_chart(reasons_chart(prediction.reasons), width="stretch")
+        st.dataframe(reasons_table(prediction), hide_index=True, width="stretch")
     else:
         st.info("No factor raises this client's PD above the low-risk reference profile.")
+    st.caption(
+        f"Adverse-action notice: **{NOTICE_TEXT[prediction.adverse_action_notice]}** ({prediction.notice_basis})."
+    )
     st.caption(f"Model {prediction.model_version} · request {prediction.request_id}")
+
+
+NOTICE_TEXT: Final = {"required": "required", "exempt": "exempt", "not_applicable": "not applicable"}
+
+
+def reasons_table(prediction: Prediction) -> pd.DataFrame:
+    """Return one line per reason: the client's own figures, the code's adverse-action statement, the impact (pp)."""
+    return pd.DataFrame(
+        [
+            {"Reason": r.text, "Statement on a notice": r.statement, "Impact (pp)": round(100 * r.impact, 1)}
+            for r in prediction.reasons
+        ]
+    )
 
 
 def _show_failed(failed: pd.DataFrame) -> None:
@@ -170,6 +187,8 @@ def show_batch(parsed: ParsedFile, scored: ScoredFile, manifest: Manifest | None
             "score": "Score",
             "decision": "Decision",
             "top_reason": "Top reason",
+            "top_statement": st.column_config.TextColumn("Its statement on a notice", width="medium"),
+            "notice": "Adverse-action notice",
             "problem": st.column_config.TextColumn("Problem", width="large"),
         },
     )

@@ -20,21 +20,20 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from functions.api import envelope
+from functions.api.card import ModelCard, card_json
+from functions.api.deps import ModelDep, RequestId, SettingsDep, StrategyDep
 from functions.api.docs import api_description, install_docs
 from functions.api.errors import ApiError, documented, install_error_handlers
 from functions.api.guard import JSON_TYPE, install_guard
 from functions.api.jsonbody import ScreenedRoute
 from functions.api.outcomes import outcome_routes
 from functions.api.recording import observe, record_request
-from functions.api.request_state import record_of
-from functions.api.serving import arm_references, decide, load_serving_model, load_serving_strategy
+from functions.api.recourse import recourse_routes
+from functions.api.serving import arm_references, decide, load_serving_strategy
 from functions.audit.decision import AuditUnavailableError
 from functions.config import Settings, get_settings
 from functions.scoring.contract import BatchPredictions, BatchRequest, ClientApplication, Health, Prediction
-from functions.scoring.manifest import Manifest, ModelUnavailable
-from functions.scoring.model import Decision, ScoringModel, to_matrix
-from functions.scoring.strategy import Strategy
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.model import Decision, to_matrix
 from functions.telemetry import configure_logger
 
 AUDIT_REFUSAL: Final = (
@@ -58,36 +57,6 @@ WRONG_KEY: Final = (
 logging.getLogger("mangum").setLevel(logging.WARNING)  # its INFO line carries the raw request path
 
 
-async def serving_model() -> ScoringModel:
-    """Return the verified model, or answer 503 naming the problem."""
-    loaded = load_serving_model()
-    if isinstance(loaded, ModelUnavailable):
-        raise ApiError(503, "model_unavailable", f"The model is unavailable: {loaded}")
-    return loaded
-
-
-async def serving_strategy() -> Strategy:
-    """Return the verified strategy, or answer 503 naming the problem (never a decision without one)."""
-    loaded = load_serving_strategy()
-    if isinstance(loaded, StrategyError):
-        raise ApiError(503, "strategy_unavailable", f"The credit strategy is unavailable: {loaded}")
-    return loaded
-
-
-async def request_id(request: Request) -> str:
-    """Return this request's id: API Gateway's request id under Lambda, else a fresh UUID."""
-    return record_of(request).request_id
-
-
-async def current_settings() -> Settings:
-    """Return the cached settings (async, so FastAPI does not send it to a worker thread)."""
-    return get_settings()
-
-
-ModelDep = Annotated[ScoringModel, Depends(serving_model)]
-StrategyDep = Annotated[Strategy, Depends(serving_strategy)]
-RequestId = Annotated[str, Depends(request_id)]
-SettingsDep = Annotated[Settings, Depends(current_settings)]
 ApiKeySent = Annotated[str | None, Security(API_KEY)]
 
 
@@ -121,11 +90,12 @@ async def health(model: ModelDep, strategy: StrategyDep, settings: SettingsDep) 
 
 
 async def model_card(model: ModelDep) -> Response:
-    """Return the manifest: version, metrics, features, threshold, grade bands, data hash, libraries.
+    """Return the manifest (version, metrics, features, threshold, grade bands, data hash) and reason statements.
 
-    Declared as `Manifest` (its schema shows in /docs); sent as the manifest's own compact JSON bytes.
+    Declared as `ModelCard` (its schema shows in /docs); sent as the manifest's own compact JSON bytes with the reason
+    statements' table added (`functions.api.card`).
     """
-    return Response(model.manifest.compact_json(), media_type=JSON_TYPE)
+    return Response(card_json(model.manifest), media_type=JSON_TYPE)
 
 
 async def predict(
@@ -229,13 +199,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.router.route_class = ScreenedRoute  # routes read the body the guard already parsed
     app.get("/v1/health", response_model=Health, responses=STATUS_ERRORS)(health)
-    app.get("/v1/model", response_model=Manifest, responses=STATUS_ERRORS)(model_card)
+    app.get("/v1/model", response_model=ModelCard, responses=STATUS_ERRORS)(model_card)
     key, key_errors = key_guard(settings)
     scoring_errors = {**SCORING_ERRORS, **key_errors}
     app.post("/v1/predict", response_model=Prediction, responses=scoring_errors, dependencies=key)(predict)
     app.post(
         "/v1/predict/batch", response_model=BatchPredictions, responses=scoring_errors, dependencies=key
     )(predict_batch)
+    app.include_router(recourse_routes(), dependencies=key, responses=key_errors)
     app.include_router(outcome_routes(), dependencies=key, responses=key_errors)
     install_docs(app, openapi_url=app.openapi_url or "/openapi.json")
     install_error_handlers(app)

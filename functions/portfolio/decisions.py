@@ -20,6 +20,7 @@ STRATEGY_COLUMNS: Final = (
     "new_limit",
     "exposure_at_default",
     "expected_loss",
+    "adverse_action_notice",
 )
 _LIMIT: Final = FEATURE_NAMES.index("limit_bal")
 _loaded: dict[tuple[Path, str], Strategy] = {}
@@ -39,7 +40,8 @@ def decide_book(strategy: Strategy, raw: Matrix, pd: Vector) -> Outcomes:
 
 
 def strategy_cells(outcomes: Outcomes) -> list[list[str]]:
-    """Return each row's strategy cells in STRATEGY_COLUMNS order: labels, percent, whole NT$ limit, NT$ cents."""
+    """Return each row's strategy cells in STRATEGY_COLUMNS order: labels, percent, whole NT$ limit, NT$ cents,
+    and the adverse-action notice (functions.scoring.notice)."""
     columns = zip(
         outcomes.decision.tolist(),
         outcomes.decided_by.tolist(),
@@ -48,11 +50,12 @@ def strategy_cells(outcomes: Outcomes) -> list[list[str]]:
         outcomes.new_limit.tolist(),
         outcomes.exposure_at_default.tolist(),
         outcomes.expected_loss.tolist(),
+        outcomes.adverse_action_notice.tolist(),
         strict=True,
     )
     return [
-        [decision, rule, action, f"{percent:g}", f"{limit:.0f}", f"{ead:.2f}", f"{loss:.2f}"]
-        for decision, rule, action, percent, limit, ead, loss in columns
+        [decision, rule, action, f"{percent:g}", f"{limit:.0f}", f"{ead:.2f}", f"{loss:.2f}", notice]
+        for decision, rule, action, percent, limit, ead, loss, notice in columns
     ]
 
 

@@ -37,6 +37,7 @@ from functions.scoring.bins import BinCounts
 from functions.scoring.contract import FEATURES
 from functions.scoring.model import ScoringModel, load_model
 from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS, Ranked
+from functions.scoring.statements import STATEMENTS
 from functions.scoring.strategy import DEFAULT_FILE, Strategy
 from functions.telemetry import logger, start_invocation
 
@@ -47,6 +48,7 @@ SCORE_COLUMNS: Final = (
     "predicted_default",
     *(f"reason_{k}" for k in range(1, MAX_REASONS + 1)),
     *(f"impact_{k}" for k in range(1, MAX_REASONS + 1)),
+    *(f"statement_{k}" for k in range(1, MAX_REASONS + 1)),
     *STRATEGY_COLUMNS,
     "error",
 )
@@ -99,16 +101,26 @@ def _field(cell: str) -> str:
 
 
 def reason_cells(ranked: Ranked) -> list[str]:
-    """Return each row's reason and impact cells joined by commas (codes, then impacts to 1e-6, blanks after)."""
-    codes, none = list(REASON_GROUPS), "," * (2 * MAX_REASONS - 1)
+    """Return each row's reason, impact and statement cells joined by commas (codes, impacts to 1e-6, each code's
+    adverse-action statement as a CSV field; blanks after the listed reasons)."""
+    codes, none = list(REASON_GROUPS), "," * (3 * MAX_REASONS - 1)
+    stated = [_field(STATEMENTS[code]) for code in codes]
+    worded: dict[
+        tuple[int, ...], tuple[str, str]
+    ] = {}  # listed groups -> (codes, statements) cells, joined once
     cells = []
     for groups, impacts, listed in zip(
         ranked.groups.tolist(), ranked.impacts.tolist(), ranked.listed.tolist(), strict=True
     ):
-        named = [codes[g] for g in groups[:listed]]
-        shown = [f"{impact:.6f}" for impact in impacts[:listed]]
-        pad = [""] * (MAX_REASONS - listed)
-        cells.append(",".join(named + pad + shown + pad) if listed else none)
+        if not listed:
+            cells.append(none)
+            continue
+        key, pad = tuple(groups[:listed]), "," * (MAX_REASONS - listed)
+        if key not in worded:
+            worded[key] = (",".join(codes[g] for g in key) + pad, ",".join(stated[g] for g in key) + pad)
+        named, statements = worded[key]
+        shown = ",".join(f"{impact:.6f}" for impact in impacts[:listed])
+        cells.append(f"{named},{shown}{pad},{statements}")
     return cells
 
 

@@ -29,7 +29,6 @@ AGE_BANDS: Final = (
     (60, 100, "60+"),
 )
 PD_BINS: Final = 200  # PD histogram of the book, for the trade-off curve (cut-offs every 0.005)
-DELINQUENT_PAY_STATUS: Final = 1  # PAY_0 >= 1: a payment one month or more late on the latest statement
 _AT: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 
@@ -61,17 +60,12 @@ def group_labels(raw: Matrix) -> dict[str, npt.NDArray[np.str_]]:
     }
 
 
-def adverse_actions(outcomes: Outcomes, raw: Matrix) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Return the rows that get an adverse-action notice: (declined, approved with a lower limit and current).
-
-    12 CFR 1002.2(c)(1): adverse action is a refusal to grant credit, or "an unfavorable change in the terms of
-    an account"; 1002.2(c)(2)(ii): it does not include "any action ... relating to an account taken in connection
-    with inactivity, default, or delinquency as to that account" (here: PAY_0 >= 1, a month or more late).
-    """
+def adverse_actions(outcomes: Outcomes) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Return the rows that get an adverse-action notice: (declined, limit lowered), by the one rule of
+    `functions.scoring.notice` (12 CFR 1002.2(c)(1); none for a currently delinquent account, (c)(2)(ii))."""
+    required = outcomes.adverse_action_notice == "required"
     declined = outcomes.decision == "decline"
-    lowered = (outcomes.decision == "approve") & (outcomes.new_limit < raw[:, _AT["limit_bal"]])
-    current = raw[:, _AT["pay_0"]] < DELINQUENT_PAY_STATUS
-    return declined, lowered & current
+    return declined & required, ~declined & required
 
 
 def tally(
@@ -111,7 +105,7 @@ def tally(
     sums["limit_removed"] += float(-change[change < 0].sum())
     for action in ACTIONS:
         sums[f"line:{action}"] += int((outcomes.line_action == action).sum())
-    declined, lowered = adverse_actions(outcomes, raw)
+    declined, lowered = adverse_actions(outcomes)
     sums["notice:decline"] += int(declined.sum())
     sums["notice:line_decrease"] += int(lowered.sum())
     for attribute, labels in group_labels(raw).items():

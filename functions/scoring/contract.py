@@ -237,7 +237,6 @@ def raw_values(record: Mapping[str, Any]) -> list[float]:
     return [float(record.get(name) or 0.0) for name in FEATURE_NAMES]
 
 
-# API request and response models (added with the scoring API).
 MAX_BATCH: Final = 1000  # applicants per /v1/predict/batch request
 
 
@@ -266,6 +265,7 @@ class ReasonCode(BaseModel):
         description="PD minus the PD with this factor group set to the low-risk reference profile of the "
         "manifest (all groups measured in one batched prediction)."
     )
+    statement: str = Field(description="The code's one adverse-action statement (table version: /v1/model).")
 
 
 class Prediction(StrategyAnswer):

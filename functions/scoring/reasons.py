@@ -22,6 +22,7 @@ from functions.scoring.contract import (
     ReasonCode,
 )
 from functions.scoring.features import INPUTS_OF, MODEL_FEATURES, RATIO_CAP, engineer
+from functions.scoring.statements import STATEMENTS
 from functions.scoring.trees import TreeEnsemble
 
 Matrix = npt.NDArray[np.float64]
@@ -111,7 +112,7 @@ def word_reasons(ranked: Ranked, raw: Matrix, features: Matrix) -> list[tuple[Re
         texts.append(column)
     return [
         tuple(
-            ReasonCode(code=codes[g], text=texts[g][row], impact=impact)
+            ReasonCode(code=codes[g], text=texts[g][row], impact=impact, statement=STATEMENTS[codes[g]])
             for g, impact in zip(groups[:listed], impacts[:listed], strict=False)
         )
         for row, (groups, impacts, listed) in enumerate(
@@ -182,7 +183,12 @@ def top_reasons(
     codes = list(REASON_GROUPS)
     ranked = sorted(range(len(codes)), key=lambda g: -impacts[g])[:MAX_REASONS]
     return tuple(
-        ReasonCode(code=codes[g], text=describe(codes[g], inputs, features), impact=impacts[g])
+        ReasonCode(
+            code=codes[g],
+            text=describe(codes[g], inputs, features),
+            impact=impacts[g],
+            statement=STATEMENTS[codes[g]],
+        )
         for g in ranked
         if impacts[g] >= MIN_IMPACT
     )

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
+from functions.scoring.notice import adverse_action_notice
 from functions.scoring.strategy_checks import (
     Place,
     check_matrix,
@@ -65,6 +66,8 @@ class Outcomes:
     expected_loss: Vector  # EL = PD x LGD x EAD
     arm: Labels  # champion | challenger
     strategy_version: Labels
+    adverse_action_notice: Labels  # required | exempt | not_applicable (functions.scoring.notice)
+    notice_basis: Labels  # the clause of 12 CFR 1002.2(c) that decided it
 
     def records(self) -> list[dict[str, Any]]:
         """Return one plain dict per row (the served fields), in row order."""
@@ -141,6 +144,9 @@ class Strategy:
         loss = self.spec.loss
         ead = exposure_at_default(balance, new_limit, ccf=loss.ccf)
         n = raw.shape[0]
+        notice, basis = adverse_action_notice(
+            _DECISION_LABELS[severity], limit=limit, new_limit=new_limit, pay_0=raw[:, _COLUMN["pay_0"]]
+        )
         return Outcomes(
             decision=_DECISION_LABELS[severity],
             decided_by=deciders[decider],
@@ -151,6 +157,8 @@ class Strategy:
             expected_loss=pd * loss.lgd * ead,
             arm=np.full(n, arm),
             strategy_version=np.full(n, self.version),
+            adverse_action_notice=notice,
+            notice_basis=basis,
         )
 
     def decide(self, raw: Matrix, pd: Vector, *, challenger: Mask | None = None) -> Outcomes:

@@ -35,3 +35,9 @@ class StrategyAnswer(BaseModel):
     expected_loss: float = Field(ge=0, description="EL = PD x LGD x EAD, NT$.")
     strategy_version: str = Field(description="Version of the strategy that decided (its content hash).")
     arm: Literal["champion", "challenger"] = Field(description="The champion-challenger arm of this client.")
+    adverse_action_notice: Literal["required", "exempt", "not_applicable"] = Field(
+        description="Whether the decision needs an adverse-action notice (12 CFR 1002.2(c), 1002.9): `required` "
+        "for a decline or a lower limit, `exempt` when the account is currently delinquent (1002.2(c)(2)(ii)), "
+        "`not_applicable` when credit is kept or raised."
+    )
+    notice_basis: str = Field(description="The clause that decided `adverse_action_notice`, in words.")

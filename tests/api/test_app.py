@@ -20,6 +20,7 @@ from functions.config import MODEL_DIR, Settings
 from functions.scoring.contract import FEATURE_BY_NAME, MAX_BATCH
 from functions.scoring.model import ScoringModel, to_matrix
 from functions.scoring.reasons import REASON_GROUPS
+from functions.scoring.statements import STATEMENTS, VERSION
 from scripts.local import ROOT
 from training.synthetic import TYPICAL, generate_rows
 
@@ -48,17 +49,19 @@ def test_model_returns_manifest_as_strict_json(client: TestClient, model: Scorin
 
 def test_model_sends_the_shipped_manifest_bytes_compacted(client: TestClient) -> None:
     shipped = json.loads((MODEL_DIR / "model.json").read_text())
-    assert client.get("/v1/model").content == json.dumps(shipped, separators=(",", ":")).encode()
+    card = {**shipped, "reason_statements": {"version": VERSION, "statements": STATEMENTS}}
+    assert client.get("/v1/model").content == json.dumps(card, separators=(",", ":")).encode()
 
 
 def test_model_declares_the_manifest_schema_its_answer_meets(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     declared = spec["paths"]["/v1/model"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    assert declared == {"$ref": "#/components/schemas/Manifest"}
+    assert declared == {"$ref": "#/components/schemas/ModelCard"}
     schema = {**declared, "components": spec["components"]}
     answer = client.get("/v1/model").json()
     Draft202012Validator(schema).validate(answer)
-    assert set(spec["components"]["schemas"]["Manifest"]["properties"]) >= set(answer)
+    assert set(spec["components"]["schemas"]["ModelCard"]["properties"]) >= set(answer)
+    assert answer["reason_statements"]["version"] == VERSION
 
 
 def test_predict_returns_decision(
@@ -247,9 +250,10 @@ def test_without_cors_origins_no_cors_headers(client: TestClient) -> None:
 def test_importing_the_app_reads_no_settings_and_builds_nothing() -> None:
     code = (
         "import functions.api.app as m\n"
+        "import functions.api.serving as s\n"
         "from functions.config import get_settings\n"
         "print(get_settings.cache_info().currsize, m.get_app.cache_info().currsize, "
-        "m.load_serving_model.cache_info().currsize)"
+        "s.load_serving_model.cache_info().currsize)"
     )
     assert run_python(code) == "0 0 0"
 

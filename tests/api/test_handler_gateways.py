@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from functions.api.app import handler, load_serving_model
+from functions.api.app import handler
 from functions.api.errors import ErrorResponse
+from functions.api.serving import load_serving_model
 from training.synthetic import HIGH_RISK, TYPICAL
 
 """Real API Gateway payloads (REST v1 with stage Prod, HTTP API v2) through the Lambda `handler`."""

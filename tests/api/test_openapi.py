@@ -42,6 +42,7 @@ def test_spec_declares_the_key_exactly_when_required(
         ("GET", "/v1/model"): None,
         ("POST", "/v1/predict"): scoring,
         ("POST", "/v1/predict/batch"): scoring,
+        ("POST", "/v1/recourse"): scoring,
         ("POST", "/v1/outcomes"): scoring,
         ("POST", "/v1/decisions/{key}/final"): scoring,
     }

@@ -13,7 +13,10 @@ from fastapi.testclient import TestClient
 from functions.api.app import get_app
 from functions.audit.strategy_record import reference_hash
 from functions.config import MODEL_DIR
+from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.model import load_model, to_matrix
+from functions.scoring.notice import adverse_action_notice
+from functions.scoring.statements import STATEMENTS
 from functions.scoring.strategy import DEFAULT_FILE, OUTCOME_FIELDS, read_strategy
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
@@ -102,3 +105,23 @@ def test_the_challenger_gets_its_share_and_a_reference_keeps_its_arm(
     assert 0.18 < arms.count("challenger") / len(arms) < 0.32
     versions = {p["arm"]: p["strategy_version"] for p in first}
     assert versions["champion"] != versions["challenger"]
+
+
+def test_every_decision_carries_its_notice_and_every_reason_its_statement(client: TestClient) -> None:
+    rows = generate_rows(80, seed=11) + [TYPICAL, HIGH_RISK]
+    answers = client.post("/v1/predict/batch", json={"applicants": rows}).json()["predictions"]
+    raw = to_matrix(rows)
+    at = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    status, basis = adverse_action_notice(
+        np.array([a["decision"] for a in answers]),
+        limit=raw[:, at["limit_bal"]],
+        new_limit=np.array([a["new_limit"] for a in answers]),
+        pay_0=raw[:, at["pay_0"]],
+    )
+    assert [(a["adverse_action_notice"], a["notice_basis"]) for a in answers] == list(
+        zip(status, basis, strict=True)
+    )
+    assert {"required", "not_applicable"} <= set(status.tolist())
+    reasons = [r for a in answers for r in a["reasons"]]
+    assert reasons and all(r["statement"] == STATEMENTS[r["code"]] for r in reasons)
+    assert all(set(r) == {"code", "text", "impact", "statement"} for r in reasons)

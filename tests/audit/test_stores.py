@@ -19,6 +19,7 @@ from functions.audit.decision import DecisionRecord, canonical_bytes, decision_b
 from functions.scoring.contract import FEATURE_NAMES, Applicant, ReasonCode
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import Decision, to_matrix
+from functions.scoring.statements import STATEMENTS
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE = "credit-default-audit"
@@ -29,7 +30,14 @@ DECISION = Decision(
     threshold=0.29,
     score=590,
     risk_grade="C",
-    reasons=(ReasonCode(code="latest_status", text="1 month late on the latest payment", impact=0.1),),
+    reasons=(
+        ReasonCode(
+            code="latest_status",
+            text="1 month late on the latest payment",
+            impact=0.1,
+            statement=STATEMENTS["latest_status"],
+        ),
+    ),
 )
 
 SMOKE_TOKEN = "s" * 24  # the deploy-time synthetic-traffic secret

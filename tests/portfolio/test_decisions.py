@@ -31,6 +31,7 @@ def test_cells_and_totals_of_a_chunk() -> None:
     assert cells[0][:5] == ["approve", "approve_low_pd", "increase", "10", "220000"]
     assert cells[2][:5] == ["decline", "decline_at_cutoff", "freeze", "0", "20000"]
     assert cells[2][6] == f"{0.5 * 0.75 * 20_000:.2f}"
+    assert [row[7] for row in cells] == ["not_applicable", "not_applicable", "required"]  # a current account
     totals = strategy_totals(outcomes, raw)
     assert totals["decisions"] == {"approve": 1, "refer": 1, "decline": 1}
     assert (totals["limit_added"], totals["limit_removed"]) == (20_000, 180_000)

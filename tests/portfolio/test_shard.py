@@ -72,6 +72,9 @@ def test_chunk_scores_valid_rows_as_the_api_does_and_keeps_invalid_rows_in_place
         assert [row[f"reason_{k}"] for k in range(1, len(decision.reasons) + 1)] == [
             r.code for r in decision.reasons
         ]
+        assert [row[f"statement_{k}"] for k in range(1, len(decision.reasons) + 1)] == [
+            r.statement for r in decision.reasons
+        ]
         outcome = next(outcomes)
         assert (row["decision"], row["decided_by"], row["line_action"]) == (
             outcome["decision"],
@@ -79,6 +82,7 @@ def test_chunk_scores_valid_rows_as_the_api_does_and_keeps_invalid_rows_in_place
             outcome["line_action"],
         )
         assert float(row["new_limit"]) == outcome["new_limit"]
+        assert row["adverse_action_notice"] == outcome["adverse_action_notice"]
         assert row["error"] == ""
     assert (tally.rows, tally.scored, tally.invalid) == (len(ROWS), len(ROWS) - len(BAD_AT), len(BAD_AT))
     assert sum(tally.grades.values()) == tally.scored
@@ -229,6 +233,7 @@ def _row_by_row(text: str) -> str:
             ]
             + [r.code if r else "" for r in reasons]
             + [f"{r.impact:.6f}" if r else "" for r in reasons]
+            + [r.statement if r else "" for r in reasons]
             + next(decided)
             + [""]
         )

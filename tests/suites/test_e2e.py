@@ -105,6 +105,22 @@ def test_browser_fills_form_and_scores_client(page: Page, live_api: str) -> None
     page.screenshot(path=SHOTS / "single_client.png", full_page=True)
 
 
+def test_browser_shows_what_would_change_a_declined_clients_decision(page: Page, live_api: str) -> None:
+    single = open_tab(page, "Single client")
+    single.get_by_role("button", name="High-risk client").click()
+    expect(single.get_by_text("Loaded: high-risk client")).to_be_visible(timeout=WAIT_MS)
+    single.get_by_role("button", name="Score client").click()
+    expect(single.get_by_test_id("stAlert").first).to_contain_text("Default predicted", timeout=WAIT_MS)
+    single.get_by_text("What would change this decision").click()
+    single.get_by_role("button", name="Find the smallest change").click()
+    expected = httpx.post(f"{live_api}/v1/recourse", json=HIGH_RISK, timeout=10).json()["proposal"]
+    expect(metric_value(single, "PD it would reach")).to_have_text(
+        f"{expected['probability_of_default']:.1%}", timeout=WAIT_MS
+    )
+    expect(single.get_by_text(expected["summary"], exact=False)).to_be_visible()
+    page.screenshot(path=SHOTS / "recourse.png", full_page=True)
+
+
 def test_browser_uploads_file_and_shows_results(page: Page, tmp_path: Path) -> None:
     rows = generate_rows(30, seed=11)
     rows[6]["pay_0"] = 12  # one row the contract refuses: listed, not sent

@@ -27,6 +27,7 @@ EXPECTED_OPERATIONS: Final = {
     "GET /v1/model",
     "POST /v1/predict",
     "POST /v1/predict/batch",
+    "POST /v1/recourse",
     "POST /v1/outcomes",
     "POST /v1/decisions/{key}/final",
 }

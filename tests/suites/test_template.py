@@ -244,6 +244,7 @@ def test_only_the_scoring_routes_require_the_api_key() -> None:
         ("GET", "/v1/model"): False,
         ("POST", "/v1/predict"): True,
         ("POST", "/v1/predict/batch"): True,
+        ("POST", "/v1/recourse"): True,
         ("POST", "/v1/outcomes"): True,
         ("POST", "/v1/decisions/{key}/final"): True,
         ("GET", "/docs"): False,

@@ -24,6 +24,7 @@ from ui.client import ApiCallError, ApiClient, Endpoint
 
 HELD: dict[str, Any] = dict.fromkeys(("line_percent", "exposure_at_default", "expected_loss"), 0.0)
 HELD |= {"decided_by": "band", "line_action": "hold", "arm": "champion", "strategy_version": "fake"}
+HELD |= {"adverse_action_notice": "not_applicable", "notice_basis": "fake"}
 
 
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:
@@ -35,7 +36,14 @@ def fake_prediction(applicant: dict[str, Any]) -> Prediction:
         threshold=0.5,
         score=round(900 - 600 * probability),
         risk_grade="E" if probability >= 0.5 else "A",
-        reasons=[{"code": "latest_status", "text": f"reason of {applicant['limit_bal']:g}", "impact": 0.1}],
+        reasons=[
+            {
+                "code": "latest_status",
+                "text": f"reason of {applicant['limit_bal']:g}",
+                "impact": 0.1,
+                "statement": "s",
+            }
+        ],
         model_version="fake",
         request_id="r",
         decision="decline" if probability >= 0.5 else "approve",
@@ -241,13 +249,16 @@ def test_results_and_scored_csv_carry_predictions_and_row_errors() -> None:
     parsed = parsed_of(rows, target=[0, 1, 0, 1])
     scored = batch.score_rows(FakeClient(), parsed, on_progress=lambda done, total: None)
     results = ui_results.results_table(parsed, scored)
-    assert list(results.columns) == ["row", "ID", "pd", "grade", "score", "decision", "top_reason", "problem"]
+    assert list(results.columns) == [
+        "row", "ID", "pd", "grade", "score", "decision", "top_reason", "top_statement", "notice", "problem"
+    ]  # fmt: skip
     assert results["pd"].notna().tolist() == [True, True, False, True]
     assert results["problem"].iloc[2].startswith("AGE: ")
     assert results["top_reason"].iloc[0] == f"reason of {rows[0]['limit_bal']:g}"
+    assert (results["top_statement"].iloc[0], results["notice"].iloc[0]) == ("s", "not_applicable")
     csv_lines = ui_results.scored_csv(parsed, results).decode().splitlines()
     assert csv_lines[0].endswith(
-        "probability_of_default,risk_grade,score,predicted_default,top_reason,problem"
+        "probability_of_default,risk_grade,score,predicted_default,top_reason,top_statement,adverse_action_notice,problem"
     )
     assert len(csv_lines) == 5
 

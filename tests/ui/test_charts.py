@@ -11,6 +11,7 @@ from functions.monitoring.psi import drift_of
 from functions.scoring.contract import ReasonCode
 from functions.scoring.manifest import Manifest
 from functions.scoring.reference import reference_bins
+from functions.scoring.statements import STATEMENTS
 from ui import charts
 
 
@@ -37,8 +38,12 @@ def test_gauge_draws_bands_pd_and_threshold(manifest: Manifest, with_bands: bool
 
 def test_reasons_chart_labels_each_reason_with_its_points() -> None:
     reasons = [
-        ReasonCode(code="latest_status", text="2 months late", impact=0.123),
-        ReasonCode(code="utilisation", text="bills near the limit", impact=0.05),
+        ReasonCode(
+            code="latest_status", text="2 months late", impact=0.123, statement=STATEMENTS["latest_status"]
+        ),
+        ReasonCode(
+            code="utilisation", text="bills near the limit", impact=0.05, statement=STATEMENTS["utilisation"]
+        ),
     ]
     spec = str(charts.reasons_chart(reasons).to_dict())
     assert "+12.3 pp" in spec and "+5.0 pp" in spec and "bills near the limit" in spec
@@ -70,7 +75,10 @@ def x_domain(spec: dict[str, object]) -> list[float]:
     ],
 )
 def test_reasons_axis_spans_at_least_ten_points(impacts: list[float], end: float) -> None:
-    reasons = [ReasonCode(code="utilisation", text=f"reason {i}", impact=v) for i, v in enumerate(impacts)]
+    reasons = [
+        ReasonCode(code="utilisation", text=f"reason {i}", impact=v, statement=STATEMENTS["utilisation"])
+        for i, v in enumerate(impacts)
+    ]
     assert x_domain(charts.reasons_chart(reasons).to_dict()) == [0, end]
 
 

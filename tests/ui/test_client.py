@@ -21,7 +21,14 @@ PREDICTION: dict[str, Any] = {
     "threshold": 0.3,
     "score": 712,
     "risk_grade": "B",
-    "reasons": [{"code": "latest_status", "text": "1 month late", "impact": 0.02}],
+    "reasons": [
+        {
+            "code": "latest_status",
+            "text": "1 month late",
+            "impact": 0.02,
+            "statement": "Delinquent on the latest.",
+        }
+    ],
     "model_version": "0123456789ab",
     "request_id": "r1",
     "decision": "approve",
@@ -33,6 +40,8 @@ PREDICTION: dict[str, Any] = {
     "expected_loss": 9900.0,
     "strategy_version": "0123456789ab",
     "arm": "champion",
+    "adverse_action_notice": "not_applicable",
+    "notice_basis": "no adverse action: approved with the credit limit kept or raised",
 }
 UNAVAILABLE = {
     "error": {"code": "model_unavailable", "message": "No model.", "request_id": "r1", "fields": []}

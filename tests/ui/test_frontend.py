@@ -122,6 +122,28 @@ def test_page_shows_high_risk_as_default_and_typical_as_not(app: AppTest) -> Non
     assert decision_of(app) == "No default predicted"
 
 
+def test_page_shows_what_would_change_a_declined_clients_decision(app: AppTest, live_api: str) -> None:
+    app.button(key="preset_high_risk").click().run()
+    app.button(key="score_client").click().run()
+    assert [e.label for e in app.expander].count("What would change this decision") == 1
+    assert any(
+        frame.value.columns.tolist()[:2] == ["Reason", "Statement on a notice"] for frame in app.dataframe
+    )
+    # pay_0 = 3: currently delinquent, so the decline sends no adverse-action notice (12 CFR 1002.2(c)(2)(ii))
+    assert any("Adverse-action notice: **exempt**" in c.value for c in app.caption)
+    app.button(key="recourse_find").click().run()
+    expected = httpx.post(f"{live_api}/v1/recourse", json=PRESETS["high_risk"], timeout=10).json()["proposal"]
+    assert not app.exception and not app.error
+    assert metrics_of(app)["PD it would reach"] == f"{expected['probability_of_default']:.1%}"
+    assert any(expected["summary"] in s.value for s in app.success)
+    app.button(key="preset_typical").click().run()
+    app.button(key="score_client").click().run()
+    assert "What would change this decision" not in [
+        e.label for e in app.expander
+    ]  # approved: nothing to change
+    assert "PD it would reach" not in metrics_of(app)
+
+
 def test_page_shows_422_beside_the_table(app: AppTest) -> None:
     app.session_state["history"] = {"edited_rows": {2: {"bill": None}}, "added_rows": [], "deleted_rows": []}
     app.button(key="score_client").click().run()

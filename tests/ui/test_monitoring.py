@@ -27,6 +27,7 @@ def fake_probability(applicant: dict[str, Any]) -> float:
 
 HELD: dict[str, Any] = dict.fromkeys(("line_percent", "exposure_at_default", "expected_loss"), 0.0)
 HELD |= {"decided_by": "band", "line_action": "hold", "arm": "champion", "strategy_version": "fake"}
+HELD |= {"adverse_action_notice": "not_applicable", "notice_basis": "fake"}
 
 
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:

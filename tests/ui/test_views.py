@@ -22,6 +22,7 @@ ROWS = 1200  # more than a thousand, so counts need their separators
 
 HELD: dict[str, Any] = dict.fromkeys(("line_percent", "exposure_at_default", "expected_loss"), 0.0)
 HELD |= {"decided_by": "band", "line_action": "hold", "arm": "champion", "strategy_version": "fake"}
+HELD |= {"adverse_action_notice": "not_applicable", "notice_basis": "fake"}
 
 
 def fake_prediction(applicant: dict[str, Any]) -> Prediction:
