@@ -161,6 +161,10 @@ def _show_against_target(
     )
 
 
+LEAD_COLUMNS: Final = ("row", "ID", "pd", "grade", "score", "decision")
+REASON_COLUMNS: Final = ("top_reason", "top_statement", "notice")
+
+
 def show_batch(parsed: ParsedFile, scored: ScoredFile, manifest: Manifest | None = None) -> None:
     """Show the scored file: counts, results with row errors, PD histogram, download and target metrics."""
     results = results_table(parsed, scored)
@@ -180,6 +184,8 @@ def show_batch(parsed: ParsedFile, scored: ScoredFile, manifest: Manifest | None
         results.assign(pd=(100 * results["pd"]).round(1)),  # in percent with one decimal (72.1%)
         hide_index=True,
         width="stretch",
+        # A refused row's problem beside its empty PD, before the reasons' longer texts.
+        column_order=[c for c in (*LEAD_COLUMNS, "problem", *REASON_COLUMNS) if c in results.columns],
         column_config={
             "row": st.column_config.NumberColumn("Row", help="Data row of the file (the header is row 0)."),
             "pd": st.column_config.ProgressColumn("PD", min_value=0.0, max_value=100.0, format=PD_FORMAT),

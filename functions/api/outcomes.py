@@ -25,6 +25,7 @@ from functions.audit.outcomes import (
     Outcome,
     OutcomeConflictError,
     UnknownDecisionError,
+    iso_day,
 )
 from functions.telemetry import logger
 
@@ -54,6 +55,12 @@ class OutcomeIn(BaseModel):
     decision_key: DecisionKey
     defaulted: StrictBool = Field(description="Whether the client defaulted (true or false, not 0/1).")
     observed_on: date = Field(description="The day the outcome was observed (YYYY-MM-DD), not in the future.")
+
+    @field_validator("observed_on", mode="before")
+    @classmethod
+    def written_as_a_day(cls, value: object) -> date:
+        """Take only a YYYY-MM-DD string: pydantic alone reads a number as seconds since 1970."""
+        return iso_day(value)
 
     @field_validator("observed_on")
     @classmethod

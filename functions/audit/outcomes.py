@@ -9,12 +9,24 @@ one final decision. This module holds the records, the rules and the SQLite form
 `finals` in the decision log's file, one transaction per call); `outcomes_dynamo` holds the DynamoDB form.
 """
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")  # the one form of an observed_on date, in files and the API
+
+
+def iso_day(text: object) -> date:
+    """Read an observed_on date written YYYY-MM-DD; raises ValueError for any other form (a number, 20260101)."""
+    if not isinstance(text, str) or not ISO_DAY.fullmatch(text.strip()):
+        raise ValueError("a date is written YYYY-MM-DD, as a string")
+    return date.fromisoformat(text.strip())
+
 
 FINAL_ACTIONS: Final = ("approve", "refer", "decline")
 # The override reasons a reviewer may give (docs/monitoring.md explains each); "none" when the final action

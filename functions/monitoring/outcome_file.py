@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Final
 
-from functions.audit.outcomes import KEY_PATTERN, Outcome
+from functions.audit.outcomes import KEY_PATTERN, Outcome, iso_day
 
 COLUMNS: Final = ("decision_key", "defaulted", "observed_on")
 FLAGS: Final = {"true": True, "1": True, "false": False, "0": False}
@@ -53,7 +53,7 @@ def check_line(line: int, row: dict[str | None, str | None], *, today: date) -> 
     key = (row["decision_key"] or "").strip()
     flag = FLAGS.get((row["defaulted"] or "").strip().lower())
     try:
-        observed: date | None = date.fromisoformat((row["observed_on"] or "").strip())
+        observed: date | None = iso_day(row["observed_on"] or "")
     except ValueError:
         observed = None
     if not KEY.fullmatch(key):

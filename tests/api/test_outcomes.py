@@ -70,6 +70,11 @@ def test_outcomes_are_recorded_once_unknown_keys_listed_and_conflicts_refused(ap
             "outcomes[0].observed_on",
         ),
         (outcome("a#1", observed_on="31/12/2025"), "outcomes[0].observed_on"),
+        # The fuzz suite's case: pydantic alone read a number, or digits, as seconds since 1970 and answered 200.
+        (outcome("a#1", observed_on=1.2274834566496725e-184), "outcomes[0].observed_on"),  # type: ignore[arg-type]
+        (outcome("a#1", observed_on=0), "outcomes[0].observed_on"),  # type: ignore[arg-type]
+        (outcome("a#1", observed_on="1672531200"), "outcomes[0].observed_on"),
+        (outcome("a#1", observed_on="20251231"), "outcomes[0].observed_on"),
         ({**outcome("a#1"), "sex": 2}, "outcomes[0].sex"),
     ],
 )

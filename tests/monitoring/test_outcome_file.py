@@ -73,3 +73,11 @@ def test_the_command_refuses_broken_csv_without_a_traceback(
     assert main(["record-outcomes", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: bad.csv: line 2 is not CSV") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("day", ["20261130", "2026-W48-1", "2026-334", "1672531200", " ", "30/11/2026"])
+def test_a_day_not_written_yyyy_mm_dd_is_refused_as_the_api_refuses_it(day: str) -> None:
+    with pytest.raises(OutcomeFileError, match="nothing was recorded") as raised:
+        parse_outcomes([f"{HEADER}\n", f"a#1,true,{day}\n"], name="o.csv", today=TODAY)
+    (found,) = raised.value.problems
+    assert found.startswith("line 2: observed_on must be a date (YYYY-MM-DD)"), found
