@@ -1,7 +1,7 @@
 """What-if of a credit strategy on a scored book: additive tallies per chunk of rows, then one summary.
 
 A tally is a mapping of named sums (clients, PD sums, NT$), so chunks scored on a pool add up exactly; the
-command (`python -m functions.portfolio whatif`, whatif_run.py), its HTML report and the UI's Strategy tab
+command (`python -m functions.portfolio whatif`, whatif/run.py), its HTML report and the UI's Strategy tab
 all summarise with the same functions. Pure: arrays in, numbers out.
 """
 
