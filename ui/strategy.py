@@ -22,8 +22,8 @@ from functions.portfolio.whatif.summary import summarise
 from functions.portfolio.whatif.tally import evaluate, tradeoff
 from functions.scoring.manifest import Manifest, ModelUnavailable, read_manifest
 from functions.scoring.model import to_matrix
-from functions.scoring.strategy import DEFAULT_FILE, Strategy, parse_strategy
-from functions.scoring.strategy_file import DECISIONS, StrategyError
+from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy, parse_strategy
+from functions.scoring.strategy.file import DECISIONS, StrategyError
 from ui.batch import ParsedFile, ScoredFile
 
 PD_COLUMN: Final = "PROBABILITY_OF_DEFAULT"

@@ -27,7 +27,7 @@ from functions.portfolio.pool import EXIT_CODES, Chunk, Interrupted, interrupts_
 from functions.portfolio.shard import HashingReader, output_header, serving_model, serving_strategy
 from functions.portfolio.whatif.run import add_command, whatif_main
 from functions.scoring.manifest import ModelUnavailable
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.strategy.file import StrategyError
 
 __all__ = ["chunks", "main", "score_file", "scored_chunks", "summary_path"]
 

@@ -15,7 +15,7 @@ from functions.portfolio.whatif.tally import add, adverse_actions, evaluate, new
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import ScoringModel, to_matrix
-from functions.scoring.strategy import DEFAULT_FILE, Strategy, parse_strategy
+from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy, parse_strategy
 from training.synthetic import TYPICAL, generate_rows
 
 SHIPPED = (MODEL_DIR / DEFAULT_FILE).read_text()

@@ -38,8 +38,8 @@ from functions.portfolio.whatif.tally import Tally, add, evaluate, new_tally
 from functions.scoring.contract import FEATURES
 from functions.scoring.manifest import ModelUnavailable
 from functions.scoring.model import ScoringModel
-from functions.scoring.strategy import Strategy, read_strategy
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.strategy.engine import Strategy, read_strategy
+from functions.scoring.strategy.file import StrategyError
 
 CHUNK_ROWS: Final = 10_000
 Chunk = list[tuple[int, list[str]]]

@@ -5,8 +5,8 @@ from typing import Any
 
 from functions.monitoring.stats import jeffreys_interval
 from functions.portfolio.whatif.tally import PD_BINS, Tally, new_tally
-from functions.scoring.strategy import Strategy
-from functions.scoring.strategy_file import ACTIONS, DECISIONS
+from functions.scoring.strategy.engine import Strategy
+from functions.scoring.strategy.file import ACTIONS, DECISIONS
 
 
 def _rate(part: float, whole: float) -> float | None:
