@@ -24,9 +24,9 @@ import numpy.typing as npt
 from benchmarks.results import DOC, RESULTS_DIR, say, shown, write_results, write_section
 from functions.audit.decision import HASH_METHOD, SCHEMA
 from functions.audit.outcomes_sqlite import OUTCOME_SCHEMA, SqliteOutcomeLog
-from functions.monitoring.loop import close_loop
-from functions.monitoring.loop_report import loop_html, loop_table
-from functions.monitoring.outcome_file import read_outcome_file
+from functions.monitoring.loop.join import close_loop
+from functions.monitoring.loop.outcome_file import read_outcome_file
+from functions.monitoring.loop.report import loop_html, loop_table
 from functions.scoring.manifest import read_manifest
 
 HEADING: Final = "## Closed loop (outcomes joined and reported)"

@@ -2,7 +2,7 @@
 
 python -m benchmarks.recourse --data FILE [--write-docs]
 
-For each client the shipped strategy refers or declines, `find_recourse` (functions/scoring/recourse.py) runs once
+For each client the shipped strategy refers or declines, `find_recourse` (functions/scoring/adverse/recourse.py) runs once
 after one warm-up call; the wall time of each call counts. Also counted: how many get a change, how many of those
 re-score approved below the cut-off (validity), and the direction chosen. One core (OMP_NUM_THREADS=1). Figures
 to --out (git-ignored); `--write-docs` also rewrites the recourse section of docs/benchmarks.md.
@@ -32,9 +32,9 @@ TARGET_MS: Final = 50.0  # p99 per client in process (issue 19)
 def measure(data: Path) -> dict[str, Any]:
     """Run recourse on every test client not approved; return times (ms) and counts."""
     from functions.config import MODEL_DIR
+    from functions.scoring.adverse.recourse import find_recourse
     from functions.scoring.model import load_model
-    from functions.scoring.recourse import find_recourse
-    from functions.scoring.strategy import DEFAULT_FILE, read_strategy
+    from functions.scoring.strategy.engine import DEFAULT_FILE, read_strategy
     from training.data import load_dataset, split_dataset
 
     model = load_model(MODEL_DIR)

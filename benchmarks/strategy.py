@@ -90,7 +90,7 @@ def in_process() -> dict[str, float]:
 
     from functions.config import MODEL_DIR, get_settings
     from functions.scoring.model import load_model, to_matrix
-    from functions.scoring.strategy import DEFAULT_FILE, read_strategy
+    from functions.scoring.strategy.engine import DEFAULT_FILE, read_strategy
     from training.synthetic import generate_rows
 
     model = load_model(MODEL_DIR)

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # decisions worth a PSI (below it the job reports the count and publishes no PSI).
     drift_window_hours: int = Field(default=24, ge=1, le=24 * 31)
     drift_min_decisions: int = Field(default=DRIFT_MIN_DECISIONS, ge=1)
-    # The closed loop (functions/monitoring/loop.py): decisions of the last this many days are joined to their
+    # The closed loop (functions/monitoring/loop/join.py): decisions of the last this many days are joined to their
     # outcomes by the daily job (card defaults mature 1 to 12 months after a decision).
     outcome_window_days: int = Field(default=400, ge=1, le=3660)
     # Set by the Lambda runtime. A container there serves one request at a time, so a batch is scored

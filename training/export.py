@@ -28,7 +28,7 @@ from functions.scoring.elderly import ELDERLY_RULE
 from functions.scoring.features import ENGINEERED, MODEL_FEATURES, MONOTONE, engineer
 from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.reference import build_reference
-from functions.scoring.strategy import DEFAULT_FILE as DEFAULT_STRATEGY
+from functions.scoring.strategy.engine import DEFAULT_FILE as DEFAULT_STRATEGY
 from functions.scoring.trees import FORMAT, TreeEnsemble, save_ensemble
 from functions.scoring.version import decision_policy, model_version
 from training import report

@@ -15,9 +15,9 @@ import httpx
 from pydantic import ValidationError
 
 from functions.api.errors import FieldError
+from functions.scoring.adverse.recourse_answer import RecourseAnswer
 from functions.scoring.contract import MAX_BATCH, BatchPredictions, Health, Prediction
 from functions.scoring.manifest import Manifest, ModelUnavailable, parse_manifest
-from functions.scoring.recourse_answer import RecourseAnswer
 
 DEFAULT_URL: Final = "http://127.0.0.1:8000"  # the local app that `make api` and `make run` start
 HEALTH_TIMEOUT: Final = 5.0  # seconds; health is cheap, a slow answer means trouble

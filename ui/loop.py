@@ -16,11 +16,11 @@ from functions.audit.decision import AuditUnavailableError
 from functions.audit.outcomes import OutcomeConflictError
 from functions.audit.outcomes_sqlite import SqliteOutcomeLog
 from functions.config import LOCAL_DECISION_LOG, get_settings
-from functions.monitoring.loop import LoopReport, close_loop
-from functions.monitoring.loop_cli import record_file
-from functions.monitoring.loop_report import GRADE_HEADER, grade_rows
-from functions.monitoring.outcome_file import OutcomeFileError
-from functions.monitoring.overrides import OverrideAnalysis, OverrideFigures
+from functions.monitoring.loop.cli import record_file
+from functions.monitoring.loop.join import LoopReport, close_loop
+from functions.monitoring.loop.outcome_file import OutcomeFileError
+from functions.monitoring.loop.overrides import OverrideAnalysis, OverrideFigures
+from functions.monitoring.loop.report import GRADE_HEADER, grade_rows
 from functions.scoring.manifest import Manifest
 from ui.limits import MAX_UPLOAD_MB
 

@@ -7,8 +7,8 @@ from typing import Any, Final
 import pandas as pd
 import streamlit as st
 
+from functions.scoring.adverse.recourse_answer import RecourseAnswer
 from functions.scoring.contract import Prediction
-from functions.scoring.recourse_answer import RecourseAnswer
 from ui.client import ApiCallError, ApiClient
 from ui.form import field_label
 

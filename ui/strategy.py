@@ -3,7 +3,7 @@ the swap matrix against the shipped strategy, expected loss and line actions; do
 
 The book is the batch tab's scored file, or an upload of a scored CSV (the 23 inputs and a
 `probability_of_default` column, as the batch tab's download has). Every figure comes from the what-if's own
-functions (functions/portfolio/whatif.py, whatif_summary.py) and the decision engine (functions/scoring).
+functions (functions/portfolio/whatif/tally.py, summary.py) and the decision engine (functions/scoring).
 """
 
 from dataclasses import dataclass
@@ -18,12 +18,12 @@ import yaml
 
 from functions.clientfiles.rows import ClientFileError, check_cells, parse_cell, read_table
 from functions.config import get_settings
-from functions.portfolio.whatif import evaluate, tradeoff
-from functions.portfolio.whatif_summary import summarise
+from functions.portfolio.whatif.summary import summarise
+from functions.portfolio.whatif.tally import evaluate, tradeoff
 from functions.scoring.manifest import Manifest, ModelUnavailable, read_manifest
 from functions.scoring.model import to_matrix
-from functions.scoring.strategy import DEFAULT_FILE, Strategy, parse_strategy
-from functions.scoring.strategy_file import DECISIONS, StrategyError
+from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy, parse_strategy
+from functions.scoring.strategy.file import DECISIONS, StrategyError
 from ui.batch import ParsedFile, ScoredFile
 
 PD_COLUMN: Final = "PROBABILITY_OF_DEFAULT"

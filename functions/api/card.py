@@ -1,11 +1,11 @@
 """The model card GET /v1/model answers: the verified manifest's own compact JSON, plus the reason statements
-shipped with the model (their version is their content hash; functions/scoring/statements.py).
+shipped with the model (their version is their content hash; functions/scoring/adverse/statements.py).
 """
 
 from pydantic import Field
 
+from functions.scoring.adverse.statements import StatementTable, statement_table
 from functions.scoring.manifest import Manifest
-from functions.scoring.statements import StatementTable, statement_table
 
 CARD_FIELD = "reason_statements"
 

@@ -12,8 +12,8 @@ from functions.api.serving import load_serving_model, load_serving_strategy
 from functions.config import Settings, get_settings
 from functions.scoring.manifest import ModelUnavailable
 from functions.scoring.model import ScoringModel
-from functions.scoring.strategy import Strategy
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.strategy.engine import Strategy
+from functions.scoring.strategy.file import StrategyError
 
 
 async def serving_model() -> ScoringModel:

@@ -16,7 +16,7 @@ from functions.audit.strategy_record import strategy_records
 from functions.config import Settings
 from functions.scoring.contract import ClientApplication
 from functions.scoring.model import Decision, Matrix, ScoringModel
-from functions.scoring.strategy import Outcomes
+from functions.scoring.strategy.engine import Outcomes
 from functions.telemetry import logger
 
 

@@ -1,4 +1,4 @@
-"""POST /v1/recourse: what would change the decision for one client (functions/scoring/recourse.py does the search).
+"""POST /v1/recourse: what would change the decision for one client (functions/scoring/adverse/recourse.py does the search).
 
 The body is /v1/predict's. For a client the strategy refers or declines, the answer is the smallest change of
 payments, balances and repayment status (brought current) found that the served strategy approves, with the PD it
@@ -16,10 +16,10 @@ from functions.api.deps import ModelDep, RequestId, SettingsDep, StrategyDep
 from functions.api.errors import documented
 from functions.api.guard import JSON_TYPE
 from functions.api.jsonbody import ScreenedRoute
+from functions.scoring.adverse.recourse import changes, find_recourse
+from functions.scoring.adverse.recourse_answer import Decision, InputChange, Proposal, RecourseAnswer
 from functions.scoring.contract import ClientApplication
 from functions.scoring.model import to_matrix
-from functions.scoring.recourse import changes, find_recourse
-from functions.scoring.recourse_answer import Decision, InputChange, Proposal, RecourseAnswer
 
 
 async def recourse(

@@ -13,8 +13,8 @@ from functions.audit.key import hash_key
 from functions.config import Settings, get_settings
 from functions.scoring.manifest import ModelUnavailable
 from functions.scoring.model import Decision, Matrix, ScoringModel, load_model
-from functions.scoring.strategy import Outcomes, Strategy, assign_challenger, read_strategy
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.strategy.engine import Outcomes, Strategy, assign_challenger, read_strategy
+from functions.scoring.strategy.file import StrategyError
 from functions.telemetry import logger
 
 

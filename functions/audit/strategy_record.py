@@ -10,7 +10,7 @@ from dataclasses import astuple, dataclass, fields
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:  # records only carry the outcomes' values: the drift job need not load the engine or PyYAML
-    from functions.scoring.strategy import Outcomes
+    from functions.scoring.strategy.engine import Outcomes
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 python -m functions.monitoring drift CURRENT [--format table|json] [--report DIR] [--model DIR]
 python -m functions.monitoring outcomes FILE [--format table|json] [--report DIR] [--model DIR]
-python -m functions.monitoring record-outcomes FILE | realised [...]   (functions/monitoring/loop_cli.py)
-python -m functions.monitoring validate [...]   (the validation pack: functions/monitoring/validate_cli.py)
+python -m functions.monitoring record-outcomes FILE | realised [...]   (functions/monitoring/loop/cli.py)
+python -m functions.monitoring validate [...]   (the validation pack: functions/monitoring/validation/cli.py)
 """
 
 import argparse
@@ -17,11 +17,11 @@ import numpy as np
 from functions.clientfiles.rows import ClientFileError, read_client_file
 from functions.config import MODEL_DIR
 from functions.monitoring.backtest import back_test
-from functions.monitoring.loop_cli import add_commands, run_command
+from functions.monitoring.loop.cli import add_commands, run_command
 from functions.monitoring.psi import population_drift
 from functions.monitoring.report import drift_report, outcomes_report
 from functions.monitoring.tables import drift_json, drift_table, emit, outcomes_json, outcomes_table
-from functions.monitoring.validate_cli import add_validate, run_validate
+from functions.monitoring.validation.cli import add_validate, run_validate
 from functions.scoring import model as scoring
 from functions.scoring.manifest import Manifest, ModelUnavailable
 from functions.scoring.model import points_of

@@ -6,7 +6,7 @@ decisions that are not synthetic, counts their stored reference bin indexes, and
 on the score. On AWS (`handler`, run daily by EventBridge Scheduler) it publishes them as CloudWatch metrics
 `PopulationStabilityIndex` with a `Feature` dimension, beside `DriftDecisions` (the decisions counted).
 Verdicts know the sample size (`noise.py`). It then joins the last OUTCOME_WINDOW_DAYS of decisions to their
-outcomes and publishes expected against realised (`loop.py`).
+outcomes and publishes expected against realised (`loop/join.py`).
 
 python -m functions.monitoring.job --local [--hours 24] [--format table|json]   # PSI table from var/decisions.sqlite
 """
@@ -160,7 +160,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info(
         "drift measured", extra={**summary, "psi": psi, "min_decisions": settings.drift_min_decisions}
     )
-    from functions.monitoring.loop import job_step  # the closed loop: expected against realised, overrides
+    from functions.monitoring.loop.join import (
+        job_step,  # the closed loop: expected against realised, overrides
+    )
 
     outcomes = job_step(now)
     logger.info("outcomes compared", extra=outcomes)

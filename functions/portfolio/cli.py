@@ -25,9 +25,9 @@ from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.files import RunFiles, check_paths, open_partial, summary_path
 from functions.portfolio.pool import EXIT_CODES, Chunk, Interrupted, interrupts_raise, scored_chunks
 from functions.portfolio.shard import HashingReader, output_header, serving_model, serving_strategy
-from functions.portfolio.whatif_run import add_command, whatif_main
+from functions.portfolio.whatif.run import add_command, whatif_main
 from functions.scoring.manifest import ModelUnavailable
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.strategy.file import StrategyError
 
 __all__ = ["chunks", "main", "score_file", "scored_chunks", "summary_path"]
 
@@ -122,7 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     score.add_argument(
         "--model", type=Path, default=None, metavar="DIR", help="model directory (default: model/)"
     )
-    add_command(commands)  # `whatif`: functions/portfolio/whatif_run.py
+    add_command(commands)  # `whatif`: functions/portfolio/whatif/run.py
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")

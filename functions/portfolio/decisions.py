@@ -1,4 +1,4 @@
-"""The strategy's columns and totals in a scored book: the same engine as the API (`functions.scoring.strategy`),
+"""The strategy's columns and totals in a scored book: the same engine as the API (`functions.scoring.strategy.engine`),
 applied to a whole chunk at once. A book is decided by the champion alone (a challenger is simulated, not drawn).
 """
 
@@ -9,8 +9,8 @@ import numpy as np
 
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
-from functions.scoring.strategy import Matrix, Outcomes, Strategy, Vector, read_strategy
-from functions.scoring.strategy_file import ACTIONS, DECISIONS
+from functions.scoring.strategy.engine import Matrix, Outcomes, Strategy, Vector, read_strategy
+from functions.scoring.strategy.file import ACTIONS, DECISIONS
 
 STRATEGY_COLUMNS: Final = (
     "decision",
@@ -41,7 +41,7 @@ def decide_book(strategy: Strategy, raw: Matrix, pd: Vector) -> Outcomes:
 
 def strategy_cells(outcomes: Outcomes) -> list[list[str]]:
     """Return each row's strategy cells in STRATEGY_COLUMNS order: labels, percent, whole NT$ limit, NT$ cents,
-    and the adverse-action notice (functions.scoring.notice)."""
+    and the adverse-action notice (functions.scoring.adverse.notice)."""
     columns = zip(
         outcomes.decision.tolist(),
         outcomes.decided_by.tolist(),

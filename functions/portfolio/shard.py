@@ -33,12 +33,12 @@ from functions.clientfiles.rows import (
 from functions.config import get_settings
 from functions.portfolio.counts import BookCounts
 from functions.portfolio.decisions import STRATEGY_COLUMNS, book_strategy, strategy_cells, strategy_totals
+from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.bins import BinCounts
 from functions.scoring.contract import FEATURES
 from functions.scoring.model import ScoringModel, load_model
 from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS, Ranked
-from functions.scoring.statements import STATEMENTS
-from functions.scoring.strategy import DEFAULT_FILE, Strategy
+from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy
 from functions.telemetry import logger, start_invocation
 
 SCORE_COLUMNS: Final = (

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Final
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from functions.scoring.strategy_answer import ClientReference, StrategyAnswer
+from functions.scoring.strategy.answer import ClientReference, StrategyAnswer
 
 MONTHS: Final = ("September", "August", "July", "June", "May", "April")  # 2005, newest first
 PAY_STATUS_CODES: Final = {

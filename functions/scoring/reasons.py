@@ -12,6 +12,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.contract import (
     BILLS,
     EDUCATION_CODES,
@@ -22,7 +23,6 @@ from functions.scoring.contract import (
     ReasonCode,
 )
 from functions.scoring.features import INPUTS_OF, MODEL_FEATURES, RATIO_CAP, engineer
-from functions.scoring.statements import STATEMENTS
 from functions.scoring.trees import TreeEnsemble
 
 Matrix = npt.NDArray[np.float64]

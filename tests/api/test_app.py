@@ -17,10 +17,10 @@ from jsonschema import Draft202012Validator
 
 from functions.api.app import create_app, get_app
 from functions.config import MODEL_DIR, Settings
+from functions.scoring.adverse.statements import STATEMENTS, VERSION
 from functions.scoring.contract import FEATURE_BY_NAME, MAX_BATCH
 from functions.scoring.model import ScoringModel, to_matrix
 from functions.scoring.reasons import REASON_GROUPS
-from functions.scoring.statements import STATEMENTS, VERSION
 from scripts.local import ROOT
 from training.synthetic import TYPICAL, generate_rows
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from functions.api.app import get_app
-from functions.scoring.recourse import IMMUTABLE
+from functions.scoring.adverse.recourse import IMMUTABLE
 from training.synthetic import HIGH_RISK, TYPICAL
 
 

@@ -11,8 +11,8 @@ import pytest
 from functions.api import serving
 from functions.config import MODEL_DIR, get_settings
 from functions.scoring.model import ScoringModel, load_model, to_matrix
-from functions.scoring.strategy import DEFAULT_FILE, Strategy
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy
+from functions.scoring.strategy.file import StrategyError
 from training.synthetic import generate_rows
 
 SHIPPED = (MODEL_DIR / DEFAULT_FILE).read_text()

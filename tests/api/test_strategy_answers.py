@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from functions.api.app import get_app
 from functions.audit.strategy_record import reference_hash
 from functions.config import MODEL_DIR
+from functions.scoring.adverse.notice import adverse_action_notice
+from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.model import load_model, to_matrix
-from functions.scoring.notice import adverse_action_notice
-from functions.scoring.statements import STATEMENTS
-from functions.scoring.strategy import DEFAULT_FILE, OUTCOME_FIELDS, read_strategy
+from functions.scoring.strategy.engine import DEFAULT_FILE, OUTCOME_FIELDS, read_strategy
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 SHIPPED = (MODEL_DIR / DEFAULT_FILE).read_text()

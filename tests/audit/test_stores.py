@@ -16,10 +16,10 @@ from functions.api.request_state import SYNTHETIC_HEADER
 from functions.audit import key as auditkey
 from functions.audit import stores as audit
 from functions.audit.decision import DecisionRecord, canonical_bytes, decision_bins, note_missing_reference
+from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.contract import FEATURE_NAMES, Applicant, ReasonCode
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import Decision, to_matrix
-from functions.scoring.statements import STATEMENTS
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
 TABLE = "credit-default-audit"

@@ -15,7 +15,7 @@ from functions.audit.strategy_record import (
 from functions.config import MODEL_DIR
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import to_matrix
-from functions.scoring.strategy import DEFAULT_FILE, Outcomes, Strategy, read_strategy
+from functions.scoring.strategy.engine import DEFAULT_FILE, Outcomes, Strategy, read_strategy
 from training.synthetic import TYPICAL
 
 KEY = b"k" * 32

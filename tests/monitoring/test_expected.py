@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from functions.monitoring.expected import (
+from functions.monitoring.loop.expected import (
     MISSING,
     by_window,
     compare,

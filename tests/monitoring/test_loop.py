@@ -12,7 +12,7 @@ from functions.audit.decision import DecisionRecord
 from functions.audit.outcomes import FinalDecision, Outcome
 from functions.audit.outcomes_sqlite import SqliteOutcomeLog
 from functions.monitoring.cli import main
-from functions.monitoring.loop import close_loop, gap_metrics, publish, rounds_for
+from functions.monitoring.loop.join import close_loop, gap_metrics, publish, rounds_for
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import to_matrix
 from training.synthetic import generate_rows

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from functions.monitoring import outcome_drop
-from functions.monitoring.outcome_drop import handler
+from functions.monitoring.loop import outcome_drop
+from functions.monitoring.loop.outcome_drop import handler
 
 HEADER = "decision_key,defaulted,observed_on"
 

@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 from botocore.stub import Stubber
 
-from functions.monitoring import outcome_drop
-from functions.monitoring.outcome_drop import DropUnavailableError, handler
+from functions.monitoring.loop import outcome_drop
+from functions.monitoring.loop.outcome_drop import DropUnavailableError, handler
 
 
 class FailingBody:

@@ -7,7 +7,7 @@ import pytest
 
 from functions.audit.outcomes import Outcome
 from functions.monitoring.cli import main
-from functions.monitoring.outcome_file import (
+from functions.monitoring.loop.outcome_file import (
     MAX_LINE_BYTES,
     OutcomeFileError,
     parse_outcomes,

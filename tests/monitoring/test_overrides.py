@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from functions.monitoring.overrides import analyse, figures
+from functions.monitoring.loop.overrides import analyse, figures
 
 Array = npt.NDArray[Any]
 GROUPS = {"sex": ("1", "2"), "marriage": ("1", "2", "3"), "age": ("<= 25", "(25, 35]", "(35, 50]", "> 50")}

@@ -1,4 +1,4 @@
-"""The validation pack command: its figures against `functions.monitoring.validation` run directly, its errors."""
+"""The validation pack command: its figures against `functions.monitoring.validation.ecb` run directly, its errors."""
 
 import csv
 import dataclasses
@@ -17,7 +17,7 @@ from functions.audit.outcomes import Outcome
 from functions.audit.outcomes_sqlite import SqliteOutcomeLog
 from functions.monitoring.cli import main
 from functions.monitoring.psi import drift_of
-from functions.monitoring.validation import (
+from functions.monitoring.validation.ecb import (
     current_versus_initial_auc,
     herfindahl,
     jeffreys_one_sided,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from functions.monitoring.stats import beta_cdf
-from functions.monitoring.validation import (
+from functions.monitoring.validation.ecb import (
     auc_standard_error,
     current_versus_initial_auc,
     herfindahl,

@@ -13,7 +13,7 @@ from functions.portfolio.decisions import (
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import read_manifest
 from functions.scoring.model import to_matrix
-from functions.scoring.strategy import DEFAULT_FILE
+from functions.scoring.strategy.engine import DEFAULT_FILE
 from training.synthetic import TYPICAL
 
 LIMIT, BILL = FEATURE_NAMES.index("limit_bal"), FEATURE_NAMES.index("bill_amt1")

@@ -10,12 +10,12 @@ import yaml
 
 from functions.config import MODEL_DIR
 from functions.monitoring.stats import jeffreys_interval
-from functions.portfolio.whatif import add, adverse_actions, evaluate, new_tally, tradeoff
-from functions.portfolio.whatif_summary import summarise, tradeoff_of
+from functions.portfolio.whatif.summary import summarise, tradeoff_of
+from functions.portfolio.whatif.tally import add, adverse_actions, evaluate, new_tally, tradeoff
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import ScoringModel, to_matrix
-from functions.scoring.strategy import DEFAULT_FILE, Strategy, parse_strategy
+from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy, parse_strategy
 from training.synthetic import TYPICAL, generate_rows
 
 SHIPPED = (MODEL_DIR / DEFAULT_FILE).read_text()

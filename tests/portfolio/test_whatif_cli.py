@@ -12,9 +12,9 @@ import pytest
 from functions.config import MODEL_DIR
 from functions.portfolio.cli import main
 from functions.portfolio.shard import serving_model
-from functions.portfolio.whatif_run import run_whatif
+from functions.portfolio.whatif.run import run_whatif
 from functions.scoring.model import to_matrix
-from functions.scoring.strategy import DEFAULT_FILE, read_strategy
+from functions.scoring.strategy.engine import DEFAULT_FILE, read_strategy
 from training.synthetic import generate_rows
 
 ROWS = generate_rows(80, seed=17)

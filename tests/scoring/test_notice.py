@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from functions.scoring.notice import (
+from functions.scoring.adverse.notice import (
     CHANGE,
     DELINQUENT,
     NONE,

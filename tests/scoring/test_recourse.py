@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 
 from functions.config import MODEL_DIR
-from functions.scoring.contract import FEATURE_NAMES, PAY_STATUS
-from functions.scoring.model import ScoringModel, to_matrix
-from functions.scoring.recourse import (
+from functions.scoring.adverse.recourse import (
     AMOUNTS,
     IMMUTABLE,
     NONE_SUFFICES,
@@ -19,7 +17,9 @@ from functions.scoring.recourse import (
     changes,
     find_recourse,
 )
-from functions.scoring.strategy import DEFAULT_FILE, Strategy, parse_strategy, read_strategy
+from functions.scoring.contract import FEATURE_NAMES, PAY_STATUS
+from functions.scoring.model import ScoringModel, to_matrix
+from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy, parse_strategy, read_strategy
 from training.data import load_dataset, split_dataset
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 

@@ -4,10 +4,16 @@ import re
 
 import numpy as np
 
+from functions.scoring.adverse.statements import (
+    STATEMENTS,
+    VERSION,
+    statement,
+    statement_table,
+    table_version,
+)
 from functions.scoring.contract import PROTECTED
 from functions.scoring.model import ScoringModel, to_matrix
 from functions.scoring.reasons import REASON_GROUPS
-from functions.scoring.statements import STATEMENTS, VERSION, statement, statement_table, table_version
 from training.synthetic import generate_rows
 
 PROTECTED_WORDS = re.compile(

@@ -8,7 +8,7 @@ import pytest
 from functions.config import MODEL_DIR
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.model import ScoringModel, load_model, to_matrix
-from functions.scoring.strategy import (
+from functions.scoring.strategy.engine import (
     DEFAULT_FILE,
     Strategy,
     assign_challenger,

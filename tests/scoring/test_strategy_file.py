@@ -7,8 +7,8 @@ import pytest
 
 from functions.config import MODEL_DIR
 from functions.scoring.manifest import Manifest, read_manifest
-from functions.scoring.strategy import DEFAULT_FILE, parse_strategy, read_strategy
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.strategy.engine import DEFAULT_FILE, parse_strategy, read_strategy
+from functions.scoring.strategy.file import StrategyError
 
 SHIPPED = (MODEL_DIR / DEFAULT_FILE).read_text()
 

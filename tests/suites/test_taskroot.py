@@ -246,7 +246,9 @@ def image_commands() -> list[str]:
 
 def test_every_lambda_handler_of_the_template_imports_in_isolation(task_root: Path, python: str) -> None:
     commands = image_commands()
-    assert {"functions.monitoring.outcome_drop.handler", "functions.monitoring.job.handler"} <= set(commands)
+    assert {"functions.monitoring.loop.outcome_drop.handler", "functions.monitoring.job.handler"} <= set(
+        commands
+    )
     result = subprocess.run(
         [
             interpreter(python),

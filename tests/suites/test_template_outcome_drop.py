@@ -4,7 +4,7 @@ least-privilege policy, its alarm and output (the handler itself: tests/monitori
 import fnmatch
 from typing import Any
 
-from functions.monitoring import outcome_drop
+from functions.monitoring.loop import outcome_drop
 from scripts.cfn import load_template
 
 

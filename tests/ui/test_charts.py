@@ -8,10 +8,10 @@ import pytest
 
 from functions.monitoring.backtest import grade_tests
 from functions.monitoring.psi import drift_of
+from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.contract import ReasonCode
 from functions.scoring.manifest import Manifest
 from functions.scoring.reference import reference_bins
-from functions.scoring.statements import STATEMENTS
 from ui import charts
 
 

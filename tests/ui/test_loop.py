@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from functions.audit.decision import DecisionRecord
 from functions.audit.outcomes import FinalDecision
 from functions.audit.outcomes_sqlite import SqliteOutcomeLog
-from functions.monitoring.loop import close_loop
+from functions.monitoring.loop.join import close_loop
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import to_matrix
 from training.synthetic import generate_rows

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from functions.audit.decision import DecisionRecord
 from functions.audit.outcomes import FinalDecision
 from functions.audit.outcomes_sqlite import SqliteOutcomeLog
-from functions.monitoring.loop import close_loop
+from functions.monitoring.loop.join import close_loop
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import to_matrix
 from scripts.local import ROOT, free_port, start_server, stop

@@ -12,7 +12,7 @@ from functions.config import MODEL_DIR
 from functions.scoring.contract import Prediction
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import ScoringModel, to_matrix
-from functions.scoring.strategy import DEFAULT_FILE, parse_strategy
+from functions.scoring.strategy.engine import DEFAULT_FILE, parse_strategy
 from training.synthetic import generate_rows, to_dataset_csv
 from ui import batch, strategy
 

@@ -20,10 +20,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from functions.scoring.adverse.notice import adverse_action_notice
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
-from functions.scoring.notice import adverse_action_notice
-from functions.scoring.strategy_checks import (
+from functions.scoring.strategy.checks import (
     Place,
     check_matrix,
     check_rules,
@@ -31,7 +31,7 @@ from functions.scoring.strategy_checks import (
     resolve_bands,
     rule_tests,
 )
-from functions.scoring.strategy_file import (
+from functions.scoring.strategy.file import (
     ACTIONS,
     DECISIONS,
     StrategyError,
@@ -66,7 +66,7 @@ class Outcomes:
     expected_loss: Vector  # EL = PD x LGD x EAD
     arm: Labels  # champion | challenger
     strategy_version: Labels
-    adverse_action_notice: Labels  # required | exempt | not_applicable (functions.scoring.notice)
+    adverse_action_notice: Labels  # required | exempt | not_applicable (functions.scoring.adverse.notice)
     notice_basis: Labels  # the clause of 12 CFR 1002.2(c) that decided it
 
     def records(self) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 from functions.monitoring.report import _table, page
-from functions.monitoring.validate import LEVEL, ValidationPack
+from functions.monitoring.validation.pack import LEVEL, ValidationPack
 
 JEFFREYS_HEADER = ("grade", "clients N", "defaults D", "PD", "observed D/N", "p-value", "H0 at 5 %")
 CONCENTRATION_HEADER = ("source", "clients", "Herfindahl HI", "sum of squared shares")

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.scoring.contract import FEATURE_NAMES
-from functions.scoring.strategy_file import (
+from functions.scoring.strategy.file import (
     MODEL_THRESHOLD,
     Condition,
     Located,

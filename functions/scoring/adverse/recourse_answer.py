@@ -1,6 +1,6 @@
 """The API's answer to POST /v1/recourse (what would change the decision): shared by the route and the UI client.
 
-The search itself is functions/scoring/recourse.py.
+The search itself is functions/scoring/adverse/recourse.py.
 """
 
 from typing import Literal

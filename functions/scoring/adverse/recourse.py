@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from functions.scoring.contract import BILLS, FEATURE_NAMES, MAX_AMOUNT, PAY_STATUS, PAYMENTS
 from functions.scoring.model import ScoringModel
-from functions.scoring.strategy import Strategy
+from functions.scoring.strategy.engine import Strategy
 
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Final
 
 from functions.audit.decision import AuditUnavailableError
-from functions.monitoring.loop_cli import local_log
-from functions.monitoring.outcome_file import OutcomeFileError
+from functions.monitoring.loop.cli import local_log
+from functions.monitoring.loop.outcome_file import OutcomeFileError
 from functions.monitoring.tables import emit
-from functions.monitoring.validate import ValidationPack, validation_pack
-from functions.monitoring.validate_report import pack_json, pack_summary, validation_html
+from functions.monitoring.validation.pack import ValidationPack, validation_pack
+from functions.monitoring.validation.report import pack_json, pack_summary, validation_html
 from functions.scoring.manifest import Manifest, ModelUnavailable, read_manifest
 
 GRADE_COLUMN: Final = "risk_grade"

@@ -1,12 +1,12 @@
-"""The what-if's summary from a book's summed tally (functions/portfolio/whatif.py): rates, money, notices,
+"""The what-if's summary from a book's summed tally (functions/portfolio/whatif/tally.py): rates, money, notices,
 selection by group, realised bad rates with Jeffreys intervals, swaps and the trade-off curve, as plain JSON."""
 
 from typing import Any
 
 from functions.monitoring.stats import jeffreys_interval
-from functions.portfolio.whatif import PD_BINS, Tally, new_tally
-from functions.scoring.strategy import Strategy
-from functions.scoring.strategy_file import ACTIONS, DECISIONS
+from functions.portfolio.whatif.tally import PD_BINS, Tally, new_tally
+from functions.scoring.strategy.engine import Strategy
+from functions.scoring.strategy.file import ACTIONS, DECISIONS
 
 
 def _rate(part: float, whole: float) -> float | None:

@@ -2,7 +2,7 @@
 
 Scores the book once (PD only, through the serving model, read with the streaming client-file reader so every
 accepted layout works), in chunks on a process pool, and tallies each strategy on the same PDs
-(functions/portfolio/whatif.py); prints the headline figures, writes the JSON and the HTML report.
+(functions/portfolio/whatif/tally.py); prints the headline figures, writes the JSON and the HTML report.
 Exit 0 when done, 2 on a usage, data or strategy-file error, 1 when scoring itself fails.
 """
 
@@ -32,14 +32,14 @@ from functions.clientfiles.rows import (
 )
 from functions.config import get_settings
 from functions.portfolio.shard import serving_model
-from functions.portfolio.whatif import Tally, add, evaluate, new_tally
-from functions.portfolio.whatif_report import whatif_report
-from functions.portfolio.whatif_summary import summarise
+from functions.portfolio.whatif.report import whatif_report
+from functions.portfolio.whatif.summary import summarise
+from functions.portfolio.whatif.tally import Tally, add, evaluate, new_tally
 from functions.scoring.contract import FEATURES
 from functions.scoring.manifest import ModelUnavailable
 from functions.scoring.model import ScoringModel
-from functions.scoring.strategy import Strategy, read_strategy
-from functions.scoring.strategy_file import StrategyError
+from functions.scoring.strategy.engine import Strategy, read_strategy
+from functions.scoring.strategy.file import StrategyError
 
 CHUNK_ROWS: Final = 10_000
 Chunk = list[tuple[int, list[str]]]

@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.audit.outcomes import JoinedLog, OutcomeStore
-from functions.monitoring.expected import Comparison, by_window, compare
-from functions.monitoring.overrides import OverrideAnalysis, analyse
+from functions.monitoring.loop.expected import Comparison, by_window, compare
+from functions.monitoring.loop.overrides import OverrideAnalysis, analyse
 from functions.scoring.manifest import GradeBand, Manifest
 from functions.scoring.manifest_parts import ReferenceDistributions
 from functions.scoring.reference import bin_labels

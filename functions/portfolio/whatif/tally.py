@@ -1,7 +1,7 @@
 """What-if of a credit strategy on a scored book: additive tallies per chunk of rows, then one summary.
 
 A tally is a mapping of named sums (clients, PD sums, NT$), so chunks scored on a pool add up exactly; the
-command (`python -m functions.portfolio whatif`, whatif_run.py), its HTML report and the UI's Strategy tab
+command (`python -m functions.portfolio whatif`, whatif/run.py), its HTML report and the UI's Strategy tab
 all summarise with the same functions. Pure: arrays in, numbers out.
 """
 
@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.scoring.contract import FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES
-from functions.scoring.strategy import Outcomes, Strategy
-from functions.scoring.strategy_file import ACTIONS, DECISIONS
+from functions.scoring.strategy.engine import Outcomes, Strategy
+from functions.scoring.strategy.file import ACTIONS, DECISIONS
 
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
@@ -62,7 +62,7 @@ def group_labels(raw: Matrix) -> dict[str, npt.NDArray[np.str_]]:
 
 def adverse_actions(outcomes: Outcomes) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Return the rows that get an adverse-action notice: (declined, limit lowered), by the one rule of
-    `functions.scoring.notice` (12 CFR 1002.2(c)(1); none for a currently delinquent account, (c)(2)(ii))."""
+    `functions.scoring.adverse.notice` (12 CFR 1002.2(c)(1); none for a currently delinquent account, (c)(2)(ii))."""
     required = outcomes.adverse_action_notice == "required"
     declined = outcomes.decision == "decline"
     return declined & required, ~declined & required

@@ -1,5 +1,5 @@
 """The strategy file: its typed form (pydantic) and a YAML reader whose errors name the line, the field and what
-is allowed. The pure engine that applies a strategy is `functions.scoring.strategy`; the format is in
+is allowed. The pure engine that applies a strategy is `functions.scoring.strategy.engine`; the format is in
 docs/strategy.md.
 """
 

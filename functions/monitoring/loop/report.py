@@ -3,9 +3,9 @@
 from collections.abc import Sequence
 from html import escape
 
-from functions.monitoring.expected import Comparison
-from functions.monitoring.loop import LoopReport
-from functions.monitoring.overrides import OverrideFigures
+from functions.monitoring.loop.expected import Comparison
+from functions.monitoring.loop.join import LoopReport
+from functions.monitoring.loop.overrides import OverrideFigures
 from functions.monitoring.report import _table, page, paired_bars
 
 

@@ -1,4 +1,4 @@
-"""The validation pack: the ECB's validation tests (`functions.monitoring.validation`) over the decision log.
+"""The validation pack: the ECB's validation tests (`functions.monitoring.validation.ecb`) over the decision log.
 
 Over one model's decisions in the log and the outcomes joined to them: the one-sided Jeffreys test per grade
 and for the portfolio (ECB 2019, 2.5.3.1; each grade's PD is the mean PD of its decisions with an outcome),
@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.audit.outcomes import JoinedLog
-from functions.monitoring.expected import grade_index
+from functions.monitoring.loop.expected import grade_index
 from functions.monitoring.noise import critical_psi, per_test_level, sized_verdict
 from functions.monitoring.psi import drift_of
 from functions.monitoring.tables import MIN_DRIFT_ROWS, shown_verdict
-from functions.monitoring.validation import (
+from functions.monitoring.validation.ecb import (
     AucTest,
     JeffreysTest,
     current_versus_initial_auc,

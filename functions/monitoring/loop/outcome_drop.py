@@ -23,7 +23,7 @@ from functions import aws
 from functions.audit.decision import AuditUnavailableError
 from functions.audit.feedback import outcome_store
 from functions.audit.outcomes import Outcome, OutcomeConflictError, OutcomeReceipt
-from functions.monitoring.outcome_file import OutcomeFileError, check_size, parse_outcomes
+from functions.monitoring.loop.outcome_file import OutcomeFileError, check_size, parse_outcomes
 from functions.telemetry import emit_event_metric, emit_job_metrics, logger, start_invocation
 
 DROP_PREFIX: Final = "outcomes/"

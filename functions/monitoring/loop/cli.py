@@ -14,9 +14,9 @@ from functions.audit.decision import AuditUnavailableError
 from functions.audit.outcomes import OutcomeConflictError, OutcomeReceipt
 from functions.audit.outcomes_sqlite import SqliteOutcomeLog
 from functions.config import LOCAL_DECISION_LOG, get_settings
-from functions.monitoring.loop import close_loop, loop_json
-from functions.monitoring.loop_report import loop_html, loop_table
-from functions.monitoring.outcome_file import MAX_LISTED, OutcomeFileError, read_outcome_file
+from functions.monitoring.loop.join import close_loop, loop_json
+from functions.monitoring.loop.outcome_file import MAX_LISTED, OutcomeFileError, read_outcome_file
+from functions.monitoring.loop.report import loop_html, loop_table
 from functions.monitoring.tables import emit
 from functions.scoring.manifest import ModelUnavailable, read_manifest
 
