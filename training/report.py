@@ -9,19 +9,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from functions.scoring.contract import EDUCATION_CODES, FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES
+from functions.scoring.elderly import AGE_BANDS
 from functions.scoring.manifest import GradeBand, Manifest
 from functions.scoring.manifest_parts import REFERENCE_RECALL, FairnessRow, GradeOutcome
 from training.evidence import evidence_lines
 from training.plots import PLOTS
 from training.reason_method import elderly_lines, reasons_section
 
-AGE_BANDS: Final = [
-    (18, 29, "18-29"),
-    (30, 39, "30-39"),
-    (40, 49, "40-49"),
-    (50, 61, "50-61"),
-    (62, 100, "62+"),  # elderly, 12 CFR 1002.2(o)
-]
 AT_RECALL: Final = f"at recall ≥ {REFERENCE_RECALL * 100:.0f} %"
 
 

@@ -36,6 +36,14 @@ ELDERLY_AGE: Final[Literal[62]] = 62  # 12 CFR 1002.2(o): "Elderly means age 62 
 YOUNGEST_AGE: Final[Literal[18]] = 18  # the contract's minimum age
 AGE_COLUMN: Final = FEATURE_NAMES.index("age")
 AGE_FEATURE: Final = MODEL_FEATURES.index("age")
+# Age bands of the fairness and selection tables (the card, the what-if): the last band is the elderly class.
+AGE_BANDS: Final = (
+    (YOUNGEST_AGE, 29, "18-29"),
+    (30, 39, "30-39"),
+    (40, 49, "40-49"),
+    (50, ELDERLY_AGE - 1, f"50-{ELDERLY_AGE - 1}"),
+    (ELDERLY_AGE, 100, f"{ELDERLY_AGE}+"),  # 12 CFR 1002.2(o)
+)
 ALL_NON_ELDERLY: Final = tuple(float(age) for age in range(YOUNGEST_AGE, ELDERLY_AGE))  # 18 .. 61
 ELDERLY_RULE: Final = ElderlyRule(
     elderly_age=ELDERLY_AGE,

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.scoring.contract import FEATURE_NAMES, MARRIAGE_CODES, SEX_CODES
+from functions.scoring.elderly import AGE_BANDS
 from functions.scoring.strategy.engine import Outcomes, Strategy
 from functions.scoring.strategy.file import ACTIONS, DECISIONS
 
@@ -21,13 +22,6 @@ Matrix = npt.NDArray[np.float64]
 Targets = npt.NDArray[np.int64]  # 1 default, 0 none, -1 unknown (no column, or the cell was not 0 or 1)
 Tally = defaultdict[str, float]  # named sums: clients, PD, NT$; a missing name is 0
 
-AGE_BANDS: Final = (
-    (18, 29, "18-29"),
-    (30, 39, "30-39"),
-    (40, 49, "40-49"),
-    (50, 59, "50-59"),
-    (60, 100, "60+"),
-)
 PD_BINS: Final = 200  # PD histogram of the book, for the trade-off curve (cut-offs every 0.005)
 _AT: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
