@@ -19,8 +19,8 @@ from functions.config import LOCAL_DECISION_LOG, get_settings
 from functions.monitoring.loop.cli import record_file
 from functions.monitoring.loop.join import LoopReport, close_loop
 from functions.monitoring.loop.outcome_file import OutcomeFileError
-from functions.monitoring.loop.overrides import OverrideAnalysis, OverrideFigures
-from functions.monitoring.loop.report import GRADE_HEADER, grade_rows
+from functions.monitoring.loop.overrides import OverrideAnalysis
+from functions.monitoring.loop.report import GRADE_HEADER, grade_rows, override_row
 from functions.scoring.manifest import Manifest
 from ui.limits import MAX_UPLOAD_MB
 
@@ -118,24 +118,10 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def override_cells(name: str, f: OverrideFigures) -> list[str]:
-    """One row of override figures: reviewed, each side's count, rate and realised default rate."""
-    return [
-        name,
-        f"{f.reviewed:,}",
-        f"{f.low_side:,}",
-        _share(f.low_side_rate),
-        _share(f.low_side_default_rate),
-        f"{f.high_side:,}",
-        _share(f.high_side_rate),
-        _share(f.high_side_default_rate),
-    ]
-
-
 def override_frame(analysis: OverrideAnalysis) -> pd.DataFrame:
     """Tabulate the overrides overall, then per group value (sex, marriage, age band)."""
-    rows = [override_cells("all", analysis.overall)] + [
-        override_cells(f"{group} {value}", figures)
+    rows = [list(override_row("all", analysis.overall, decimals=1))] + [
+        list(override_row(f"{group} {value}", figures, decimals=1))
         for group, values in analysis.groups.items()
         for value, figures in values.items()
     ]

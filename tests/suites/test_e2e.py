@@ -1,6 +1,5 @@
 """The frontend in a real browser: Debian's Chromium driven by Playwright, against the real API and UI."""
 
-import os
 import re
 import subprocess
 import sys
@@ -10,26 +9,15 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from scripts.local import ROOT, free_port, start_server, stop
+from tests.plugins.browser import WAIT_MS, healthy_page, metric_value
 from training.synthetic import HIGH_RISK, generate_rows, to_dataset_csv
 
 pytestmark = pytest.mark.e2e
 
-# Debian's package by default (`playwright install` cannot download here); CHROMIUM_PATH picks another build.
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = ROOT / "screenshots"
-WAIT_MS = 30_000  # the first page load starts Streamlit's script runner and the API call
 
 
 @pytest.fixture(scope="module")
@@ -47,44 +35,18 @@ def ui(live_api: str) -> Iterator[str]:
     stop(process)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Launch headless Chromium from the Debian package."""
-    assert CHROMIUM.is_file(), "install Chromium first: apt-get install -y chromium (.ci/run does)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def page(browser: Browser, ui: str) -> Iterator[Page]:
     """Open the app in a fresh page and wait until the sidebar reports the API healthy."""
     SHOTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1900})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.goto(ui)
-    expect(opened.get_by_text("Healthy · model")).to_be_visible(timeout=WAIT_MS)
-    yield opened
-    expect(opened.get_by_test_id("stException")).to_have_count(0)
-    context.close()
-    assert errors == []
+    with healthy_page(browser, ui, height=1900) as opened:
+        yield opened
 
 
 def open_tab(page: Page, name: str) -> Locator:
     """Click a tab and return its panel, so checks see only what that tab shows."""
     page.get_by_role("tab", name=name).click()
     return page.get_by_role("tabpanel", name=name)
-
-
-def metric_value(scope: Locator, label: str) -> Locator:
-    """Return the value of the st.metric whose label is exactly `label`."""
-    label_locator = scope.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
-    return scope.get_by_test_id("stMetric").filter(has=label_locator).get_by_test_id("stMetricValue")
 
 
 def test_browser_fills_form_and_scores_client(page: Page, live_api: str) -> None:

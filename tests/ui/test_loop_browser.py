@@ -2,14 +2,13 @@
 and UI, over a prepared decision log (DECISION_LOG): upload an outcome file, see the grades and the overrides.
 """
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from functions.audit.decision import DecisionRecord
 from functions.audit.outcomes import FinalDecision
@@ -18,24 +17,13 @@ from functions.monitoring.loop.join import close_loop
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import to_matrix
 from scripts.local import ROOT, free_port, start_server, stop
+from tests.plugins.browser import WAIT_MS, healthy_page, metric_value
 from training.synthetic import generate_rows
 from ui.loop import LOG_SOURCE
 
 pytestmark = pytest.mark.e2e
 
-# Debian's package by default (`playwright install` cannot download here); CHROMIUM_PATH picks another build.
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = ROOT / "screenshots"
-WAIT_MS = 30_000  # the first page load starts Streamlit's script runner and the API call
 SPAN = {"since_day": "2026-03-01", "until_day": "2026-03-31"}
 
 
@@ -77,37 +65,11 @@ def ui(live_api: str, log: Path) -> Iterator[str]:
     stop(process)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Launch headless Chromium from the Debian package."""
-    assert CHROMIUM.is_file(), "install Chromium first: apt-get install -y chromium (.ci/run does)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def page(browser: Browser, ui: str) -> Iterator[Page]:
     """Open the app in a fresh page and wait until the sidebar reports the API healthy."""
-    context = browser.new_context(viewport={"width": 1400, "height": 2400})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.goto(ui)
-    expect(opened.get_by_text("Healthy · model")).to_be_visible(timeout=WAIT_MS)
-    yield opened
-    expect(opened.get_by_test_id("stException")).to_have_count(0)
-    context.close()
-    assert errors == []
-
-
-def metric_value(scope: Locator, label: str) -> Locator:
-    """Return the value of the st.metric whose label is exactly `label`."""
-    label_locator = scope.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
-    return scope.get_by_test_id("stMetric").filter(has=label_locator).get_by_test_id("stMetricValue")
+    with healthy_page(browser, ui, height=2400) as opened:
+        yield opened
 
 
 def test_browser_records_an_outcome_file_and_shows_grades_and_overrides(

@@ -9,8 +9,8 @@ from functions.monitoring.loop.overrides import OverrideFigures
 from functions.monitoring.report import _table, page, paired_bars
 
 
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2%}"
+def _share(value: float | None, decimals: int = 2) -> str:
+    return "-" if value is None else f"{value:.{decimals}%}"
 
 
 def _number(value: float | None) -> str:
@@ -58,17 +58,18 @@ def grade_rows(comparison: Comparison) -> tuple[list[tuple[str, ...]], list[str]
     return rows, lights
 
 
-def override_row(name: str, f: OverrideFigures) -> tuple[str, ...]:
-    """One row of override figures: reviewed, each side's count, rate and realised default rate."""
+def override_row(name: str, f: OverrideFigures, *, decimals: int = 2) -> tuple[str, ...]:
+    """One row of override figures: reviewed, each side's count, rate and realised default rate (shares in %
+    with `decimals`)."""
     return (
         name,
         f"{f.reviewed:,}",
         f"{f.low_side:,}",
-        _share(f.low_side_rate),
-        _share(f.low_side_default_rate),
+        _share(f.low_side_rate, decimals),
+        _share(f.low_side_default_rate, decimals),
         f"{f.high_side:,}",
-        _share(f.high_side_rate),
-        _share(f.high_side_default_rate),
+        _share(f.high_side_rate, decimals),
+        _share(f.high_side_default_rate, decimals),
     )
 
 
