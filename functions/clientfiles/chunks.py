@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.clientfiles.cells import TOO_LONG
-from functions.clientfiles.rows import ClientRow, Layout, check_cells, parse_cell
+from functions.clientfiles.rows import ClientRow, Layout, check_cells, read_target
 from functions.scoring.contract import FEATURES
 
 _LOW: Final = np.array([spec.minimum for spec in FEATURES], dtype=np.float64)
@@ -82,13 +82,7 @@ def check_chunk(numbered: Sequence[tuple[int, list[str]]], layout: Layout) -> li
 
 def _accepted(line: int, cells: list[str], layout: Layout, values: list[float]) -> ClientRow:
     """Build a valid row's ClientRow as `check_cells` does: ID cell, inputs, target and its problem."""
-    target, problem = None, None
-    if (at := layout.target_at) is not None:
-        flag = parse_cell(cells[at]) if at < len(cells) else None
-        if flag in (0, 1):
-            target = int(flag)
-        else:
-            problem = check_cells(cells, layout, line).target_problem
+    target, problem = read_target(cells, layout, line)
     client_id = (
         cells[layout.id_at].strip() if layout.id_at is not None and layout.id_at < len(cells) else None
     )

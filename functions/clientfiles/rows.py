@@ -47,6 +47,7 @@ __all__ = [
     "read_client_file",
     "read_layout",
     "read_table",
+    "read_target",
     "stream_cells",
     "stream_clients",
     "table_of",
@@ -151,14 +152,18 @@ def check_cells(cells: list[str], layout: Layout, line: int) -> ClientRow:
         problems = tuple(_problem(line, e["loc"], e["msg"], e["type"]) for e in err.errors())
     else:
         values = tuple(raw_values(vars(applicant)))
-    target, target_problem = None, None
-    if (at := layout.target_at) is not None:
-        flag = parse_cell(cells[at]) if at < len(cells) else None
-        if flag in (0, 1):
-            target = int(flag)
-        else:
-            target_problem = Problem(line, layout.header[at], f"default flag {flag!r} is not 0 or 1")
+    target, target_problem = read_target(cells, layout, line)
     return ClientRow(line, _cell(cells, layout.id_at), values, target, problems, target_problem, applicant)
+
+
+def read_target(cells: list[str], layout: Layout, line: int) -> tuple[int | None, Problem | None]:
+    """Return a row's default flag (0 or 1; None without a target column) and the problem of any other value."""
+    if (at := layout.target_at) is None:
+        return None, None
+    flag = parse_cell(cells[at]) if at < len(cells) else None
+    if flag in (0, 1):
+        return int(flag), None
+    return None, Problem(line, layout.header[at], f"default flag {flag!r} is not 0 or 1")
 
 
 def _problem(line: int, loc: tuple[int | str, ...], message: str, kind: str) -> Problem:
