@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import httpx
 
-from functions.api.request_state import SYNTHETIC_HEADER
+from functions.api.gateway.request_state import SYNTHETIC_HEADER
 from functions.api.synthetic import synthetic_token
 from functions.scoring.contract import EXAMPLES
 from ui.client import Answer, ApiCallError, ApiClient, Endpoint, StackError, resolve_endpoint

@@ -1,8 +1,21 @@
-"""The scoring API: event envelope, request guard, JSON body, routes, error schema, docs pages, the per-request
-state, Lambda's `app.handler` and CodeDeploy's pre-traffic hook (`pretraffic.handler`).
+"""The scoring API: the request's front door (`gateway/`: event envelope, request guard, JSON body, per-request
+state), routes, error schema, docs pages, Lambda's `app.handler` and CodeDeploy's pre-traffic hook (`pretraffic.handler`).
 
 May import every package below it (monitoring, audit, clientfiles, scoring) and the root modules; nothing
 imports it but the UI, scripts and tests; it is independent of `functions.portfolio`.
 """
 
-__all__ = ["app", "docs", "envelope", "errors", "guard", "jsonbody", "pretraffic", "request_state"]
+__all__ = [
+    "app",
+    "card",
+    "deps",
+    "docs",
+    "errors",
+    "gateway",
+    "outcomes",
+    "pretraffic",
+    "recording",
+    "recourse",
+    "serving",
+    "synthetic",
+]

@@ -2,7 +2,7 @@
 
 `get_app()` builds the app once per process from the settings (uvicorn: `functions.api.app:get_app --factory`),
 `functions.api.serving` loads the model and the strategy once per container, `handler` passes events to one Mangum adapter
-through `functions.api.envelope`, which repairs what Mangum cannot parse and answers non-HTTP invocations.
+through `functions.api.gateway.envelope`, which repairs what Mangum cannot parse and answers non-HTTP invocations.
 """
 
 import hmac
@@ -19,13 +19,13 @@ from mangum.types import LambdaContext, LambdaEvent
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from functions.api import envelope
 from functions.api.card import ModelCard, card_json
 from functions.api.deps import ModelDep, RequestId, SettingsDep, StrategyDep
 from functions.api.docs import api_description, install_docs
 from functions.api.errors import ApiError, documented, install_error_handlers
-from functions.api.guard import JSON_TYPE, install_guard
-from functions.api.jsonbody import ScreenedRoute
+from functions.api.gateway import envelope
+from functions.api.gateway.guard import JSON_TYPE, install_guard
+from functions.api.gateway.jsonbody import ScreenedRoute
 from functions.api.outcomes import outcome_routes
 from functions.api.recording import observe, record_request
 from functions.api.recourse import recourse_routes

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from functions.api.errors import ApiError
-from functions.api.request_state import record_of
+from functions.api.gateway.request_state import record_of
 from functions.api.serving import load_serving_model, load_serving_strategy
 from functions.config import Settings, get_settings
 from functions.scoring.manifest import ModelUnavailable

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from functions.api.request_state import record_of
+from functions.api.gateway.request_state import record_of
 from functions.scoring.contract import FEATURE_BY_NAME, MAX_BATCH, FeatureSpec
 
 ErrorCode = Literal[

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from functions.api.errors import ApiError, ErrorResponse, documented
-from functions.api.jsonbody import ScreenedRoute
+from functions.api.gateway.jsonbody import ScreenedRoute
 from functions.audit.decision import AuditUnavailableError
 from functions.audit.feedback import final_decision, outcome_store
 from functions.audit.outcomes import (

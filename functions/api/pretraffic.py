@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from functions import aws
-from functions.api.request_state import (
+from functions.api.gateway.request_state import (
     SYNTHETIC_HEADER,  # marks hook and smoke requests (kept out of monitoring)
 )
 from functions.api.synthetic import synthetic_token

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from functions.api.request_state import record_of
+from functions.api.gateway.request_state import record_of
 from functions.audit import stores as audit
 from functions.audit.decision import canonical_bytes, decision_bins, note_missing_reference
 from functions.audit.strategy_record import strategy_records

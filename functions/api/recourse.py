@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from functions.api.deps import ModelDep, RequestId, SettingsDep, StrategyDep
 from functions.api.errors import documented
-from functions.api.guard import JSON_TYPE
-from functions.api.jsonbody import ScreenedRoute
+from functions.api.gateway.guard import JSON_TYPE
+from functions.api.gateway.jsonbody import ScreenedRoute
 from functions.scoring.adverse.recourse import changes, find_recourse
 from functions.scoring.adverse.recourse_answer import Decision, InputChange, Proposal, RecourseAnswer
 from functions.scoring.contract import ClientApplication

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from functions.api.envelope import answer, first_port, kind_of, normalise, plain_host
+from functions.api.gateway.envelope import answer, first_port, kind_of, normalise, plain_host
 
 
 @pytest.mark.parametrize(

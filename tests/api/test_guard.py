@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from functions.api.app import get_app
 from functions.api.errors import ErrorResponse
-from functions.api.guard import apply_stage_prefix, route_of
+from functions.api.gateway.guard import apply_stage_prefix, route_of
 from functions.config import MIB
 from functions.scoring.contract import MAX_BATCH, MAX_KEYS
 from functions.scoring.model import ScoringModel

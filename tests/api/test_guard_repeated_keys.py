@@ -7,7 +7,7 @@ from typing import Any, Final
 import pytest
 from fastapi.testclient import TestClient
 
-from functions.api.jsonbody import parse_json
+from functions.api.gateway.jsonbody import parse_json
 from functions.config import MIB
 from training.synthetic import TYPICAL
 

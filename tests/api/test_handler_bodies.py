@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from functions.api.app import handler
-from functions.api.envelope import body_problem
 from functions.api.errors import ErrorResponse
+from functions.api.gateway.envelope import body_problem
 from functions.config import MIB
 from training.synthetic import TYPICAL
 

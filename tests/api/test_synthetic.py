@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from functions.api.app import get_app
-from functions.api.request_state import SYNTHETIC_HEADER
+from functions.api.gateway.request_state import SYNTHETIC_HEADER
 from functions.scoring.contract import EXAMPLES
 
 TOKEN = "t" * 32

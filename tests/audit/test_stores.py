@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from moto import mock_aws
 
 from functions.api.app import get_app, handler
+from functions.api.gateway.request_state import SYNTHETIC_HEADER
 from functions.api.pretraffic import predict_event
-from functions.api.request_state import SYNTHETIC_HEADER
 from functions.audit import key as auditkey
 from functions.audit import stores as audit
 from functions.audit.decision import DecisionRecord, canonical_bytes, decision_bins, note_missing_reference

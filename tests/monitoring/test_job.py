@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from moto import mock_aws
 
 from functions.api.app import get_app
-from functions.api.request_state import SYNTHETIC_HEADER
+from functions.api.gateway.request_state import SYNTHETIC_HEADER
 from functions.audit import stores as audit
 from functions.audit.decision import DecisionRecord, StoredBins
 from functions.monitoring import job as drift_job

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.api.request_state import SYNTHETIC_HEADER
+from functions.api.gateway.request_state import SYNTHETIC_HEADER
 from scripts import smoke
 from scripts.local import ROOT, free_port
 

@@ -6,7 +6,7 @@ answers 500 in the error schema on a fault, and logs one line and one metrics re
 `screen` parses a JSON body once, refusing repeated keys at any depth (400 `duplicate_key`), and hands the
 parsed body to the routes (`ScreenedRoute`), so it is not parsed twice. A trailing slash is dropped
 (`/v1/health/` is served as `/v1/health`); the app never redirects. Repairs of the Lambda event itself
-(headers Mangum cannot parse, non-HTTP events) belong in `functions.api.envelope`, in front of Mangum.
+(headers Mangum cannot parse, non-HTTP events) belong in `functions.api.gateway.envelope`, in front of Mangum.
 """
 
 import time
@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from functions.api.errors import error_response, repeated_key_errors
-from functions.api.jsonbody import PARSED_KEY, parse_json
-from functions.api.request_state import RequestRecord, start_record
+from functions.api.gateway.jsonbody import PARSED_KEY, parse_json
+from functions.api.gateway.request_state import RequestRecord, start_record
 from functions.config import get_settings
 from functions.telemetry import bind_lambda_context, emit_metrics, logger
 
