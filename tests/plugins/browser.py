@@ -55,3 +55,9 @@ def metric_value(scope: Locator, label: str) -> Locator:
     """Return the value of the st.metric whose label is exactly `label`."""
     label_locator = scope.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
     return scope.get_by_test_id("stMetric").filter(has=label_locator).get_by_test_id("stMetricValue")
+
+
+def file_input(scope: Locator, label: str) -> Locator:
+    """Return the file input of the st.file_uploader whose label starts with `label` (a rerun can briefly keep
+    another tab state's uploader in the same panel, so never pick the panel's only input)."""
+    return scope.get_by_test_id("stFileUploader").filter(has_text=label).locator("input[type=file]")
