@@ -1,6 +1,8 @@
 """Fixtures of the browser tests: headless Chromium from the Debian package, a page of the app once it is healthy."""
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -8,6 +10,8 @@ from typing import Final
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from scripts.local import free_port, start_server, stop
 
 # Debian's package by default (`playwright install` cannot download here); CHROMIUM_PATH picks another build.
 CHROMIUM: Final = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -33,6 +37,23 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
+
+
+@contextmanager
+def served_ui(env: dict[str, str]) -> Iterator[str]:
+    """Serve frontend.py with `streamlit run` on a free 127.0.0.1 port with `env` added; yield its URL, then stop it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process: subprocess.Popen[bytes] = start_server(
+        [sys.executable, "-m", "streamlit", "run", "frontend.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        f"{url}/_stcore/health",
+        env=env,
+    )  # fmt: skip
+    try:
+        yield url
+    finally:
+        stop(process)
 
 
 @contextmanager

@@ -1,8 +1,6 @@
 """The frontend in a real browser: Debian's Chromium driven by Playwright, against the real API and UI."""
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +9,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from scripts.local import ROOT, free_port, start_server, stop
-from tests.plugins.browser import WAIT_MS, file_input, healthy_page, metric_value
+from scripts.local import ROOT, free_port
+from tests.plugins.browser import WAIT_MS, file_input, healthy_page, metric_value, served_ui
 from training.synthetic import HIGH_RISK, generate_rows, to_dataset_csv
 
 pytestmark = pytest.mark.e2e
@@ -22,17 +20,9 @@ SHOTS = ROOT / "screenshots"
 
 @pytest.fixture(scope="module")
 def ui(live_api: str) -> Iterator[str]:
-    """Serve frontend.py with `streamlit run` on a free 127.0.0.1 port, pointed at the live API."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process: subprocess.Popen[bytes] = start_server(
-        [sys.executable, "-m", "streamlit", "run", "frontend.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        f"{url}/_stcore/health",
-        env={"CREDIT_API_URL": live_api, "CREDIT_API_KEY": ""},
-    )  # fmt: skip
-    yield url
-    stop(process)
+    """The UI on a free 127.0.0.1 port, pointed at the live API."""
+    with served_ui({"CREDIT_API_URL": live_api, "CREDIT_API_KEY": ""}) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 and UI, over a prepared decision log (DECISION_LOG): upload an outcome file, see the grades and the overrides.
 """
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,8 +14,8 @@ from functions.audit.outcomes_sqlite import SqliteOutcomeLog
 from functions.monitoring.loop.join import close_loop
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import to_matrix
-from scripts.local import ROOT, free_port, start_server, stop
-from tests.plugins.browser import WAIT_MS, file_input, healthy_page, metric_value
+from scripts.local import ROOT
+from tests.plugins.browser import WAIT_MS, file_input, healthy_page, metric_value, served_ui
 from training.synthetic import generate_rows
 from ui.loop import LOG_SOURCE
 
@@ -52,17 +50,9 @@ def log(records: list[DecisionRecord], tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def ui(live_api: str, log: Path) -> Iterator[str]:
-    """Serve frontend.py with `streamlit run` on a free 127.0.0.1 port, the live API, the prepared log."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process: subprocess.Popen[bytes] = start_server(
-        [sys.executable, "-m", "streamlit", "run", "frontend.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        f"{url}/_stcore/health",
-        env={"CREDIT_API_URL": live_api, "CREDIT_API_KEY": "", "DECISION_LOG": str(log)},
-    )  # fmt: skip
-    yield url
-    stop(process)
+    """The UI on a free 127.0.0.1 port, pointed at the live API and the prepared log."""
+    with served_ui({"CREDIT_API_URL": live_api, "CREDIT_API_KEY": "", "DECISION_LOG": str(log)}) as url:
+        yield url
 
 
 @pytest.fixture
