@@ -107,13 +107,14 @@ print(json.dumps({"answers": answers, "heavy": heavy, "outside": outside}))
 """
 
 
-@pytest.fixture(scope="module")
-def probe(task_root: Path, python: str) -> dict[str, Any]:
-    """Feed every event to the handler in an interpreter that sees only the stdlib and the task root."""
-    events = [str(ROOT / "events" / f"{name}.json") for name in EVENTS_OK + EVENTS_WITHOUT_CONTENT_TYPE]
-    probe_code = PROBE.replace("HEAVY_MODULES", repr(HEAVY_MODULES))
-    result = subprocess.run(
-        [interpreter(python), "-I", "-S", "-B", "-c", probe_code + VERSION_LINE, str(task_root), *events],
+def run_isolated(
+    python: str, task_root: Path, code: str, args: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """Run `code` (HEAVY_MODULES filled in) with `args` in an interpreter that sees only the stdlib and the task
+    root, in the function's environment."""
+    code = code.replace("HEAVY_MODULES", repr(HEAVY_MODULES))
+    return subprocess.run(
+        [interpreter(python), "-I", "-S", "-B", "-c", code, str(task_root), *args],
         cwd=task_root,
         env=function_environment(task_root),
         capture_output=True,
@@ -121,6 +122,13 @@ def probe(task_root: Path, python: str) -> dict[str, Any]:
         timeout=300,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def probe(task_root: Path, python: str) -> dict[str, Any]:
+    """Feed every event to the handler in an interpreter that sees only the stdlib and the task root."""
+    events = [str(ROOT / "events" / f"{name}.json") for name in EVENTS_OK + EVENTS_WITHOUT_CONTENT_TYPE]
+    result = run_isolated(python, task_root, PROBE + VERSION_LINE, events)
     assert result.returncode == 0, f"the handler failed in isolation:\n{result.stderr[-4000:]}"
     *_, answers, version = result.stdout.strip().splitlines()
     assert version == python, f"the task root for {python} ran on Python {version}"
@@ -249,23 +257,6 @@ def test_every_lambda_handler_of_the_template_imports_in_isolation(task_root: Pa
     assert {"functions.monitoring.loop.outcome_drop.handler", "functions.monitoring.job.handler"} <= set(
         commands
     )
-    result = subprocess.run(
-        [
-            interpreter(python),
-            "-I",
-            "-S",
-            "-B",
-            "-c",
-            HANDLERS_PROBE.replace("HEAVY_MODULES", repr(HEAVY_MODULES)),
-            str(task_root),
-            *commands,
-        ],
-        cwd=task_root,
-        env=function_environment(task_root),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_isolated(python, task_root, HANDLERS_PROBE, commands)
     assert result.returncode == 0, f"a handler failed to import in isolation:\n{result.stderr[-4000:]}"
     assert json.loads(result.stdout) == [], "a Lambda handler imported a heavy module"
