@@ -1,5 +1,6 @@
 """Load the verified serving model once; assess -> grade -> decide -> explain (pure after load)."""
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,14 +14,21 @@ from functions.scoring.contract import FEATURE_NAMES, ReasonCode, raw_values
 from functions.scoring.elderly import Scores, by_walk, most_favourable_age, non_elderly_ages
 from functions.scoring.features import MODEL_FEATURES, engineer
 from functions.scoring.manifest import Manifest, ModelUnavailable, ScoreScaling, read_manifest
-from functions.scoring.reasons import Ranked, explain_rows, group_tags, measure_impacts, rank_reasons
+from functions.scoring.reasons import (
+    Ranked,
+    explain_rows,
+    gc_paused,
+    group_tags,
+    measure_impacts,
+    rank_reasons,
+)
 from functions.scoring.trees import TreeEnsemble, load_ensemble
 from functions.scoring.version import verify_version
 
 Matrix = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The model's answer for one client: PD in [0, 1], decision, scorecard points, risk grade, reasons."""
 
@@ -115,25 +123,38 @@ class ScoringModel:
             )
         else:
             probabilities, reasons = self.ensemble.predict_proba(features), [()] * raw.shape[0]
-        scaling, threshold, grade = self.manifest.score_scaling, self.threshold, self.manifest.grade
-        return [
-            Decision(
-                probability_of_default=probability,
-                predicted_default=decide(probability, threshold=threshold),
-                threshold=threshold,
-                score=scaling.points(probability),
-                risk_grade=grade(probability).grade,
-                reasons=row_reasons,
-            )
-            for probability, row_reasons in zip(probabilities.tolist(), reasons, strict=True)
-        ]
+        threshold = self.threshold
+        grades = grades_of(probabilities, self.manifest)
+        points = points_of(probabilities, self.manifest.score_scaling).astype(np.int64)
+        with gc_paused():
+            return [
+                Decision(probability, probability >= threshold, threshold, score, grade, row_reasons)
+                for probability, score, grade, row_reasons in zip(
+                    probabilities.tolist(), points.tolist(), grades, reasons, strict=True
+                )
+            ]
 
 
 def points_of(probabilities: Matrix, scaling: ScoreScaling) -> Matrix:
-    """Return the scorecard points of each PD in [0, 1] under the manifest's scaling (integers as floats)."""
-    return np.asarray(
-        [scaling.points(p) for p in np.asarray(probabilities, dtype=np.float64).tolist()], dtype=np.float64
-    )
+    """Return the scorecard points of each PD in [0, 1] under the manifest's scaling (integers as floats).
+
+    Column by column, the arithmetic of `ScoreScaling.points` bit for bit: the log is math.log's (numpy's may
+    differ in the last bit, which could move a point at a half), and np.rint rounds halves to even as `round`.
+    """
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-9, 1 - 1e-9)
+    odds = (1 - p) / p / scaling.anchor_odds
+    logs = np.fromiter(map(math.log, odds.tolist()), dtype=np.float64, count=odds.size).reshape(odds.shape)
+    points = scaling.anchor_score + scaling.points_to_double_odds / math.log(2) * logs
+    return np.asarray(np.rint(np.clip(points, scaling.min, scaling.max)), dtype=np.float64)
+
+
+def grades_of(probabilities: Matrix, manifest: Manifest) -> list[str]:
+    """Return the risk grade of each PD in [0, 1] (rows), as `Manifest.grade`; raises StopIteration beyond the bands."""
+    below = np.asarray(probabilities)[:, None] < np.array([band.max_pd for band in manifest.grade_bands])
+    if not below.any(axis=1).all():  # a PD no band holds: raise as row by row does
+        manifest.grade(float(probabilities[~below.any(axis=1)][0]))
+    names = np.array([band.grade for band in manifest.grade_bands], dtype=object)
+    return list(names[np.argmax(below, axis=1)].tolist())  # the first band whose bound is above the PD
 
 
 def load_model(model_dir: Path) -> ScoringModel:

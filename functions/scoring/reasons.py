@@ -5,7 +5,9 @@ reference profile (a counterfactual "what if this factor were typical of good pa
 groups with a positive impact, largest first, at most `MAX_REASONS`.
 """
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -100,43 +102,74 @@ def rank_reasons(impacts: Matrix) -> Ranked:
 
 def word_reasons(ranked: Ranked, raw: Matrix, features: Matrix) -> list[tuple[ReasonCode, ...]]:
     """Word every row's listed reasons (as `top_reasons` would), each distinct text phrased once per group."""
-    codes = list(REASON_GROUPS)
-    position = np.arange(MAX_REASONS) < ranked.listed[:, None]
-    texts: list[list[str]] = []  # per group, per row: its text where the group is listed, else ""
-    for group, code in enumerate(codes):
-        column = [""] * raw.shape[0]
-        rows = np.flatnonzero(((ranked.groups == group) & position).any(axis=1))
-        if rows.size:
-            for row, text in zip(rows.tolist(), _phrases(code, raw, features, rows), strict=True):
-                column[row] = text
-        texts.append(column)
-    return [
-        tuple(
-            ReasonCode(code=codes[g], text=texts[g][row], impact=impact, statement=STATEMENTS[codes[g]])
-            for g, impact in zip(groups[:listed], impacts[:listed], strict=False)
-        )
-        for row, (groups, impacts, listed) in enumerate(
-            zip(ranked.groups.tolist(), ranked.impacts.tolist(), ranked.listed.tolist(), strict=True)
-        )
-    ]
+    rows, slots = np.nonzero(np.arange(MAX_REASONS) < ranked.listed[:, None])  # row by row, in rank order
+    groups = ranked.groups[rows, slots]
+    texts = np.empty(rows.size, dtype=object)
+    for group, code in enumerate(REASON_GROUPS):
+        chosen = np.flatnonzero(groups == group)
+        if chosen.size:
+            phrased, inverse = _phrases(code, raw, features, rows[chosen])
+            texts[chosen] = np.array(phrased, dtype=object)[inverse]
+    codes = np.array(list(REASON_GROUPS), dtype=object)[groups].tolist()
+    validate = ReasonCode.__pydantic_validator__.validate_python  # what ReasonCode(...) runs, minus a frame
+    with gc_paused():
+        built = [
+            validate({"code": code, "text": text, "impact": impact, "statement": STATEMENTS[code]})
+            for code, text, impact in zip(
+                codes, texts.tolist(), ranked.impacts[rows, slots].tolist(), strict=True
+            )
+        ]
+        ends = np.cumsum(ranked.listed).tolist()
+        return [
+            tuple(built[end - listed : end]) for end, listed in zip(ends, ranked.listed.tolist(), strict=True)
+        ]
 
 
-def _phrases(code: str, raw: Matrix, features: Matrix, rows: npt.NDArray[np.intp]) -> list[str]:
-    """Phrase `code` for each of `rows` with `describe`, once per distinct key of what its text reads."""
-    keys = _text_keys(code, raw[rows], features[rows])
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    phrased = []
-    for row in rows[first].tolist():
-        inputs = dict(zip(FEATURE_NAMES, raw[row].tolist(), strict=True))
-        phrased.append(describe(code, inputs, dict(zip(MODEL_FEATURES, features[row].tolist(), strict=True))))
-    return [phrased[k] for k in inverse.reshape(-1).tolist()]
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small acyclic objects (a batch's answers)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
-def _text_keys(code: str, raw: Matrix, features: Matrix) -> npt.NDArray[np.int64]:
-    """Return, per row, the bits of every value `describe(code, ...)` reads (rows x k): equal keys, equal text.
+def _phrases(
+    code: str, raw: Matrix, features: Matrix, rows: npt.NDArray[np.intp]
+) -> tuple[list[str], npt.NDArray[np.intp]]:
+    """Phrase `code` once per distinct key of what its text reads among `rows` (as `describe` would): the texts,
+    and the index of each row's text among them."""
+    values = _text_values(code, raw[rows], features[rows])
+    keys = values.view(
+        np.int64
+    )  # bits, not values: -0.0 and 0.0 compare equal but print differently ("NT$-0")
+    if keys.shape[1] == 1:
+        _, first, inverse = np.unique(keys[:, 0], return_index=True, return_inverse=True)
+    else:  # each row's int64s as one opaque value: what np.unique(axis=0) does, more slowly
+        whole = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1])))
+        _, first, inverse = np.unique(whole[:, 0], return_index=True, return_inverse=True)
+    if code == "utilisation":
+        phrased = [_utilisation(ratio) for ratio in values[first, 0].tolist()]
+    elif code == "payments":
+        phrased = [_payment_text(int(branch), shown) for branch, shown in values[first].tolist()]
+    else:
+        inputs, built = raw[rows[first]].tolist(), features[rows[first]].tolist()
+        phrased = [
+            describe(
+                code,
+                dict(zip(FEATURE_NAMES, row, strict=True)),
+                dict(zip(MODEL_FEATURES, engineered, strict=True)),
+            )
+            for row, engineered in zip(inputs, built, strict=True)
+        ]
+    return phrased, inverse.reshape(-1)
 
-    Bits, not values: -0.0 and 0.0 compare equal but print differently ("NT$-0").
-    """
+
+def _text_values(code: str, raw: Matrix, features: Matrix) -> Matrix:
+    """Return, per row, every value `describe(code, ...)` reads (rows x k, C order): equal bits, equal text."""
     if code == "payments":  # the text reads the amount or the ratio only in the branch that prints it
         paid: Matrix = np.zeros(raw.shape[0], dtype=np.float64)
         for name in PAYMENTS:  # left to right, as `sum` adds them in `_payments`
@@ -151,7 +184,7 @@ def _text_keys(code: str, raw: Matrix, features: Matrix) -> npt.NDArray[np.int64
         values = features[:, [_FEATURE["utilisation_latest"]]]
     else:
         values = raw[:, [_INDEX[name] for name in REASON_GROUPS[code]]]
-    return np.ascontiguousarray(values).view(np.int64)
+    return np.ascontiguousarray(values)
 
 
 def measure_impacts(
@@ -244,9 +277,18 @@ def _utilisation(ratio: float) -> str:
 
 def _payments(value: Mapping[str, float], ratio: float) -> str:
     if sum(value[name] for name in PAYMENTS) == 0:
-        return "no payment in the last 6 months"
+        return _payment_text(0, 0.0)
     if value["bill_amt2"] <= 0:
-        return f"paid {money(value['pay_amt1'])} last month with no bill due"
-    if ratio >= RATIO_CAP:
+        return _payment_text(1, value["pay_amt1"])
+    return _payment_text(2 if ratio >= RATIO_CAP else 3, ratio)
+
+
+def _payment_text(branch: int, shown: float) -> str:
+    """Phrase the payments of a branch: 0 none, 1 no bill (`shown` paid), 2 capped ratio, 3 ratio `shown`."""
+    if branch == 0:
+        return "no payment in the last 6 months"
+    if branch == 1:
+        return f"paid {money(shown)} last month with no bill due"
+    if branch == 2:
         return f"paid at least {RATIO_CAP:.0%} of the previous bill last month"
-    return f"paid {ratio:.0%} of the previous bill last month"
+    return f"paid {shown:.0%} of the previous bill last month"
