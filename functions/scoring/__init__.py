@@ -1,6 +1,6 @@
-"""The pure model: the 23 inputs (contract), features, the numpy tree ensemble and its bit masks, reference bins,
-reason codes, the elderly rule of Regulation B, the verified manifest, `ScoringModel` (assess -> points, grade,
-decision, reasons); adverse action (`adverse/`: the reason codes' statements, the notice rule, what would change
+"""The pure model: the 23 inputs (contract), features, the numpy tree ensemble, its bit masks and the re-walk of
+what a variant can change (rewalk), reference bins, reason codes, the elderly rule of Regulation B, the verified
+manifest, `ScoringModel` (assess -> points, grade, decision, reasons); adverse action (`adverse/`: the reason codes' statements, the notice rule, what would change
 a decision) and the credit strategy (`strategy/`: file, checks, the vectorised decision engine).
 
 Imports nothing else of the product but `functions.config`; numpy, pydantic and PyYAML only (no scikit-learn, pandas or scipy).
@@ -17,6 +17,7 @@ __all__ = [
     "model",
     "reasons",
     "reference",
+    "rewalk",
     "strategy",
     "trees",
 ]

@@ -12,7 +12,7 @@ ages 18-61, and the reasons are measured at an age no non-elderly age beats, so 
 The ensemble reads age through one model feature, so its PD is constant between consecutive age thresholds:
 the youngest age 18 and, per threshold t in [18, 61), the first integer above t reach every PD of 18-61
 (`non_elderly_ages`; tests/scoring/test_elderly.py checks the equivalence on the shipped model), and only the
-trees that split on age are walked again (`TreeEnsemble.raw_score_at`). A reason's impact is then measured at
+trees that split on age are walked again (`TreeEnsemble.raw_score_with`). A reason's impact is then measured at
 the age the score used: the PD minus the PD with its group at the reference profile, that age unchanged.
 """
 
@@ -102,13 +102,13 @@ def by_rows(probability: Callable[[Matrix], Matrix]) -> Scores:
 
 
 def by_walk(ensemble: TreeEnsemble) -> Scores:
-    """Return `scores` for `most_favourable_age` through the ensemble's re-walk (`TreeEnsemble.raw_score_at`):
-    only the trees that split on age are walked again, once per age; an age that reaches the row's own leaves
-    gives its own PD exactly, so only a truly lower PD changes the age."""
+    """Return `scores` for `most_favourable_age` through the ensemble's re-walk (`TreeEnsemble.raw_score_with`):
+    each row is walked once, and only the trees that split on age again, once per age; an age that reaches the
+    row's own leaves gives its own PD exactly, so only a truly lower PD changes the age."""
 
     def scores(raw: Matrix, ages: Matrix) -> Matrix:
         features = engineer(raw)  # age is a model feature as it is: no other feature is built from it
-        at_ages = ensemble.raw_score_at(features, AGE_FEATURE, ages)
-        return ensemble.calibrate(np.column_stack([ensemble.raw_score(features), at_ages]))
+        own, at_ages = ensemble.raw_score_with(features, AGE_FEATURE, ages)
+        return ensemble.calibrate(np.column_stack([own, at_ages]))
 
     return scores

@@ -143,8 +143,13 @@ def leaf_index(masks: Masks) -> npt.NDArray[np.intp]:
     return (np.frexp(lowest.astype(np.float64))[1] - 1).astype(np.intp)
 
 
-def leaf_values(tables: LeafMasks, masks: Masks) -> Matrix:
-    """Return the value of each (tree, row) pair's leaf, shape (trees, rows), trees in table order."""
-    index = leaf_index(masks)
-    index += (np.arange(index.shape[0]) * tables.leaf_values.shape[1])[:, None]
+def leaf_values(tables: LeafMasks, masks: Masks, *, trees: npt.NDArray[np.intp] | None = None) -> Matrix:
+    """Return the value of each (tree, row) pair's leaf, shape (trees, rows), trees in table order; with `trees`
+    (table indices, ascending), the masks (rows x trees) and the answer hold only those trees."""
+    if trees is None:
+        index = leaf_index(masks)
+        index += (np.arange(index.shape[0]) * tables.leaf_values.shape[1])[:, None]
+    else:
+        index = leaf_index(masks)
+        index += (trees * tables.leaf_values.shape[1])[:, None]
     return np.take(tables.leaf_values, index)

@@ -16,10 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.scoring.leafmasks import LeafMasks, build_masks, leaf_index, leaf_values, reachable
+from functions.scoring.rewalk import blocks, raw_score_with, rewalk, tree_sum
 
 FORMAT: Final = "credit-default-trees/1"
 ARRAYS: Final = ("feature", "threshold", "children", "value", "roots", "scalars")
-BLOCK_ROWS: Final = 2048  # rows per block: (rows x trees) masks and values fit in a few MB of cache
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class TreeEnsemble:
         """Return the leaf node each row reaches in each tree, shape (trees, rows), trees in `walk_order`."""
         X = self._flat(X)
         found = np.empty((self._order.size, X.shape[0]), dtype=np.intp)
-        for block in _blocks(X.shape[0]):
+        for block in blocks(X.shape[0]):
             reached = reachable(self._masks, X[block], self._masks.read)
             index = leaf_index(reached)
             found[:, block] = np.take_along_axis(self._masks.leaf_nodes, index, axis=1)
@@ -96,9 +96,10 @@ class TreeEnsemble:
         """Return the log-odds of X's rows and of each variant's rows, shape (1 + variants, rows).
 
         Variant k may differ from X only in features read by nodes whose `tags` carry bit k (a uint8 tags up to
-        8 variants, a uint64 up to 64): only those
-        features of the variant are read, the others are X's. Each variant's log-odds is X's plus the sum,
-        over trees in walk order, of its leaf value minus X's (the same arithmetic whatever the batch).
+        8 variants, a uint64 up to 64): only those features of the variant are read, the others are X's. Each
+        variant's log-odds is X's plus the sum, over trees in walk order, of its leaf value minus X's (the same
+        arithmetic whatever the batch); only the trees and rows the change can reach are walked again
+        (functions/scoring/rewalk.py). Raises ValueError for a variant of another shape than X.
         """
         X = self._flat(X)
         if any(variant.shape != X.shape for variant in variants):
@@ -107,69 +108,36 @@ class TreeEnsemble:
             np.unique(self.feature[self.is_split & (tags & tags.dtype.type(1 << bit) != 0)]).tolist()
             for bit in range(len(variants))
         ]
-        # Features by the set of variants that change them: each variant ANDs the groups it keeps.
-        groups: dict[int, list[int]] = {}
-        for f in self._masks.read:
-            groups.setdefault(sum(1 << k for k, cols in enumerate(changed) if f in cols), []).append(f)
-        stacked = np.empty((1 + len(variants), X.shape[0]), dtype=np.float64)
-        for block in _blocks(X.shape[0]):
-            kept = {key: reachable(self._masks, X[block], group) for key, group in groups.items()}
-            base = reachable(self._masks, X[block], ())
-            for masks in kept.values():
-                np.bitwise_and(base, masks, out=base)
-            values = leaf_values(self._masks, base)
-            stacked[0, block] = tree_sum(values) + self.baseline
-            for k, variant in enumerate(variants):
-                reached = reachable(self._masks, X[block], ())
-                for key, masks in kept.items():
-                    if not key >> k & 1:
-                        np.bitwise_and(reached, masks, out=reached)
-                reachable(self._masks, self._flat(variant[block]), changed[k], into=reached)
-                change = leaf_values(self._masks, reached) - values
-                stacked[1 + k, block] = stacked[0, block] + tree_sum(change)
-        return stacked
+        flat = [
+            self._flat(variant) if cols else variant for variant, cols in zip(variants, changed, strict=True)
+        ]
+        return rewalk(self._masks, self.baseline, X, flat, changed)
 
     def raw_score(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Return the ensemble's log-odds for each row of the model matrix."""
         X = self._flat(X)
         raw = np.empty(X.shape[0], dtype=np.float64)
-        for block in _blocks(X.shape[0]):
+        for block in blocks(X.shape[0]):
             reached = reachable(self._masks, X[block], self._masks.read)
             raw[block] = tree_sum(leaf_values(self._masks, reached)) + self.baseline
         return raw
 
+    def raw_score_with(
+        self, X: npt.NDArray[np.float64], feature: int, values: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Return the log-odds of X's rows (rows x model features), and with `feature` set to each of `values`
+        (rows x values): X's log-odds plus, over the trees that split on `feature` (in walk order), the leaf
+        value at that value minus X's. X's rows are walked once and only those trees again; a value that
+        reaches X's own leaves gives X's log-odds exactly.
+        """
+        return raw_score_with(self._masks, self.baseline, self._flat(X), feature, values)
+
     def raw_score_at(
         self, X: npt.NDArray[np.float64], feature: int, values: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
-        """Return the log-odds of X's rows (rows x model features) with `feature` set to each of `values`
-        (rows x values), as the re-walk measures a variant: X's log-odds plus, over the trees that split on
-        `feature` (in walk order), the leaf value at that value minus X's. Only those trees are walked again;
-        a value that reaches X's own leaves gives X's log-odds exactly.
-        """
-        X, tables = self._flat(X), self._masks
-        own = self.raw_score(X)
-        last = tables.masks[tables.starts[feature] + tables.cuts[feature].size]  # every split on it applied
-        trees = np.flatnonzero(last != ~last.dtype.type(0))  # the trees (in walk order) that split on it
-        if trees.size == 0:
-            return np.repeat(own[:, None], values.size, axis=1)
-        at = np.zeros((values.size, self.n_features), dtype=np.float64)
-        at[:, feature] = values
-        by_value = reachable(tables, at, (feature,))[:, trees]  # (values, trees read)
-        leaves = tables.leaf_values[trees]
-        others = tuple(f for f in tables.read if f != feature)
-        raw = np.empty((X.shape[0], values.size), dtype=np.float64)
-        step = max(1, BLOCK_ROWS // values.size)  # (rows x values x trees) masks stay a few MB
-        for start in range(0, X.shape[0], step):
-            block = slice(start, min(start + step, X.shape[0]))
-            kept = reachable(tables, X[block], others)[:, trees]
-            mine = np.take_along_axis(
-                leaves, leaf_index(kept & reachable(tables, X[block], (feature,))[:, trees]), 1
-            )
-            both = (kept[:, None, :] & by_value[None, :, :]).reshape(-1, trees.size)
-            change = np.take_along_axis(leaves, leaf_index(both), 1).reshape(trees.size, -1, values.size)
-            change -= mine[:, :, None]
-            raw[block] = own[block, None] + tree_sum(change.reshape(trees.size, -1)).reshape(-1, values.size)
-        return raw
+        """Return the log-odds (rows x values) of X's rows with `feature` set to each of `values` (see
+        `raw_score_with`)."""
+        return self.raw_score_with(X, feature, values)[1]
 
     def calibrate(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Map log-odds to the calibrated probability of default."""
@@ -192,22 +160,6 @@ class TreeEnsemble:
             "roots": self.roots.astype(np.int32),
             "scalars": scalars,
         }
-
-
-def tree_sum(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Sum (trees, rows) leaf values over trees, in tree order whatever the number of rows.
-
-    numpy adds the rows of a (trees, n) array one after another when n >= 2, but a lone column pairwise: a
-    single row then differs from the same row in a batch in the last bits. cumsum is always in order.
-    """
-    if values.shape[1] == 1:
-        return np.asarray(np.cumsum(values[:, 0])[-1:], dtype=np.float64)
-    return np.asarray(values.sum(axis=0), dtype=np.float64)
-
-
-def _blocks(rows: int) -> list[slice]:
-    """Split rows into blocks whose masks and leaf values stay in the CPU's cache."""
-    return [slice(start, min(start + BLOCK_ROWS, rows)) for start in range(0, rows, BLOCK_ROWS)]
 
 
 def save_ensemble(ensemble: TreeEnsemble, path: Path) -> None:

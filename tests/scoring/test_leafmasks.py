@@ -9,7 +9,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from functions.config import MODEL_DIR
-from functions.scoring import trees as predictor
+from functions.scoring import rewalk
 from functions.scoring.features import MODEL_FEATURES, engineer
 from functions.scoring.model import load_model, to_matrix
 from functions.scoring.trees import TreeEnsemble
@@ -162,7 +162,7 @@ def test_answers_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch
     model = load_model(MODEL_DIR)
     raw = to_matrix(generate_rows(50, seed=4))
     whole = (model.ensemble.raw_score(engineer(raw)), model.assess(raw))
-    monkeypatch.setattr(predictor, "BLOCK_ROWS", 7)
+    monkeypatch.setattr(rewalk, "BLOCK_ROWS", 7)
     assert np.array_equal(model.ensemble.raw_score(engineer(raw)), whole[0])
     assert model.assess(raw) == whole[1]
 
