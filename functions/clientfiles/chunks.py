@@ -8,6 +8,8 @@ shortcut: the rows and values are those `check_cells` gives, bit for bit (tests/
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Final
 
 import numpy as np
@@ -58,26 +60,86 @@ def _reader(at: Sequence[int | None]) -> Callable[[list[str]], list[float] | Non
     return read
 
 
+def _read_piece(
+    numbered: Sequence[tuple[int, list[str]]], at: Sequence[int | None]
+) -> list[list[float] | None]:
+    """Return each row's 23 inputs as floats (None for a row that does not read as numbers), the whole piece in
+    one comprehension when every row does, else row by row."""
+    numbers = _reader(at)
+    if all(index is not None for index in at) and numbered:
+        take = itemgetter(*at)
+        try:  # nearly every book piece: all of its rows read in one pass
+            flat = [float(cell) for _, cells in numbered for cell in take(cells)]
+        except (ValueError, IndexError):
+            pass
+        else:
+            width = len(_NAMES)
+            read: list[list[float] | None] = [flat[k : k + width] for k in range(0, len(flat), width)]
+            return [
+                None if TOO_LONG in cells else values
+                for (_, cells), values in zip(numbered, read, strict=True)
+            ]
+    return [None if TOO_LONG in cells else numbers(cells) for _, cells in numbered]
+
+
+def _inside(read: list[list[float] | None]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Return which rows are plainly valid (numbers inside the contract's bounds) and every row's 23 values
+    (zeros where a row did not read; -0.0 read as 0.0, as `parse_cell` then `raw_values` give it)."""
+    blank = [0.0] * len(_NAMES)
+    table = np.asarray([blank if values is None else values for values in read], dtype=np.float64)
+    table = table.reshape(len(read), len(_NAMES))
+    with np.errstate(invalid="ignore"):
+        inside = np.isfinite(table) & (table <= _HIGH) & np.where(_ABOVE, table > _LOW, table >= _LOW)
+        inside &= ~_WHOLE | (table == np.floor(table))
+    accepted = inside.all(axis=1) & np.asarray([values is not None for values in read], dtype=bool)
+    return accepted, table + 0.0
+
+
 def check_chunk(numbered: Sequence[tuple[int, list[str]]], layout: Layout) -> list[ClientRow]:
     """Check (line, cells) rows as `check_cells` does, one per row in order; valid rows built without pydantic.
 
     A row accepted here has no `applicant` (the book path reads `values`); every other row is `check_cells`'s.
     """
-    numbers = _reader([layout.where.get(name) for name in _NAMES])
-    read = [None if TOO_LONG in cells else numbers(cells) for _, cells in numbered]
-    candidates = [k for k, values in enumerate(read) if values is not None]
-    accepted: npt.NDArray[np.bool_] = np.zeros(len(numbered), dtype=bool)
-    table = np.asarray([read[k] for k in candidates], dtype=np.float64).reshape(len(candidates), len(_NAMES))
-    with np.errstate(invalid="ignore"):
-        inside = np.isfinite(table) & (table <= _HIGH) & np.where(_ABOVE, table > _LOW, table >= _LOW)
-        inside &= ~_WHOLE | (table == np.floor(table))
-    accepted[np.asarray(candidates, dtype=np.intp)[inside.all(axis=1)]] = True
-    zeroed = table + 0.0  # -0.0 reads as 0.0, as `parse_cell` then `raw_values` give it
-    values_of = dict(zip(candidates, zeroed.tolist(), strict=True))
+    accepted, table = _inside(_read_piece(numbered, [layout.where.get(name) for name in _NAMES]))
+    values = table.tolist()
     return [
-        _accepted(line, cells, layout, values_of[k]) if accepted[k] else check_cells(cells, layout, line)
+        _accepted(line, cells, layout, values[k]) if accepted[k] else check_cells(cells, layout, line)
         for k, (line, cells) in enumerate(numbered)
     ]
+
+
+@dataclass(frozen=True)
+class BookPiece:
+    """A book's chunk checked at once: each row's ID cell (None without an ID column), which rows are valid,
+    the valid rows' 23 raw inputs in order, and the invalid rows as `check_cells` gives them (by position)."""
+
+    ids: list[str | None]
+    valid: npt.NDArray[np.bool_]
+    raw: npt.NDArray[np.float64]
+    invalid: dict[int, ClientRow]
+
+
+def check_book_piece(numbered: Sequence[tuple[int, list[str]]], layout: Layout) -> BookPiece:
+    """Check (line, cells) rows as `check_chunk` does, the whole piece as arrays; only the rows that are not
+    plainly valid are checked one by one (`check_cells`), so their problems are worded as before."""
+    accepted, table = _inside(_read_piece(numbered, [layout.where.get(name) for name in _NAMES]))
+    at = layout.id_at
+    ids: list[str | None] = (
+        [None] * len(numbered)
+        if at is None
+        else [cells[at].strip() if at < len(cells) else None for _, cells in numbered]
+    )
+    invalid: dict[int, ClientRow] = {}
+    for k in np.flatnonzero(~accepted).tolist():
+        line, cells = numbered[k]
+        row = check_cells(cells, layout, line)
+        ids[k] = row.client_id
+        if row.valid:
+            table[k] = row.values
+            accepted[k] = True
+        else:
+            invalid[k] = row
+    return BookPiece(ids, accepted, table[accepted], invalid)
 
 
 def _accepted(line: int, cells: list[str], layout: Layout, values: list[float]) -> ClientRow:

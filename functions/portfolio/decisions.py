@@ -7,6 +7,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from functions.clientfiles.cells import csv_field
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
 from functions.scoring.strategy.engine import Matrix, Outcomes, Strategy, Vector, read_strategy
@@ -57,6 +58,39 @@ def strategy_cells(outcomes: Outcomes) -> list[list[str]]:
         [decision, rule, action, f"{percent:g}", f"{limit:.0f}", f"{ead:.2f}", f"{loss:.2f}", notice]
         for decision, rule, action, percent, limit, ead, loss, notice in columns
     ]
+
+
+def _escaped(label: str) -> str:
+    """Return a label as its CSV field, with braces doubled for str.format."""
+    return csv_field(label).replace("{", "{{").replace("}", "}}")
+
+
+def strategy_text(outcomes: Outcomes) -> list[str]:
+    """Return each row's strategy cells as CSV text, as csv.writer writes `strategy_cells` (commas between,
+    quoted where needed); the labels of each distinct outcome are quoted and joined once, the numbers per row."""
+    labels = zip(
+        outcomes.decision.tolist(),
+        outcomes.decided_by.tolist(),
+        outcomes.line_action.tolist(),
+        outcomes.adverse_action_notice.tolist(),
+        strict=True,
+    )
+    templates: dict[tuple[str, ...], str] = {}  # labels -> "decision,rule,action,{percent},...,notice"
+    keys = []
+    for key in labels:
+        if key not in templates:
+            decision, rule, action, notice = (_escaped(label) for label in key)
+            templates[key] = f"{decision},{rule},{action},{{:g}},{{:.0f}},{{:.2f}},{{:.2f}},{notice}"
+        keys.append(templates[key])
+    numbers = zip(
+        keys,
+        outcomes.line_percent.tolist(),
+        outcomes.new_limit.tolist(),
+        outcomes.exposure_at_default.tolist(),
+        outcomes.expected_loss.tolist(),
+        strict=True,
+    )
+    return [template.format(percent, limit, ead, loss) for template, percent, limit, ead, loss in numbers]
 
 
 def strategy_totals(outcomes: Outcomes, raw: Matrix) -> dict[str, Any]:

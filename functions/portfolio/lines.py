@@ -1,0 +1,73 @@
+"""The scored book's lines, built a chunk at a time: each column formatted in one pass, each distinct list of
+reasons and each distinct strategy outcome worded once, one format or join per line.
+
+The text is exactly what `csv.writer` wrote row by row from the API's decisions (tests/portfolio/test_lines.py).
+"""
+
+from collections.abc import Sequence
+from itertools import compress
+from typing import Final
+
+import numpy as np
+
+from functions.clientfiles.cells import csv_field, neutralise
+from functions.clientfiles.chunks import BookPiece
+from functions.clientfiles.rows import ClientRow
+from functions.scoring.adverse.statements import STATEMENTS
+from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS, Ranked
+
+_CODES: Final = tuple(REASON_GROUPS)
+_BASE: Final = len(_CODES) + 1  # a reason list as a number: digit k is group k's index + 1, 0 when not listed
+_WEIGHTS: Final = _BASE ** np.arange(MAX_REASONS, dtype=np.int64)
+
+
+def _braced(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _reason_template(key: int) -> str:
+    """Return the reason, impact and statement cells of one reason list, the impacts as `{:.6f}` slots."""
+    groups = [digit - 1 for digit in ((key // _BASE**k) % _BASE for k in range(MAX_REASONS)) if digit]
+    if not groups:
+        return "," * (3 * MAX_REASONS - 1)
+    pad = "," * (MAX_REASONS - len(groups))
+    named = ",".join(_CODES[g] for g in groups) + pad
+    stated = ",".join(csv_field(STATEMENTS[_CODES[g]]) for g in groups) + pad
+    shown = ",".join(["{:.6f}"] * len(groups)) + pad
+    return f"{_braced(named)},{shown},{_braced(stated)}"
+
+
+def reason_cells(ranked: Ranked) -> list[str]:
+    """Return each row's reason, impact and statement cells joined by commas (codes, impacts to 1e-6, each code's
+    adverse-action statement as a CSV field; blanks after the listed reasons)."""
+    shown = np.arange(MAX_REASONS) < ranked.listed[:, None]  # the listed reasons are a prefix
+    keys = (np.where(shown, ranked.groups + 1, 0).astype(np.int64) @ _WEIGHTS).tolist()
+    templates = {key: _reason_template(key) for key in set(keys)}
+    return [
+        templates[key].format(*impacts) for key, impacts in zip(keys, ranked.impacts.tolist(), strict=True)
+    ]
+
+
+def invalid_line(row: ClientRow, *, with_id: bool, width: int) -> str:
+    """Return an invalid row's line: its ID (neutralised), `width - 1` empty score cells, its problems (neutralised)."""
+    head = [csv_field(neutralise(row.client_id or ""))] if with_id else []  # text a client file sent
+    return ",".join([*head, *([""] * (width - 1)), csv_field(neutralise(row.error))])
+
+
+def book_lines(piece: BookPiece, scored: Sequence[str], *, with_id: bool, width: int) -> str:
+    """Return a chunk's CSV text: each valid row's ID cell (if any) and its scored cells `scored` (in order),
+    each invalid row's `invalid_line` in its place; one line per row."""
+    if with_id:
+        ids = compress(piece.ids, piece.valid.tolist())
+        scored = [
+            f"{csv_field(neutralise(client or ''))},{line}" for client, line in zip(ids, scored, strict=True)
+        ]
+    if piece.invalid:
+        valid = iter(scored)
+        scored = [
+            invalid_line(piece.invalid[k], with_id=with_id, width=width)
+            if k in piece.invalid
+            else next(valid)
+            for k in range(len(piece.ids))
+        ]
+    return "\n".join(scored) + "\n" if scored else ""
