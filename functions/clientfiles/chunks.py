@@ -9,6 +9,7 @@ shortcut: the rows and values are those `check_cells` gives, bit for bit (tests/
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from typing import Final
 
@@ -62,37 +63,36 @@ def _reader(at: Sequence[int | None]) -> Callable[[list[str]], list[float] | Non
 
 def _read_piece(
     numbered: Sequence[tuple[int, list[str]]], at: Sequence[int | None]
-) -> list[list[float] | None]:
-    """Return each row's 23 inputs as floats (None for a row that does not read as numbers), the whole piece in
-    one comprehension when every row does, else row by row."""
-    numbers = _reader(at)
-    if all(index is not None for index in at) and numbered:
-        take = itemgetter(*at)
-        try:  # nearly every book piece: all of its rows read in one pass
-            flat = [float(cell) for _, cells in numbered for cell in take(cells)]
-        except (ValueError, IndexError):
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Return which rows read as 23 numbers and every row's values (zeros where a row did not): the whole piece
+    in one pass when every row does (nearly every book piece), else row by row."""
+    rows, width = len(numbered), len(_NAMES)
+    if rows and all(index is not None for index in at):
+        cells = chain.from_iterable(map(itemgetter(*at), map(itemgetter(1), numbered)))
+        try:  # map and fromiter: no Python bytecode per cell
+            table = np.fromiter(map(float, cells), dtype=np.float64, count=rows * width)
+        except (ValueError, IndexError):  # a blank optional code, text, a short row: row by row
             pass
         else:
-            width = len(_NAMES)
-            read: list[list[float] | None] = [flat[k : k + width] for k in range(0, len(flat), width)]
-            return [
-                None if TOO_LONG in cells else values
-                for (_, cells), values in zip(numbered, read, strict=True)
-            ]
-    return [None if TOO_LONG in cells else numbers(cells) for _, cells in numbered]
+            read = np.fromiter((TOO_LONG not in row for _, row in numbered), dtype=bool, count=rows)
+            return read, table.reshape(rows, width)
+    numbers = _reader(at)
+    values = [None if TOO_LONG in row else numbers(row) for _, row in numbered]
+    blank = [0.0] * width
+    table = np.asarray([blank if row is None else row for row in values], dtype=np.float64)
+    read = np.asarray([row is not None for row in values], dtype=bool)
+    return read, table.reshape(rows, width)
 
 
-def _inside(read: list[list[float] | None]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
-    """Return which rows are plainly valid (numbers inside the contract's bounds) and every row's 23 values
-    (zeros where a row did not read; -0.0 read as 0.0, as `parse_cell` then `raw_values` give it)."""
-    blank = [0.0] * len(_NAMES)
-    table = np.asarray([blank if values is None else values for values in read], dtype=np.float64)
-    table = table.reshape(len(read), len(_NAMES))
+def _inside(
+    read: npt.NDArray[np.bool_], table: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Return which rows are plainly valid (read, numbers inside the contract's bounds) and their values with
+    -0.0 read as 0.0, as `parse_cell` then `raw_values` give it."""
     with np.errstate(invalid="ignore"):
         inside = np.isfinite(table) & (table <= _HIGH) & np.where(_ABOVE, table > _LOW, table >= _LOW)
         inside &= ~_WHOLE | (table == np.floor(table))
-    accepted = inside.all(axis=1) & np.asarray([values is not None for values in read], dtype=bool)
-    return accepted, table + 0.0
+    return inside.all(axis=1) & read, table + 0.0
 
 
 def check_chunk(numbered: Sequence[tuple[int, list[str]]], layout: Layout) -> list[ClientRow]:
@@ -100,7 +100,7 @@ def check_chunk(numbered: Sequence[tuple[int, list[str]]], layout: Layout) -> li
 
     A row accepted here has no `applicant` (the book path reads `values`); every other row is `check_cells`'s.
     """
-    accepted, table = _inside(_read_piece(numbered, [layout.where.get(name) for name in _NAMES]))
+    accepted, table = _inside(*_read_piece(numbered, [layout.where.get(name) for name in _NAMES]))
     values = table.tolist()
     return [
         _accepted(line, cells, layout, values[k]) if accepted[k] else check_cells(cells, layout, line)
@@ -122,7 +122,7 @@ class BookPiece:
 def check_book_piece(numbered: Sequence[tuple[int, list[str]]], layout: Layout) -> BookPiece:
     """Check (line, cells) rows as `check_chunk` does, the whole piece as arrays; only the rows that are not
     plainly valid are checked one by one (`check_cells`), so their problems are worded as before."""
-    accepted, table = _inside(_read_piece(numbered, [layout.where.get(name) for name in _NAMES]))
+    accepted, table = _inside(*_read_piece(numbered, [layout.where.get(name) for name in _NAMES]))
     at = layout.id_at
     ids: list[str | None] = (
         [None] * len(numbered)

@@ -177,7 +177,7 @@ def data_rows(
     """Yield each non-blank data row after the header with its 1-based line (numbered from `start` if given);
     append the lines of blank rows (empty or only delimiters, as Excel leaves) to `blank` if given."""
     for line, cells in enumerate(lines, start=layout.first_line if start is None else start):
-        if any(c.strip() for c in cells):
+        if "".join(cells).strip():  # some cell holds more than whitespace: one join, not a strip per cell
             yield line, cells
         elif blank is not None:
             blank.append(line)
