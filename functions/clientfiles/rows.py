@@ -217,7 +217,8 @@ def read_table(data: bytes, *, name: str) -> ClientTable:
     return table_of(split_lines(io.StringIO(text, newline=""), name=name), name=name)
 
 
-def _readable(cells: Iterator[list[str]], *, name: str) -> Iterator[list[str]]:
+def readable(cells: Iterator[list[str]], *, name: str) -> Iterator[list[str]]:
+    """Yield the cells of each record; a csv.Error becomes ClientFileError saying how to save the file."""
     try:
         yield from cells
     except csv.Error as err:  # e.g. a cell past the csv module's field size limit
@@ -226,7 +227,7 @@ def _readable(cells: Iterator[list[str]], *, name: str) -> Iterator[list[str]]:
 
 def stream_cells(text_lines: Iterable[str], *, name: str) -> tuple[Layout, Iterator[list[str]]]:
     """Read the layout now (any accepted delimiter), then yield the cells of each line after the header."""
-    reader = _readable(split_lines(text_lines, name=name), name=name)
+    reader = readable(split_lines(text_lines, name=name), name=name)
     return read_layout(reader, name=name), reader
 
 

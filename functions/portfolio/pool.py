@@ -20,11 +20,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
+from functions.clientfiles.records import Record, record_cells
 from functions.clientfiles.rows import Layout
 from functions.portfolio.counts import BookCounts
 from functions.portfolio.shard import score_client_rows, serving_model, serving_strategy
 
-Chunk = list[tuple[int, list[str]]]
+Chunk = list[Record]  # rows as the command read them: a plain line's text, else its cells
 PARENT_POLL_SECONDS: Final = 0.2
 STOP_SECONDS: Final = 5.0
 EXIT_CODES: Final = {signal.SIGINT: 130, signal.SIGHUP: 129, signal.SIGTERM: 143}  # 128 + signal number
@@ -90,8 +91,9 @@ def _init_worker(model_dir: Path, parent: int) -> None:
     serving_strategy(model_dir)
 
 
-def _score(layout: Layout, chunk: Chunk, model_dir: Path) -> tuple[str, BookCounts]:
-    return score_client_rows(serving_model(model_dir), serving_strategy(model_dir), layout, chunk)
+def _score(layout: Layout, chunk: Chunk, delimiter: str, model_dir: Path) -> tuple[str, BookCounts]:
+    rows = record_cells(chunk, delimiter)  # the worker splits the lines: the command only reads them
+    return score_client_rows(serving_model(model_dir), serving_strategy(model_dir), layout, rows)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -109,19 +111,19 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def scored_chunks(
-    layout: Layout, pieces: Iterator[Chunk], *, workers: int, model_dir: Path
+    layout: Layout, pieces: Iterator[Chunk], *, workers: int, model_dir: Path, delimiter: str = ","
 ) -> Generator[tuple[str, BookCounts], None, None]:
     """Score chunks in order, in-process for one worker, else on a pool with at most 2 x workers in flight;
     on any exception or close the workers are terminated first."""
     reuse_memory()
     if workers == 1:
-        yield from (_score(layout, chunk, model_dir) for chunk in pieces)
+        yield from (_score(layout, chunk, delimiter, model_dir) for chunk in pieces)
         return
     pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model_dir, os.getpid()))
     try:
         pending: deque[Future[tuple[str, BookCounts]]] = deque()
         for chunk in pieces:
-            pending.append(pool.submit(_score, layout, chunk, model_dir))
+            pending.append(pool.submit(_score, layout, chunk, delimiter, model_dir))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
