@@ -3,13 +3,12 @@
 The book command's parent process reads every line of the file and was the pool's bottleneck: it split each
 line into cells with the csv module, then pickled 24 strings a row to a worker. Here a line without a quote (and
 shorter than the csv module's cell limit) is a whole record and its cells are its text split at the delimiter,
-so the parent only checks that the line is not blank and sends the text; the worker splits it with the csv
-module (`record_cells`). Any other record (quotes, a line break inside quotes, an overlong cell) is read by the
-csv module in the parent as before. Rows, lines and cells are exactly `stream_cells` and `data_rows`'s
+so the parent only checks that the line is not blank and sends the text; the worker splits it (`record_cells`).
+Any other record (quotes, a line break inside quotes, an overlong cell) is read by the csv module in the parent
+as before. Rows, lines and cells are exactly `stream_cells` and `data_rows`'s
 (tests/clientfiles/test_records.py).
 """
 
-import csv
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 
@@ -42,6 +41,9 @@ def _records(lines: Iterator[str], delimiter: str, *, start: int, name: str) -> 
 
 
 def record_cells(records: Sequence[Record], delimiter: str) -> list[tuple[int, list[str]]]:
-    """Return (line, cells) of each record: a plain line's text split by the csv module, cells as they are."""
-    split = csv.reader((item for _, item in records if isinstance(item, str)), delimiter=delimiter)
-    return [(line, next(split) if isinstance(item, str) else item) for line, item in records]
+    """Return (line, cells) of each record: a plain line's text without its line end split at the delimiter (what
+    the csv module reads from a line without quotes), cells as they are."""
+    return [
+        (line, item.rstrip("\r\n").split(delimiter) if isinstance(item, str) else item)
+        for line, item in records
+    ]

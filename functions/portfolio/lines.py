@@ -59,8 +59,9 @@ def book_lines(piece: BookPiece, scored: Sequence[str], *, with_id: bool, width:
     each invalid row's `invalid_line` in its place; one line per row."""
     if with_id:
         ids = compress(piece.ids, piece.valid.tolist())
-        scored = [
-            f"{csv_field(neutralise(client or ''))},{line}" for client, line in zip(ids, scored, strict=True)
+        scored = [  # an ID of digits is written as it is (no quotes, no formula): most books' IDs
+            f"{client if client and client.isdigit() else csv_field(neutralise(client or ''))},{line}"
+            for client, line in zip(ids, scored, strict=True)
         ]
     if piece.invalid:
         valid = iter(scored)

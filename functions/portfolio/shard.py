@@ -90,7 +90,7 @@ def score_client_rows(
     probabilities, ranked = model.rank(raw) if len(raw) else (np.empty(0), None)
     pds = probabilities.tolist()
     scaling, bands = model.manifest.score_scaling, model.manifest.grade_bands
-    scores = [scaling.points(pd) for pd in pds]
+    scores = list(map(scaling.points, pds))
     limits = np.asarray([band.max_pd for band in bands], dtype=np.float64)
     names = [band.grade for band in bands]
     grades = [names[k] for k in np.searchsorted(limits, probabilities, side="right").tolist()]

@@ -47,6 +47,8 @@ def test_plain_blank_and_quoted_rows_read_as_the_csv_reader_reads_them(delimiter
         '""' + delimiter * 3,  # blank once read
         "\x1c" + delimiter + "\xa0",  # whitespace str.strip knows
         plain[:20],  # a short row
+        "a\x00b" + delimiter + delimiter.join(ROW[1:]),  # a NUL character
+        delimiter.join(ROW) + delimiter * 3,  # empty cells right of the last column
         plain,
     ]
     assert_same(book(delimiter, body, end=end))
