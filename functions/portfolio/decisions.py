@@ -60,37 +60,42 @@ def strategy_cells(outcomes: Outcomes) -> list[list[str]]:
     ]
 
 
-def _escaped(label: str) -> str:
-    """Return a label as its CSV field, with braces doubled for str.format."""
-    return csv_field(label).replace("{", "{{").replace("}", "}}")
+STRATEGY_NUMBERS: Final = (
+    4  # line_percent, new_limit, exposure_at_default, expected_loss: a template's fields
+)
 
 
-def strategy_text(outcomes: Outcomes) -> list[str]:
-    """Return each row's strategy cells as CSV text, as csv.writer writes `strategy_cells` (commas between,
-    quoted where needed); the labels of each distinct outcome are quoted and joined once, the numbers per row."""
-    labels = zip(
-        outcomes.decision.tolist(),
-        outcomes.decided_by.tolist(),
-        outcomes.line_action.tolist(),
-        outcomes.adverse_action_notice.tolist(),
-        strict=True,
+def strategy_labels(outcomes: Outcomes) -> list[tuple[str, str, str, str]]:
+    """Return each row's labels: decision, the deciding rule, line action and adverse-action notice."""
+    return list(
+        zip(
+            outcomes.decision.tolist(),
+            outcomes.decided_by.tolist(),
+            outcomes.line_action.tolist(),
+            outcomes.adverse_action_notice.tolist(),
+            strict=True,
+        )
     )
-    templates: dict[tuple[str, ...], str] = {}  # labels -> "decision,rule,action,{percent},...,notice"
-    keys = []
-    for key in labels:
-        if key not in templates:
-            decision, rule, action, notice = (_escaped(label) for label in key)
-            templates[key] = f"{decision},{rule},{action},{{:g}},{{:.0f}},{{:.2f}},{{:.2f}},{notice}"
-        keys.append(templates[key])
-    numbers = zip(
-        keys,
+
+
+def strategy_numbers(outcomes: Outcomes) -> list[list[float]]:
+    """Return the columns a template's fields take (STRATEGY_NUMBERS of them): percent, limit, EAD and EL."""
+    return [
         outcomes.line_percent.tolist(),
         outcomes.new_limit.tolist(),
         outcomes.exposure_at_default.tolist(),
         outcomes.expected_loss.tolist(),
-        strict=True,
+    ]
+
+
+def strategy_template(labels: tuple[str, str, str, str], *, first: int = 0) -> str:
+    """Return one outcome's strategy cells as csv.writer writes `strategy_cells`, as a str.format template: its
+    labels as CSV fields and format fields `first` to `first + 3` for the percent, limit, EAD and EL."""
+    decision, rule, action, notice = (
+        csv_field(label).replace("{", "{{").replace("}", "}}") for label in labels
     )
-    return [template.format(percent, limit, ead, loss) for template, percent, limit, ead, loss in numbers]
+    percent, limit, ead, loss = range(first, first + STRATEGY_NUMBERS)
+    return f"{decision},{rule},{action},{{{percent}:g}},{{{limit}:.0f}},{{{ead}:.2f}},{{{loss}:.2f}},{notice}"
 
 
 def strategy_totals(outcomes: Outcomes, raw: Matrix) -> dict[str, Any]:

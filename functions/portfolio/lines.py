@@ -5,7 +5,7 @@ The text is exactly what `csv.writer` wrote row by row from the API's decisions 
 """
 
 from collections.abc import Sequence
-from itertools import compress
+from itertools import compress, starmap
 from typing import Final
 
 import numpy as np
@@ -13,12 +13,18 @@ import numpy as np
 from functions.clientfiles.cells import csv_field, neutralise
 from functions.clientfiles.chunks import BookPiece
 from functions.clientfiles.rows import ClientRow
+from functions.portfolio.decisions import strategy_labels, strategy_numbers, strategy_template
 from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS, Ranked
+from functions.scoring.strategy.engine import Outcomes
 
 _CODES: Final = tuple(REASON_GROUPS)
 _BASE: Final = len(_CODES) + 1  # a reason list as a number: digit k is group k's index + 1, 0 when not listed
 _WEIGHTS: Final = _BASE ** np.arange(MAX_REASONS, dtype=np.int64)
+_FIRST_IMPACT: Final = (
+    4  # a line template's fields: PD, points, grade, flag, the impacts, the strategy's numbers
+)
+_FIRST_NUMBER: Final = _FIRST_IMPACT + MAX_REASONS
 
 
 def _braced(text: str) -> str:
@@ -26,26 +32,47 @@ def _braced(text: str) -> str:
 
 
 def _reason_template(key: int) -> str:
-    """Return the reason, impact and statement cells of one reason list, the impacts as `{:.6f}` slots."""
+    """Return the reason, impact and statement cells of one reason list, the impacts as fields 4 to 7 (`.6f`)."""
     groups = [digit - 1 for digit in ((key // _BASE**k) % _BASE for k in range(MAX_REASONS)) if digit]
     if not groups:
         return "," * (3 * MAX_REASONS - 1)
     pad = "," * (MAX_REASONS - len(groups))
     named = ",".join(_CODES[g] for g in groups) + pad
     stated = ",".join(csv_field(STATEMENTS[_CODES[g]]) for g in groups) + pad
-    shown = ",".join(["{:.6f}"] * len(groups)) + pad
+    shown = ",".join(f"{{{_FIRST_IMPACT + k}:.6f}}" for k in range(len(groups))) + pad
     return f"{_braced(named)},{shown},{_braced(stated)}"
 
 
-def reason_cells(ranked: Ranked) -> list[str]:
-    """Return each row's reason, impact and statement cells joined by commas (codes, impacts to 1e-6, each code's
-    adverse-action statement as a CSV field; blanks after the listed reasons)."""
+def _line_template(key: tuple[int, str, str, str, str]) -> str:
+    """Return a valid row's line (no ID) as a template: PD, points, grade, flag, reasons, strategy, no error."""
+    reasons, *labels = key
+    decided = strategy_template((labels[0], labels[1], labels[2], labels[3]), first=_FIRST_NUMBER)
+    # repr: the shortest exact form of the PD, the API's float bit for bit.
+    return f"{{0!r}},{{1}},{{2}},{{3}},{_reason_template(reasons)},{decided},"
+
+
+def scored_lines(
+    pds: list[float],
+    scores: list[int],
+    grades: list[str],
+    flags: list[str],
+    ranked: Ranked,
+    outcomes: Outcomes,
+) -> list[str]:
+    """Return each valid row's scored cells (no ID) as csv.writer writes them: one template per distinct list of
+    reasons and outcome labels, one str.format per row."""
     shown = np.arange(MAX_REASONS) < ranked.listed[:, None]  # the listed reasons are a prefix
-    keys = (np.where(shown, ranked.groups + 1, 0).astype(np.int64) @ _WEIGHTS).tolist()
-    templates = {key: _reason_template(key) for key in set(keys)}
-    return [
-        templates[key].format(*impacts) for key, impacts in zip(keys, ranked.impacts.tolist(), strict=True)
-    ]
+    reasons = (np.where(shown, ranked.groups + 1, 0).astype(np.int64) @ _WEIGHTS).tolist()
+    templates: dict[tuple[int, str, str, str, str], str] = {}
+    chosen = []
+    for key in zip(reasons, *zip(*strategy_labels(outcomes), strict=True), strict=True):
+        template = templates.get(key)
+        if template is None:
+            template = templates[key] = _line_template(key)
+        chosen.append(template)
+    impacts = ranked.impacts.T.tolist()
+    fields = zip(chosen, pds, scores, grades, flags, *impacts, *strategy_numbers(outcomes), strict=True)
+    return list(starmap(str.format, fields))
 
 
 def invalid_line(row: ClientRow, *, with_id: bool, width: int) -> str:

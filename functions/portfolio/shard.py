@@ -29,8 +29,8 @@ from functions.clientfiles.rows import (
 )
 from functions.config import get_settings
 from functions.portfolio.counts import BookCounts
-from functions.portfolio.decisions import STRATEGY_COLUMNS, book_strategy, strategy_text, strategy_totals
-from functions.portfolio.lines import book_lines, reason_cells
+from functions.portfolio.decisions import STRATEGY_COLUMNS, book_strategy, strategy_totals
+from functions.portfolio.lines import book_lines, scored_lines
 from functions.scoring.bins import BinCounts
 from functions.scoring.model import ScoringModel, load_model
 from functions.scoring.reasons import MAX_REASONS
@@ -102,12 +102,7 @@ def score_client_rows(
     counts.grades = dict(Counter(grades))  # in order of first appearance, as row by row
     counts.sum_probability_of_default = reduce(add, pds, 0.0)  # left to right, as row by row
     flags = np.where(probabilities >= model.threshold, "1", "0").tolist()  # `decide`, a chunk at once
-    reasons = reason_cells(ranked) if ranked else []
-    columns = zip(pds, scores, grades, flags, reasons, strategy_text(outcomes), strict=True)
-    # repr: the shortest exact form of the PD, the API's float bit for bit.
-    scored = [
-        f"{pd!r},{score},{grade},{flag},{why},{decided}," for pd, score, grade, flag, why, decided in columns
-    ]
+    scored = scored_lines(pds, scores, grades, flags, ranked, outcomes) if ranked else []
     with_id = layout.id_at is not None
     return book_lines(piece, scored, with_id=with_id, width=len(SCORE_COLUMNS)), counts
 

@@ -8,10 +8,15 @@ import pytest
 
 from functions.clientfiles.chunks import check_book_piece
 from functions.clientfiles.layout import Layout
-from functions.portfolio.lines import book_lines, invalid_line, reason_cells
+from functions.config import MODEL_DIR
+from functions.portfolio.decisions import book_strategy, strategy_cells
+from functions.portfolio.lines import book_lines, invalid_line, scored_lines
 from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.contract import FEATURE_NAMES as FEATURES
+from functions.scoring.manifest import read_manifest
+from functions.scoring.model import to_matrix
 from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS, Ranked
+from functions.scoring.strategy.engine import DEFAULT_FILE
 from training.synthetic import generate_rows
 
 CODES = list(REASON_GROUPS)
@@ -31,21 +36,28 @@ def written(rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
-def test_reason_cells_are_the_codes_impacts_and_statements_csv_writer_writes() -> None:
+def test_scored_lines_are_the_cells_csv_writer_writes() -> None:
     rng = np.random.default_rng(4)
-    rows = 200
+    rows = 300
     groups = np.array([rng.permutation(len(CODES))[:MAX_REASONS] for _ in range(rows)])
     impacts = np.sort(rng.uniform(0, 0.2, (rows, MAX_REASONS)), axis=1)[:, ::-1]
     listed = rng.integers(0, MAX_REASONS + 1, rows)
+    pds = rng.uniform(0, 1, rows)
+    raw = to_matrix(generate_rows(rows, seed=6))
+    outcomes = book_strategy(MODEL_DIR / DEFAULT_FILE, read_manifest(MODEL_DIR)).apply(raw, pds)
+    scores, grades, flags = list(range(rows)), ["A", "B", "{D}"] * 100, ["0", "1"] * 150
     expected = []
-    for g, i, n in zip(groups, impacts, listed, strict=True):
+    for k, (g, i, n) in enumerate(zip(groups, impacts, listed, strict=True)):
         blanks = [""] * (MAX_REASONS - n)
-        codes = [CODES[k] for k in g[:n]]
-        expected.append(
+        codes = [CODES[c] for c in g[:n]]
+        reasons = (
             codes + blanks + [f"{x:.6f}" for x in i[:n]] + blanks + [STATEMENTS[c] for c in codes] + blanks
         )
-    cells = reason_cells(Ranked(groups=groups, impacts=impacts, listed=listed))
-    assert "\n".join(cells) + "\n" == written(expected)
+        head = [repr(float(pds[k])), str(scores[k]), grades[k], flags[k]]
+        expected.append(head + reasons + strategy_cells(outcomes)[k] + [""])
+    ranked = Ranked(groups=groups, impacts=impacts, listed=listed)
+    lines = scored_lines(pds.tolist(), scores, grades, flags, ranked, outcomes)
+    assert "\n".join(lines) + "\n" == written(expected)
 
 
 @pytest.mark.parametrize("with_id", [True, False])
