@@ -3,6 +3,7 @@ and cells written to CSV files a person may open in a spreadsheet, neutralised a
 """
 
 import csv
+import io
 import re
 from typing import Final
 
@@ -10,6 +11,9 @@ from typing import Final
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 MAX_CELL: Final = csv.field_size_limit()  # 131,072 characters: the csv module's limit, kept as the product's
+NEEDS_QUOTES: Final = re.compile(
+    '[,"\r\n]'
+)  # what makes csv.writer quote a field (delimiter, quote, line ends)
 TOO_LONG: Final = "\x00too long\x00"  # stands in for a longer cell (NUL bytes: no value a file means)
 TOO_LONG_PROBLEM: Final = (
     f"a cell of more than {MAX_CELL:,} characters (the most a client file's cell may hold); fix or delete it"
@@ -21,6 +25,15 @@ def neutralise(cell: str) -> str:
     if cell.startswith(FORMULA_STARTS) and NUMBER.fullmatch(cell) is None:
         return "'" + cell
     return cell
+
+
+def csv_field(cell: str) -> str:
+    """Return one CSV field as csv.writer writes it (quoted when it holds a comma, a quote or a line break)."""
+    if NEEDS_QUOTES.search(cell) is None:
+        return cell
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow([cell, ""])  # two fields: a lone "" would be quoted
+    return line.getvalue()[:-2]
 
 
 def split_long_line(text: str, delimiter: str) -> list[str]:

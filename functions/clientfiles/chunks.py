@@ -8,6 +8,9 @@ shortcut: the rows and values are those `check_cells` gives, bit for bit (tests/
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Final
 
 import numpy as np
@@ -58,26 +61,85 @@ def _reader(at: Sequence[int | None]) -> Callable[[list[str]], list[float] | Non
     return read
 
 
+def _read_piece(
+    numbered: Sequence[tuple[int, list[str]]], at: Sequence[int | None]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Return which rows read as 23 numbers and every row's values (zeros where a row did not): the whole piece
+    in one pass when every row does (nearly every book piece), else row by row."""
+    rows, width = len(numbered), len(_NAMES)
+    if rows and all(index is not None for index in at):
+        cells = chain.from_iterable(map(itemgetter(*at), map(itemgetter(1), numbered)))
+        try:  # map and fromiter: no Python bytecode per cell
+            table = np.fromiter(map(float, cells), dtype=np.float64, count=rows * width)
+        except (ValueError, IndexError):  # a blank optional code, text, a short row: row by row
+            pass
+        else:
+            read = np.fromiter((TOO_LONG not in row for _, row in numbered), dtype=bool, count=rows)
+            return read, table.reshape(rows, width)
+    numbers = _reader(at)
+    values = [None if TOO_LONG in row else numbers(row) for _, row in numbered]
+    blank = [0.0] * width
+    table = np.asarray([blank if row is None else row for row in values], dtype=np.float64)
+    read = np.asarray([row is not None for row in values], dtype=bool)
+    return read, table.reshape(rows, width)
+
+
+def _inside(
+    read: npt.NDArray[np.bool_], table: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Return which rows are plainly valid (read, numbers inside the contract's bounds) and their values with
+    -0.0 read as 0.0, as `parse_cell` then `raw_values` give it."""
+    with np.errstate(invalid="ignore"):
+        inside = np.isfinite(table) & (table <= _HIGH) & np.where(_ABOVE, table > _LOW, table >= _LOW)
+        inside &= ~_WHOLE | (table == np.floor(table))
+    return inside.all(axis=1) & read, table + 0.0
+
+
 def check_chunk(numbered: Sequence[tuple[int, list[str]]], layout: Layout) -> list[ClientRow]:
     """Check (line, cells) rows as `check_cells` does, one per row in order; valid rows built without pydantic.
 
     A row accepted here has no `applicant` (the book path reads `values`); every other row is `check_cells`'s.
     """
-    numbers = _reader([layout.where.get(name) for name in _NAMES])
-    read = [None if TOO_LONG in cells else numbers(cells) for _, cells in numbered]
-    candidates = [k for k, values in enumerate(read) if values is not None]
-    accepted: npt.NDArray[np.bool_] = np.zeros(len(numbered), dtype=bool)
-    table = np.asarray([read[k] for k in candidates], dtype=np.float64).reshape(len(candidates), len(_NAMES))
-    with np.errstate(invalid="ignore"):
-        inside = np.isfinite(table) & (table <= _HIGH) & np.where(_ABOVE, table > _LOW, table >= _LOW)
-        inside &= ~_WHOLE | (table == np.floor(table))
-    accepted[np.asarray(candidates, dtype=np.intp)[inside.all(axis=1)]] = True
-    zeroed = table + 0.0  # -0.0 reads as 0.0, as `parse_cell` then `raw_values` give it
-    values_of = dict(zip(candidates, zeroed.tolist(), strict=True))
+    accepted, table = _inside(*_read_piece(numbered, [layout.where.get(name) for name in _NAMES]))
+    values = table.tolist()
     return [
-        _accepted(line, cells, layout, values_of[k]) if accepted[k] else check_cells(cells, layout, line)
+        _accepted(line, cells, layout, values[k]) if accepted[k] else check_cells(cells, layout, line)
         for k, (line, cells) in enumerate(numbered)
     ]
+
+
+@dataclass(frozen=True)
+class BookPiece:
+    """A book's chunk checked at once: each row's ID cell (None without an ID column), which rows are valid,
+    the valid rows' 23 raw inputs in order, and the invalid rows as `check_cells` gives them (by position)."""
+
+    ids: list[str | None]
+    valid: npt.NDArray[np.bool_]
+    raw: npt.NDArray[np.float64]
+    invalid: dict[int, ClientRow]
+
+
+def check_book_piece(numbered: Sequence[tuple[int, list[str]]], layout: Layout) -> BookPiece:
+    """Check (line, cells) rows as `check_chunk` does, the whole piece as arrays; only the rows that are not
+    plainly valid are checked one by one (`check_cells`), so their problems are worded as before."""
+    accepted, table = _inside(*_read_piece(numbered, [layout.where.get(name) for name in _NAMES]))
+    at = layout.id_at
+    ids: list[str | None] = (
+        [None] * len(numbered)
+        if at is None
+        else [cells[at].strip() if at < len(cells) else None for _, cells in numbered]
+    )
+    invalid: dict[int, ClientRow] = {}
+    for k in np.flatnonzero(~accepted).tolist():
+        line, cells = numbered[k]
+        row = check_cells(cells, layout, line)
+        ids[k] = row.client_id
+        if row.valid:
+            table[k] = row.values
+            accepted[k] = True
+        else:
+            invalid[k] = row
+    return BookPiece(ids, accepted, table[accepted], invalid)
 
 
 def _accepted(line: int, cells: list[str], layout: Layout, values: list[float]) -> ClientRow:

@@ -184,6 +184,12 @@ def find_delimiter(text: str, *, name: str, line: int = 1) -> str:
 
 def split_lines(text_lines: Iterable[str], *, name: str) -> Iterator[list[str]]:
     """Return the cells of each line, split by the delimiter of the first line that has one (quotes honoured)."""
+    delimiter, lines = sniff_lines(text_lines, name=name)
+    return checked_cells(lines, delimiter=delimiter)
+
+
+def sniff_lines(text_lines: Iterable[str], *, name: str) -> tuple[str, Iterator[str]]:
+    """Return the delimiter of the first line that has one, and every line (those read to find it first)."""
     lines = iter(text_lines)
     peeked: list[str] = []
     for text in lines:  # blank or title lines above the header may hold no delimiter
@@ -196,7 +202,7 @@ def split_lines(text_lines: Iterable[str], *, name: str) -> Iterator[list[str]]:
     if probe is None:
         raise ClientFileError(f"{name}: empty file")
     delimiter = find_delimiter(peeked[probe], name=name, line=probe + 1)
-    return checked_cells(chain(peeked, lines), delimiter=delimiter)
+    return delimiter, chain(peeked, lines)
 
 
 def _trimmed(cells: list[str]) -> list[str]:

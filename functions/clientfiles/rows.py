@@ -177,7 +177,7 @@ def data_rows(
     """Yield each non-blank data row after the header with its 1-based line (numbered from `start` if given);
     append the lines of blank rows (empty or only delimiters, as Excel leaves) to `blank` if given."""
     for line, cells in enumerate(lines, start=layout.first_line if start is None else start):
-        if any(c.strip() for c in cells):
+        if "".join(cells).strip():  # some cell holds more than whitespace: one join, not a strip per cell
             yield line, cells
         elif blank is not None:
             blank.append(line)
@@ -217,7 +217,8 @@ def read_table(data: bytes, *, name: str) -> ClientTable:
     return table_of(split_lines(io.StringIO(text, newline=""), name=name), name=name)
 
 
-def _readable(cells: Iterator[list[str]], *, name: str) -> Iterator[list[str]]:
+def readable(cells: Iterator[list[str]], *, name: str) -> Iterator[list[str]]:
+    """Yield the cells of each record; a csv.Error becomes ClientFileError saying how to save the file."""
     try:
         yield from cells
     except csv.Error as err:  # e.g. a cell past the csv module's field size limit
@@ -226,7 +227,7 @@ def _readable(cells: Iterator[list[str]], *, name: str) -> Iterator[list[str]]:
 
 def stream_cells(text_lines: Iterable[str], *, name: str) -> tuple[Layout, Iterator[list[str]]]:
     """Read the layout now (any accepted delimiter), then yield the cells of each line after the header."""
-    reader = _readable(split_lines(text_lines, name=name), name=name)
+    reader = readable(split_lines(text_lines, name=name), name=name)
     return read_layout(reader, name=name), reader
 
 

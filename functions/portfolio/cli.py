@@ -19,7 +19,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Final
 
-from functions.clientfiles.rows import ClientFileError, data_rows, stream_cells, text_lines
+from functions.clientfiles.records import Record, stream_records
+from functions.clientfiles.rows import ClientFileError, text_lines
 from functions.config import get_settings
 from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.files import RunFiles, check_paths, open_partial, summary_path
@@ -39,8 +40,8 @@ def say(message: str, *, end: str = "\n") -> None:
     print(message, end=end, file=sys.stderr, flush=True)
 
 
-def chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[Chunk]:
-    """Yield lists of up to `size` (line, cells) rows."""
+def chunks(rows: Iterator[Record], size: int) -> Iterator[Chunk]:
+    """Yield lists of up to `size` (line, text or cells) rows."""
     while chunk := list(islice(rows, size)):
         yield chunk
 
@@ -53,10 +54,10 @@ def write_scored(
     with source.open("rb") as raw:
         hashed = HashingReader(raw)
         try:
-            layout, cells = stream_cells(text_lines(hashed, name=name), name=name)
+            layout, delimiter, records = stream_records(text_lines(hashed, name=name), name=name)
             csv.writer(out, lineterminator="\n").writerow(output_header(layout))
-            pieces = chunks(data_rows(cells, layout), chunk_rows)
-            scored = scored_chunks(layout, pieces, workers=workers, model_dir=model_dir)
+            pieces = chunks(records, chunk_rows)
+            scored = scored_chunks(layout, pieces, workers=workers, model_dir=model_dir, delimiter=delimiter)
             with closing(scored):  # an error or interrupt here stops the workers before it propagates
                 for body, counts in scored:
                     out.write(body)

@@ -7,6 +7,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from functions.clientfiles.cells import csv_field
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
 from functions.scoring.strategy.engine import Matrix, Outcomes, Strategy, Vector, read_strategy
@@ -57,6 +58,44 @@ def strategy_cells(outcomes: Outcomes) -> list[list[str]]:
         [decision, rule, action, f"{percent:g}", f"{limit:.0f}", f"{ead:.2f}", f"{loss:.2f}", notice]
         for decision, rule, action, percent, limit, ead, loss, notice in columns
     ]
+
+
+STRATEGY_NUMBERS: Final = (
+    4  # line_percent, new_limit, exposure_at_default, expected_loss: a template's fields
+)
+
+
+def strategy_labels(outcomes: Outcomes) -> list[tuple[str, str, str, str]]:
+    """Return each row's labels: decision, the deciding rule, line action and adverse-action notice."""
+    return list(
+        zip(
+            outcomes.decision.tolist(),
+            outcomes.decided_by.tolist(),
+            outcomes.line_action.tolist(),
+            outcomes.adverse_action_notice.tolist(),
+            strict=True,
+        )
+    )
+
+
+def strategy_numbers(outcomes: Outcomes) -> list[list[float]]:
+    """Return the columns a template's fields take (STRATEGY_NUMBERS of them): percent, limit, EAD and EL."""
+    return [
+        outcomes.line_percent.tolist(),
+        outcomes.new_limit.tolist(),
+        outcomes.exposure_at_default.tolist(),
+        outcomes.expected_loss.tolist(),
+    ]
+
+
+def strategy_template(labels: tuple[str, str, str, str], *, first: int = 0) -> str:
+    """Return one outcome's strategy cells as csv.writer writes `strategy_cells`, as a str.format template: its
+    labels as CSV fields and format fields `first` to `first + 3` for the percent, limit, EAD and EL."""
+    decision, rule, action, notice = (
+        csv_field(label).replace("{", "{{").replace("}", "}}") for label in labels
+    )
+    percent, limit, ead, loss = range(first, first + STRATEGY_NUMBERS)
+    return f"{decision},{rule},{action},{{{percent}:g}},{{{limit}:.0f}},{{{ead}:.2f}},{{{loss}:.2f}},{notice}"
 
 
 def strategy_totals(outcomes: Outcomes, raw: Matrix) -> dict[str, Any]:

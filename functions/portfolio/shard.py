@@ -8,7 +8,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache, reduce
@@ -20,24 +19,21 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from functions import aws
-from functions.clientfiles.cells import neutralise
-from functions.clientfiles.chunks import check_chunk
+from functions.clientfiles.chunks import check_book_piece
 from functions.clientfiles.layout import decode
 from functions.clientfiles.rows import (
     ClientFileError,
-    ClientRow,
     Layout,
     data_rows,
     stream_cells,
 )
 from functions.config import get_settings
 from functions.portfolio.counts import BookCounts
-from functions.portfolio.decisions import STRATEGY_COLUMNS, book_strategy, strategy_cells, strategy_totals
-from functions.scoring.adverse.statements import STATEMENTS
+from functions.portfolio.decisions import STRATEGY_COLUMNS, book_strategy, strategy_totals
+from functions.portfolio.lines import book_lines, scored_lines
 from functions.scoring.bins import BinCounts
-from functions.scoring.contract import FEATURES
 from functions.scoring.model import ScoringModel, load_model
-from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS, Ranked
+from functions.scoring.reasons import MAX_REASONS
 from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy
 from functions.telemetry import logger, start_invocation
 
@@ -52,9 +48,6 @@ SCORE_COLUMNS: Final = (
     *STRATEGY_COLUMNS,
     "error",
 )
-_NEEDS_QUOTES: Final = re.compile(
-    '[,"\r\n]'
-)  # what makes csv.writer quote a field (its delimiter, quote, line ends)
 
 
 class HashingReader(io.RawIOBase):
@@ -85,45 +78,6 @@ def output_header(layout: Layout) -> list[str]:
     return (["ID"] if layout.id_at is not None else []) + list(SCORE_COLUMNS)
 
 
-def _cells(row: ClientRow, *, with_id: bool) -> list[str]:
-    """Return an invalid row's cells: its ID (neutralised), empty score columns, its problems (neutralised)."""
-    head = [neutralise(row.client_id or "")] if with_id else []  # text a client file sent: no live formulas
-    return head + [""] * (len(SCORE_COLUMNS) - 1) + [neutralise(row.error)]
-
-
-def _field(cell: str) -> str:
-    """Return one CSV field as csv.writer writes it (quoted when it holds a comma, a quote or a line break)."""
-    if _NEEDS_QUOTES.search(cell) is None:
-        return cell
-    line = io.StringIO()
-    csv.writer(line, lineterminator="\n").writerow([cell, ""])  # two fields: a lone "" would be quoted
-    return line.getvalue()[:-2]
-
-
-def reason_cells(ranked: Ranked) -> list[str]:
-    """Return each row's reason, impact and statement cells joined by commas (codes, impacts to 1e-6, each code's
-    adverse-action statement as a CSV field; blanks after the listed reasons)."""
-    codes, none = list(REASON_GROUPS), "," * (3 * MAX_REASONS - 1)
-    stated = [_field(STATEMENTS[code]) for code in codes]
-    worded: dict[
-        tuple[int, ...], tuple[str, str]
-    ] = {}  # listed groups -> (codes, statements) cells, joined once
-    cells = []
-    for groups, impacts, listed in zip(
-        ranked.groups.tolist(), ranked.impacts.tolist(), ranked.listed.tolist(), strict=True
-    ):
-        if not listed:
-            cells.append(none)
-            continue
-        key, pad = tuple(groups[:listed]), "," * (MAX_REASONS - listed)
-        if key not in worded:
-            worded[key] = (",".join(codes[g] for g in key) + pad, ",".join(stated[g] for g in key) + pad)
-        named, statements = worded[key]
-        shown = ",".join(f"{impact:.6f}" for impact in impacts[:listed])
-        cells.append(f"{named},{shown}{pad},{statements}")
-    return cells
-
-
 def score_client_rows(
     model: ScoringModel, strategy: Strategy, layout: Layout, numbered: Iterable[tuple[int, list[str]]]
 ) -> tuple[str, BookCounts]:
@@ -131,35 +85,26 @@ def score_client_rows(
 
     The lines are those `csv.writer` wrote row by row from the API's decisions, built a chunk at a time.
     """
-    rows = check_chunk(list(numbered), layout)
-    valid = [row for row in rows if row.valid]
-    raw = np.asarray([row.values for row in valid], dtype=np.float64).reshape(len(valid), len(FEATURES))
-    probabilities, ranked = model.rank(raw) if valid else (np.empty(0), None)
+    piece = check_book_piece(list(numbered), layout)
+    raw = piece.raw
+    probabilities, ranked = model.rank(raw) if len(raw) else (np.empty(0), None)
     pds = probabilities.tolist()
     scaling, bands = model.manifest.score_scaling, model.manifest.grade_bands
-    scores = [scaling.points(pd) for pd in pds]
+    scores = list(map(scaling.points, pds))
     limits = np.asarray([band.max_pd for band in bands], dtype=np.float64)
-    grades = [bands[k].grade for k in np.searchsorted(limits, probabilities, side="right").tolist()]
+    names = [band.grade for band in bands]
+    grades = [names[k] for k in np.searchsorted(limits, probabilities, side="right").tolist()]
     bins = BinCounts.of_rows(raw, np.asarray(scores, dtype=np.float64), model.manifest.reference)
-    counts = BookCounts(rows=len(rows), scored=len(valid), invalid=len(rows) - len(valid), bins=bins)
+    rows, invalid = len(piece.ids), len(piece.invalid)
+    counts = BookCounts(rows=rows, scored=rows - invalid, invalid=invalid, bins=bins)
     outcomes = strategy.apply(raw, probabilities)
     counts.strategy = strategy_totals(outcomes, raw)
-    decided = iter(strategy_cells(outcomes))
     counts.grades = dict(Counter(grades))  # in order of first appearance, as row by row
     counts.sum_probability_of_default = reduce(add, pds, 0.0)  # left to right, as row by row
     flags = np.where(probabilities >= model.threshold, "1", "0").tolist()  # `decide`, a chunk at once
-    scored = iter(zip(pds, scores, grades, flags, reason_cells(ranked) if ranked else [], strict=True))
-    with_id, lines = layout.id_at is not None, []
-    for row in rows:
-        if not row.valid:
-            lines.append(",".join(_field(cell) for cell in _cells(row, with_id=with_id)))
-            continue
-        pd, score, grade, flag, reasons = next(scored)
-        # repr: the shortest exact form of the PD, the API's float bit for bit.
-        strategy_text = ",".join(_field(cell) for cell in next(decided))
-        line = f"{pd!r},{score},{grade},{flag},{reasons},{strategy_text},"
-        lines.append(_field(neutralise(row.client_id or "")) + "," + line if with_id else line)
-    return "".join(line + "\n" for line in lines), counts
+    scored = scored_lines(pds, scores, grades, flags, ranked, outcomes) if ranked else []
+    with_id = layout.id_at is not None
+    return book_lines(piece, scored, with_id=with_id, width=len(SCORE_COLUMNS)), counts
 
 
 class ShardItem(BaseModel):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.clientfiles.cells import TOO_LONG
-from functions.clientfiles.chunks import check_chunk
+from functions.clientfiles.chunks import check_book_piece, check_chunk
 from functions.clientfiles.layout import Layout
 from functions.clientfiles.rows import ClientRow, check_cells
 from functions.scoring.contract import FEATURE_NAMES
@@ -79,6 +79,15 @@ def assert_same(numbered: list[tuple[int, list[str]]]) -> None:
     fast = check_chunk(numbered, LAYOUT)
     slow = [check_cells(cells, LAYOUT, line) for line, cells in numbered]
     assert [bits(row) for row in fast] == [bits(row) for row in slow]
+    piece = check_book_piece(numbered, LAYOUT)
+    assert piece.valid.tolist() == [row.valid for row in slow]
+    assert piece.ids == [row.client_id for row in slow]
+    assert [struct.pack("<d", v) for row in piece.raw.tolist() for v in row] == [
+        struct.pack("<d", v) for row in slow if row.valid for v in row.values
+    ]
+    assert {k: bits(row) for k, row in piece.invalid.items()} == {
+        k: bits(row) for k, row in enumerate(slow) if not row.valid
+    }
 
 
 def test_generated_valid_rows_are_accepted_with_their_values() -> None:

@@ -1,5 +1,8 @@
 """The strategy's columns and totals in a scored book."""
 
+import csv
+import io
+
 import numpy as np
 
 from functions.config import MODEL_DIR
@@ -8,6 +11,9 @@ from functions.portfolio.decisions import (
     add_totals,
     book_strategy,
     strategy_cells,
+    strategy_labels,
+    strategy_numbers,
+    strategy_template,
     strategy_totals,
 )
 from functions.scoring.contract import FEATURE_NAMES
@@ -37,3 +43,17 @@ def test_cells_and_totals_of_a_chunk() -> None:
     assert (totals["limit_added"], totals["limit_removed"]) == (20_000, 180_000)
     doubled = add_totals(add_totals({}, totals), totals)
     assert doubled["line_actions"]["freeze"] == 2 and doubled["expected_loss"] == 2 * totals["expected_loss"]
+
+
+def test_strategy_templates_give_the_cells_as_csv_writer_writes_them() -> None:
+    strategy = book_strategy(MODEL_DIR / DEFAULT_FILE, read_manifest(MODEL_DIR))
+    raw = to_matrix([TYPICAL] * 6)
+    raw[:, LIMIT], raw[:, BILL] = 200_000, np.linspace(0, 150_000, 6)
+    outcomes = strategy.apply(raw, np.array([0.01, 0.05, 0.25, 0.5, 0.05, 0.9]))
+    written = io.StringIO()
+    csv.writer(written, lineterminator="\n").writerows(strategy_cells(outcomes))
+    rows = zip(strategy_labels(outcomes), *strategy_numbers(outcomes), strict=True)
+    text = [strategy_template(labels, first=1).format(None, *numbers) for labels, *numbers in rows]
+    assert "\n".join(text) + "\n" == written.getvalue()
+    template = strategy_template(("a,b", "{x}", "c", 'say "no"'))
+    assert template.format(5.0, 1.0, 2.0, 3.0) == '"a,b",{x},c,5,1,2.00,3.00,"say ""no"""'
