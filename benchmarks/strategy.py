@@ -11,7 +11,8 @@ of 10 batches of 1,000 applicants, in wall and in CPU time. The variants:
 - with: this tree as served;
 - before: `--before REV`'s `functions/` and `model/`, exported with `git archive` into a temporary folder.
 Rounds rotate the variants' order so that a busy machine slows each alike; the figures are the medians over rounds,
-and the shares also from each variant's best round. `--write-docs` rewrites the Strategy section of
+and the shares also from each variant's best round. Then one process answers each event with and without the
+strategy in turn (`ALTERNATING`), the share least disturbed by other work. `--write-docs` rewrites the Strategy section of
 docs/benchmarks.md only.
 """
 
@@ -25,9 +26,7 @@ import sys
 import tarfile
 import tempfile
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Final
@@ -48,6 +47,30 @@ served.arm_references = lambda references, **flags: []
 served.decide = lambda *args, **flags: None
 served.strategy_columns = lambda outcomes: {}
 """
+SWITCHED: Final = ("arm_references", "decide", "strategy_columns")
+# Runs in a fresh process: argv = single event, batch event, calls, WITHOUT. Every pair of calls answers the event
+# with the strategy and without it (in alternating order), so both meet the machine's load at the same moments.
+ALTERNATING: Final = f"""
+import json, sys, time
+import functions.api.app as served
+switched = {SWITCHED!r}
+on = {{name: getattr(served, name) for name in switched}}
+exec(sys.argv[4])
+off = {{name: getattr(served, name) for name in switched}}
+result = {{}}
+for kind, path, pairs in (("p50", sys.argv[1], int(sys.argv[3])), ("batch", sys.argv[2], 20)):
+    event = json.load(open(path))
+    times = {{"with": [], "without": []}}
+    for number in range(pairs + 10):
+        for variant in ("with", "without") if number % 2 else ("without", "with"):
+            vars(served).update(on if variant == "with" else off)
+            started = time.process_time()
+            assert served.handler(event, None)["statusCode"] == 200
+            if number >= 10:
+                times[variant].append(time.process_time() - started)
+    result[kind] = times
+sys.stdout.write("RESULT " + json.dumps(result) + "\\n")
+"""
 
 
 def export(rev: str, folder: Path) -> Path:
@@ -63,21 +86,16 @@ def export(rev: str, folder: Path) -> Path:
     return folder
 
 
-def warm(tree: Path, single: Path, batch: Path, calls: int, *, switch: str = "") -> dict[str, Any]:
-    """Run the warm runner in `tree` (after `switch`, code run first); return its p50 and batch medians (ms)."""
-    args = [
-        sys.executable,
-        "-c",
-        switch + RUNNER,
-        "warm",
-        "functions.api.app",
-        str(single),
-        str(batch),
-        str(calls),
-    ]
+def run_code(tree: Path, code: str, *args: str) -> dict[str, Any]:
+    """Run `code` with `args` in a fresh process in `tree` (the benchmark's clean environment); return its result."""
     env = {**environment(), "PYTHONPATH": str(tree), "AWS_LAMBDA_FUNCTION_NAME": "credit-default-benchmark"}
     process = subprocess.Popen(
-        args, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-c", code, *args],
+        cwd=tree,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     seen: deque[str] = deque(maxlen=30)
     result: dict[str, Any] | None = None
@@ -89,12 +107,27 @@ def warm(tree: Path, single: Path, batch: Path, calls: int, *, switch: str = "")
     process.communicate()
     if result is None:
         raise RuntimeError(f"the runner failed in {tree}:\n{''.join(seen)}")
+    return result
+
+
+def warm(tree: Path, single: Path, batch: Path, calls: int, *, switch: str = "") -> dict[str, Any]:
+    """Run the warm runner in `tree` (after `switch`, code run first); return its p50 and batch medians (ms)."""
+    result = run_code(tree, switch + RUNNER, "warm", "functions.api.app", str(single), str(batch), str(calls))
     return {
         "p50_ms": float(np.percentile(np.array(result["times"]) * 1000, 50)),
         "batch_ms": statistics.median(result["batch_times"]) * 1000,
         "p50_cpu_ms": float(np.percentile(np.array(result["cpu_times"]) * 1000, 50)),
         "batch_cpu_ms": statistics.median(result["batch_cpu_times"]) * 1000,
         "sha256": result["sha256"],
+    }
+
+
+def alternating(single: Path, batch: Path, calls: int) -> dict[str, float]:
+    """Answer each event in one process with the strategy on and off in turn; return the CPU time it adds (share)."""
+    result = run_code(ROOT, ALTERNATING, str(single), str(batch), str(calls), WITHOUT)
+    return {
+        f"{kind}_cpu_alternating": statistics.median(times["with"]) / statistics.median(times["without"]) - 1
+        for kind, times in result.items()
     }
 
 
@@ -119,40 +152,6 @@ def measure(
                 f"(CPU {run['p50_cpu_ms']:.3f}), batch of 1,000 {run['batch_ms']:.1f} ms (CPU {run['batch_cpu_ms']:.1f})"
             )
     return figures
-
-
-def in_process() -> dict[str, float]:
-    """Time, in this process, what the strategy adds per request against the model's own work: best of 5 runs of
-    `serving.decide` + `app.strategy_columns` and of `ScoringModel.assess` (with reasons), for 1 and 1,000 rows (µs)."""
-    import timeit
-
-    from functions.config import MODEL_DIR, get_settings
-    from functions.scoring.model import load_model, to_matrix
-    from functions.scoring.strategy.engine import DEFAULT_FILE, read_strategy
-    from training.synthetic import generate_rows
-
-    model = load_model(MODEL_DIR)
-    strategy, settings = read_strategy(MODEL_DIR / DEFAULT_FILE, manifest=model.manifest), get_settings()
-    figures = {}
-    for rows, number in ((1, 2000), (1000, 20)):
-        raw = to_matrix(generate_rows(rows, seed=11))
-        decisions, references = model.assess(raw), [f"r#{i}" for i in range(rows)]
-
-        calls: dict[str, Callable[[], object]] = {
-            "strategy": partial(_decide, strategy, raw, decisions, references, settings),
-            "assess": partial(model.assess, raw),
-        }
-        for name, call in calls.items():
-            best = min(timeit.repeat(call, number=number, repeat=5)) / number
-            figures[f"{name}_{rows}_us"] = best * 1e6
-    return figures
-
-
-def _decide(strategy: Any, raw: Any, decisions: Any, references: list[str], settings: Any) -> None:
-    from functions.api.app import strategy_columns
-    from functions.api.serving import decide
-
-    strategy_columns(decide(strategy, raw, decisions, references, settings=settings))
 
 
 def summary(figures: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
@@ -207,7 +206,6 @@ def report(
     rounds: int,
     calls: int,
     load: tuple[float, float],
-    parts: dict[str, float],
 ) -> str:
     """Render the Strategy section of docs/benchmarks.md."""
     labels = (
@@ -247,7 +245,8 @@ start and {load[1]:.1f} at the end), Python {platform.python_version()}, with
 
 What the credit strategy (arm, decision, rule or band, line action, EL: docs/strategy.md) adds to serving: this
 tree with it against the same tree without it (`benchmarks.strategy.WITHOUT` switches the serving path's strategy
-steps off in the runner: no arm, no engine, answers without the strategy's fields), {rounds} rounds of the serving
+steps off in the runner: no arm, no engine, answers without the strategy's fields; the strategy, loaded once,
+stays a route dependency), {rounds} rounds of the serving
 benchmark's warm runner (the same REST v1 events through the Mangum handler, fresh processes, OMP_NUM_THREADS=1),
 the variants' order rotated each round. Medians over rounds; the share also from each variant's best round and in
 the process's CPU time, which other work on the machine disturbs less than wall time.
@@ -255,11 +254,11 @@ the process's CPU time, which other work on the machine disturbs less than wall 
 | measure | without strategy | with strategy | added (medians) | added (best rounds) | added, CPU time (medians) | target | |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 {added}
-{against}
-In process (no HTTP, best of 5): the strategy (`serving.decide` + `app.strategy_columns`) takes
-{parts.get("strategy_1_us", 0):.0f} µs for one client and {parts.get("strategy_1000_us", 0) / 1000:.1f} ms for 1,000, against
-{parts.get("assess_1_us", 0):.0f} µs and {parts.get("assess_1000_us", 0) / 1000:.1f} ms for `ScoringModel.assess` with reasons.
 
+In one process, answering each event with and without the strategy in turn ({calls} pairs of /v1/predict calls,
+20 pairs of batches; CPU time, medians), so that both meet the same load: /v1/predict
+{figured.get("p50_cpu_alternating", 0):+.1%}, batch of 1,000 {figured.get("batch_cpu_alternating", 0):+.1%}.
+{against}
 The answers are built column-wise as plain dicts (`app.prediction_rows`, no per-item validation;
 tests/api/test_prediction_rows.py proves them equal to the validated `Prediction`s) and serialised once with
 `pydantic_core.to_json` (`app.json_response`). When that landed, 975 answers (700 single, 275 batches of 1 to 1,000
@@ -286,8 +285,9 @@ def main(argv: list[str] | None = None) -> None:
             variants["before"] = (export(args.before, folder / "before"), "")
         single, batch = write_events(folder)
         figures = measure(variants, single, batch, rounds=args.rounds, calls=args.calls)
+        paired = alternating(single, batch, args.calls)
     load = (started, os.getloadavg()[0])
-    figured, parts = summary(figures), in_process()
+    figured = {**summary(figures), **paired}
     same = identical(figures) if args.before else None
     section = report(
         figured,
@@ -296,7 +296,6 @@ def main(argv: list[str] | None = None) -> None:
         rounds=args.rounds,
         calls=args.calls,
         load=load,
-        parts=parts,
     )
     say(section, result=True)
     record = {
@@ -304,7 +303,6 @@ def main(argv: list[str] | None = None) -> None:
         "before": args.before,
         "rounds": figures,
         "figures": figured,
-        "in_process": parts,
     }
     say(f"wrote {shown(write_results(args.out.stem, record, folder=args.out.parent))}")
     if args.write_docs:
