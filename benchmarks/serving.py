@@ -44,9 +44,11 @@ COMMAND: Final = (
     "CREDIT_DATA=../shared/data/default_of_credit_card_clients.csv .venv/bin/python -m benchmarks.serving"
 )
 
-# Runs in a fresh process: argv = mode, handler module, single event, batch event.
+# Runs in a fresh process: argv = mode, handler module, single event, batch event. Warm calls are timed in wall
+# time and in the process's CPU time (less disturbed by other work on a shared machine); the answers' sha256 let
+# two trees be compared byte for byte.
 RUNNER: Final = """
-import json, sys, time
+import hashlib, json, sys, time
 from importlib import import_module
 mode, module, single_path, batch_path = sys.argv[1:5]
 handler = import_module(module).handler
@@ -56,24 +58,26 @@ assert response["statusCode"] == 200, response
 # VmHWM, not ru_maxrss: the latter keeps the benchmark parent's peak across fork and exec.
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 result = {"rss_mb": int(status["VmHWM"].split()[0]) / 1024}
+def timed(event, calls):
+    walls, cpus = [], []
+    for _ in range(calls):
+        started, cpu = time.perf_counter(), time.process_time()
+        handler(event, None)
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return walls, cpus
 if mode == "warm":
-    for _ in range(200):
-        handler(single, None)
-    times = []
-    for _ in range(int(sys.argv[5])):
-        started = time.perf_counter()
-        handler(single, None)
-        times.append(time.perf_counter() - started)
+    timed(single, 200)
+    times, cpu_times = timed(single, int(sys.argv[5]))
     batch = json.load(open(batch_path))
     answer = handler(batch, None)
     assert answer["statusCode"] == 200, answer["body"][:500]
     assert len(json.loads(answer["body"])["predictions"]) == 1000
-    batch_times = []
-    for _ in range(10):
-        started = time.perf_counter()
-        handler(batch, None)
-        batch_times.append(time.perf_counter() - started)
-    result.update(times=times, batch_times=batch_times)
+    batch_times, batch_cpu_times = timed(batch, 10)
+    digests = [hashlib.sha256(a["body"].encode()).hexdigest() for a in (response, answer)]
+    result.update(
+        times=times, cpu_times=cpu_times, batch_times=batch_times, batch_cpu_times=batch_cpu_times, sha256=digests
+    )
 sys.stdout.write("RESULT " + json.dumps(result) + "\\n")
 sys.stdout.flush()
 """

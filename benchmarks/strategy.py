@@ -1,13 +1,19 @@
-"""Measure what the credit strategy adds to serving: this tree against a baseline commit without it, interleaved.
+"""Measure what the credit strategy adds to serving: this tree without and with it, and against a git revision.
 
-python -m benchmarks.strategy [--baseline REV] [--rounds 5] [--calls 2000] [--out build/bench/strategy.json]
+python -m benchmarks.strategy [--before REV] [--rounds 7] [--calls 2000] [--out build/bench/strategy.json]
     [--write-docs]
 
-The baseline's `functions/` and `model/` are exported with `git archive` into a temporary folder. Each round runs
-benchmarks.serving's warm runner once in each tree (fresh processes, OMP_NUM_THREADS=1, the same REST v1 events
-through the Mangum handler): /v1/predict p50 over --calls calls after 200 warm-up calls, and the median of 10
-batches of 1,000 applicants. Rounds alternate the trees so that a busy machine slows both alike; the figures are
-the medians over rounds. `--write-docs` rewrites the Strategy section of docs/benchmarks.md.
+Each round runs benchmarks.serving's warm runner once per variant (fresh processes, OMP_NUM_THREADS=1, the same REST
+v1 events through the Mangum handler): /v1/predict p50 over --calls calls after 200 warm-up calls, and the median
+of 10 batches of 1,000 applicants, in wall and in CPU time. The variants:
+- without: this tree with the strategy switched off in the runner (`WITHOUT`: no arm, no engine, answers without the
+  strategy's fields), so only the strategy differs;
+- with: this tree as served;
+- before: `--before REV`'s `functions/` and `model/`, exported with `git archive` into a temporary folder.
+Rounds rotate the variants' order so that a busy machine slows each alike; the figures are the medians over rounds,
+and the shares also from each variant's best round. Then one process answers each event with and without the
+strategy in turn (`ALTERNATING`), the share least disturbed by other work. `--write-docs` rewrites the Strategy section of
+docs/benchmarks.md only.
 """
 
 import argparse
@@ -20,9 +26,7 @@ import sys
 import tarfile
 import tempfile
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Final
@@ -34,7 +38,39 @@ from benchmarks.serving import RUNNER, write_events
 from benchmarks.stacks import environment
 
 HEADING: Final = "## Strategy"
-COMMAND: Final = ".venv/bin/python -m benchmarks.strategy --baseline main"
+COMMAND: Final = ".venv/bin/python -m benchmarks.strategy"
+MEASURES: Final = ("p50_ms", "batch_ms", "p50_cpu_ms", "batch_cpu_ms")
+# The switch of the `without` variant, run before the runner: the serving path's three strategy steps do nothing.
+WITHOUT: Final = """
+import functions.api.app as served
+served.arm_references = lambda references, **flags: []
+served.decide = lambda *args, **flags: None
+served.strategy_columns = lambda outcomes: {}
+"""
+SWITCHED: Final = ("arm_references", "decide", "strategy_columns")
+# Runs in a fresh process: argv = single event, batch event, calls, WITHOUT. Every pair of calls answers the event
+# with the strategy and without it (in alternating order), so both meet the machine's load at the same moments.
+ALTERNATING: Final = f"""
+import json, sys, time
+import functions.api.app as served
+switched = {SWITCHED!r}
+on = {{name: getattr(served, name) for name in switched}}
+exec(sys.argv[4])
+off = {{name: getattr(served, name) for name in switched}}
+result = {{}}
+for kind, path, pairs in (("p50", sys.argv[1], int(sys.argv[3])), ("batch", sys.argv[2], 20)):
+    event = json.load(open(path))
+    times = {{"with": [], "without": []}}
+    for number in range(pairs + 10):
+        for variant in ("with", "without") if number % 2 else ("without", "with"):
+            vars(served).update(on if variant == "with" else off)
+            started = time.process_time()
+            assert served.handler(event, None)["statusCode"] == 200
+            if number >= 10:
+                times[variant].append(time.process_time() - started)
+    result[kind] = times
+sys.stdout.write("RESULT " + json.dumps(result) + "\\n")
+"""
 
 
 def export(rev: str, folder: Path) -> Path:
@@ -50,12 +86,16 @@ def export(rev: str, folder: Path) -> Path:
     return folder
 
 
-def warm(tree: Path, single: Path, batch: Path, calls: int) -> tuple[float, float]:
-    """Run the warm runner with `tree` first on the path; return /v1/predict p50 (ms) and the batch median (ms)."""
-    args = [sys.executable, "-c", RUNNER, "warm", "functions.api.app", str(single), str(batch), str(calls)]
+def run_code(tree: Path, code: str, *args: str) -> dict[str, Any]:
+    """Run `code` with `args` in a fresh process in `tree` (the benchmark's clean environment); return its result."""
     env = {**environment(), "PYTHONPATH": str(tree), "AWS_LAMBDA_FUNCTION_NAME": "credit-default-benchmark"}
     process = subprocess.Popen(
-        args, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-c", code, *args],
+        cwd=tree,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     seen: deque[str] = deque(maxlen=30)
     result: dict[str, Any] | None = None
@@ -67,137 +107,202 @@ def warm(tree: Path, single: Path, batch: Path, calls: int) -> tuple[float, floa
     process.communicate()
     if result is None:
         raise RuntimeError(f"the runner failed in {tree}:\n{''.join(seen)}")
-    p50 = float(np.percentile(np.array(result["times"]) * 1000, 50))
-    return p50, statistics.median(result["batch_times"]) * 1000
+    return result
 
 
-def measure(baseline: Path, single: Path, batch: Path, *, rounds: int, calls: int) -> dict[str, Any]:
-    """Alternate the baseline and this tree for `rounds` rounds; return each tree's per-round figures."""
-    figures: dict[str, Any] = {"baseline": [], "strategy": []}
-    for number in range(1, rounds + 1):
-        order = [("baseline", baseline), ("strategy", ROOT)]
-        for name, tree in order if number % 2 else reversed(order):
-            p50, batch_ms = warm(tree, single, batch, calls)
-            figures[name].append({"p50_ms": p50, "batch_ms": batch_ms})
-            say(f"round {number}/{rounds} {name}: p50 {p50:.3f} ms, batch of 1,000 {batch_ms:.1f} ms")
-    return figures
-
-
-def in_process() -> dict[str, float]:
-    """Time, in this process, what the strategy adds per request against the model's own work: best of 5 runs of
-    `serving.decide` + `Outcomes.records` and of `ScoringModel.assess` (with reasons), for 1 and 1,000 rows (µs)."""
-    import timeit
-
-    from functions.config import MODEL_DIR, get_settings
-    from functions.scoring.model import load_model, to_matrix
-    from functions.scoring.strategy.engine import DEFAULT_FILE, read_strategy
-    from training.synthetic import generate_rows
-
-    model = load_model(MODEL_DIR)
-    strategy, settings = read_strategy(MODEL_DIR / DEFAULT_FILE, manifest=model.manifest), get_settings()
-    figures = {}
-    for rows, number in ((1, 2000), (1000, 20)):
-        raw = to_matrix(generate_rows(rows, seed=11))
-        decisions, references = model.assess(raw), [f"r#{i}" for i in range(rows)]
-
-        calls: dict[str, Callable[[], object]] = {
-            "strategy": partial(_decide, strategy, raw, decisions, references, settings),
-            "assess": partial(model.assess, raw),
-        }
-        for name, call in calls.items():
-            best = min(timeit.repeat(call, number=number, repeat=5)) / number
-            figures[f"{name}_{rows}_us"] = best * 1e6
-    return figures
-
-
-def _decide(strategy: Any, raw: Any, decisions: Any, references: list[str], settings: Any) -> None:
-    from functions.api.serving import decide
-
-    decide(strategy, raw, decisions, references, settings=settings).records()
-
-
-def summary(figures: dict[str, Any]) -> dict[str, float]:
-    """Return the medians over rounds of each tree's p50 and batch time, and the strategy's added share."""
-    median = {
-        f"{name}_{key}": statistics.median(r[key] for r in runs)
-        for name, runs in figures.items()
-        for key in ("p50_ms", "batch_ms")
+def warm(tree: Path, single: Path, batch: Path, calls: int, *, switch: str = "") -> dict[str, Any]:
+    """Run the warm runner in `tree` (after `switch`, code run first); return its p50 and batch medians (ms)."""
+    result = run_code(tree, switch + RUNNER, "warm", "functions.api.app", str(single), str(batch), str(calls))
+    return {
+        "p50_ms": float(np.percentile(np.array(result["times"]) * 1000, 50)),
+        "batch_ms": statistics.median(result["batch_times"]) * 1000,
+        "p50_cpu_ms": float(np.percentile(np.array(result["cpu_times"]) * 1000, 50)),
+        "batch_cpu_ms": statistics.median(result["batch_cpu_times"]) * 1000,
+        "sha256": result["sha256"],
     }
-    median["p50_added"] = median["strategy_p50_ms"] / median["baseline_p50_ms"] - 1
-    median["batch_added"] = median["strategy_batch_ms"] / median["baseline_batch_ms"] - 1
-    return median
+
+
+def alternating(single: Path, batch: Path, calls: int) -> dict[str, float]:
+    """Answer each event in one process with the strategy on and off in turn; return the CPU time it adds (share)."""
+    result = run_code(ROOT, ALTERNATING, str(single), str(batch), str(calls), WITHOUT)
+    return {
+        f"{kind}_cpu_alternating": statistics.median(times["with"]) / statistics.median(times["without"]) - 1
+        for kind, times in result.items()
+    }
+
+
+def rotated(names: list[str], number: int) -> list[str]:
+    """Return the variants in round `number`'s order: the list rotated by the round's number."""
+    shift = number % len(names)
+    return names[shift:] + names[:shift]
+
+
+def measure(
+    variants: dict[str, tuple[Path, str]], single: Path, batch: Path, *, rounds: int, calls: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Run every variant (tree, switch) once a round for `rounds` rounds, in rotated order; return each one's rounds."""
+    figures: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    for number in range(rounds):
+        for name in rotated(list(variants), number):
+            tree, switch = variants[name]
+            run = warm(tree, single, batch, calls, switch=switch)
+            figures[name].append(run)
+            say(
+                f"round {number + 1}/{rounds} {name}: p50 {run['p50_ms']:.3f} ms "
+                f"(CPU {run['p50_cpu_ms']:.3f}), batch of 1,000 {run['batch_ms']:.1f} ms (CPU {run['batch_cpu_ms']:.1f})"
+            )
+    return figures
+
+
+def summary(figures: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """Return each variant's medians and best rounds, and the shares `with` adds to `without` (and to `before`)."""
+    figured: dict[str, float] = {}
+    for name, runs in figures.items():
+        for key in MEASURES:
+            figured[f"{name}_{key}"] = statistics.median(run[key] for run in runs)
+            figured[f"{name}_best_{key}"] = min(run[key] for run in runs)
+    for other in ("without", "before"):
+        if other not in figures:
+            continue
+        for key in MEASURES:
+            figured[f"{key}_vs_{other}"] = figured[f"with_{key}"] / figured[f"{other}_{key}"] - 1
+            figured[f"best_{key}_vs_{other}"] = (
+                figured[f"with_best_{key}"] / figured[f"{other}_best_{key}"] - 1
+            )
+    return figured
+
+
+def identical(figures: dict[str, list[dict[str, Any]]]) -> bool:
+    """Say whether every run of `with` and `before` gave the same answers' bytes (sha256 of single and batch)."""
+    digests = {tuple(run["sha256"]) for name in ("with", "before") for run in figures.get(name, [])}
+    return len(digests) == 1
+
+
+def _share_row(
+    label: str, key: str, figured: dict[str, float], *, other: str, digits: int, target: bool
+) -> str:
+    """Render one measure: `other`'s and `with`'s medians, the change by medians, by best rounds, in CPU time."""
+    before, after = figured[f"{other}_{key}"], figured[f"with_{key}"]
+    added, best = figured[f"{key}_vs_{other}"], figured[f"best_{key}_vs_{other}"]
+    cpu = figured[f"{key.replace('_ms', '_cpu_ms')}_vs_{other}"]
+    cells = [
+        label,
+        f"{before:.{digits}f}",
+        f"{after:.{digits}f}",
+        f"{added:+.1%}",
+        f"{best:+.1%}",
+        f"{cpu:+.1%}",
+    ]
+    if target:
+        cells += ["< +10 %", "met" if added < 0.10 else "**missed**"]
+    return f"| {' | '.join(cells)} |"
 
 
 def report(
-    medians: dict[str, float], *, baseline: str, rounds: int, calls: int, load: float, parts: dict[str, float]
+    figured: dict[str, float],
+    *,
+    before: str | None,
+    same_answers: bool | None,
+    rounds: int,
+    calls: int,
+    load: tuple[float, float],
 ) -> str:
     """Render the Strategy section of docs/benchmarks.md."""
-
-    def row(label: str, key: str, unit: str, digits: int) -> str:
-        before, after, added = (
-            medians[f"baseline_{key}"],
-            medians[f"strategy_{key}"],
-            medians[f"{key[:-3]}_added"],
+    labels = (
+        (f"Warm /v1/predict p50, {calls} calls (ms)", "p50_ms", 3),
+        ("/v1/predict/batch, 1,000 applicants, median of 10 (ms)", "batch_ms", 1),
+    )
+    added = "\n".join(
+        _share_row(label, key, figured, other="without", digits=digits, target=True)
+        for label, key, digits in labels
+    )
+    command = COMMAND + (f" --before {before}" if before else "") + f" --rounds {rounds} --write-docs"
+    against = ""
+    if before:
+        changed = "\n".join(
+            _share_row(label, key, figured, other="before", digits=digits, target=False)
+            for label, key, digits in labels
         )
-        ok = "met" if added < 0.10 else "**missed**"
-        return (
-            f"| {label} ({unit}) | {before:.{digits}f} | {after:.{digits}f} | {added:+.1%} | < +10 % | {ok} |"
-        )
+        verdict = "yes" if same_answers else "**no**"
+        against = f"""
+Against `{before}` (the same strategy served before issue 17's rework of the answers), the same rounds:
 
+| measure | `{before}` | this tree | change (medians) | change (best rounds) | change, CPU time (medians) |
+| --- | --- | --- | --- | --- | --- |
+{changed}
+
+Answers byte-identical to `{before}`'s in every round (sha256 of the /v1/predict answer and of the 1,000-applicant
+batch answer): {verdict}.
+"""
     return f"""{HEADING}
 
-Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_name()} ({os.cpu_count()} CPUs, load average {load:.1f} at the
-start), Python {platform.python_version()}, with
+Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_name()} ({os.cpu_count()} CPUs, load average {load[0]:.1f} at the
+start and {load[1]:.1f} at the end), Python {platform.python_version()}, with
 
 ```
-{COMMAND}
+{command}
 ```
 
-What the credit strategy (decision, rule or band, line action, EL, arm: docs/strategy.md) adds to serving:
-this tree against `{baseline}` without it, {rounds} interleaved rounds of the serving benchmark's warm runner
-(the same REST v1 events through the Mangum handler, fresh processes, OMP_NUM_THREADS=1); medians over rounds.
+What the credit strategy (arm, decision, rule or band, line action, EL: docs/strategy.md) adds to serving: this
+tree with it against the same tree without it (`benchmarks.strategy.WITHOUT` switches the serving path's strategy
+steps off in the runner: no arm, no engine, answers without the strategy's fields; the strategy, loaded once,
+stays a route dependency), {rounds} rounds of the serving
+benchmark's warm runner (the same REST v1 events through the Mangum handler, fresh processes, OMP_NUM_THREADS=1),
+the variants' order rotated each round. Medians over rounds; the share also from each variant's best round and in
+the process's CPU time, which other work on the machine disturbs less than wall time.
 
-| measure | without strategy | with strategy | added | target | |
-| --- | --- | --- | --- | --- | --- |
-{row(f"Warm /v1/predict p50, {calls} calls", "p50_ms", "ms", 3)}
-{row("/v1/predict/batch, 1,000 applicants, median of 10", "batch_ms", "ms", 1)}
+| measure | without strategy | with strategy | added (medians) | added (best rounds) | added, CPU time (medians) | target | |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{added}
 
-In process (no HTTP, best of 5): the strategy (`serving.decide` + `Outcomes.records`) takes
-{parts.get("strategy_1_us", 0):.0f} µs for one client and {parts.get("strategy_1000_us", 0) / 1000:.1f} ms for 1,000, against
-{parts.get("assess_1_us", 0):.0f} µs and {parts.get("assess_1000_us", 0) / 1000:.1f} ms for `ScoringModel.assess` with reasons.
-A machine shared with other work makes the round-to-round spread larger than the strategy's share; rerun on a
-quiet machine before comparing.
+In one process, answering each event with and without the strategy in turn ({calls} pairs of /v1/predict calls,
+20 pairs of batches; CPU time, medians), so that both meet the same load: /v1/predict
+{figured.get("p50_cpu_alternating", 0):+.1%}, batch of 1,000 {figured.get("batch_cpu_alternating", 0):+.1%}.
+{against}
+The answers are built column-wise as plain dicts (`app.prediction_rows`, no per-item validation;
+tests/api/test_prediction_rows.py proves them equal to the validated `Prediction`s) and serialised once with
+`pydantic_core.to_json` (`app.json_response`). When that landed, 975 answers (700 single, 275 batches of 1 to 1,000
+applicants; the shipped strategy and a 30 % challenger) were byte-identical (sha256) to `f24d611`'s.
 """
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Export the baseline, measure both trees interleaved, print the section; write figures (and the doc)."""
+    """Measure the variants interleaved, print the section; write the figures (and the doc if asked)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
-        "--baseline", default="main", help="git revision without the strategy (default: main)"
+        "--before", help="also measure this git revision (with its own strategy), e.g. f24d611"
     )
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "strategy.json", help="figures (JSON)")
     parser.add_argument("--write-docs", action="store_true", help=f"also rewrite {HEADING} in {shown(DOC)}")
     args = parser.parse_args(argv)
-    load = os.getloadavg()[0]
+    started = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-strategy-") as tmp:
         folder = Path(tmp)
-        baseline = export(args.baseline, folder / "baseline")
+        variants = {"without": (ROOT, WITHOUT), "with": (ROOT, "")}
+        if args.before:
+            variants["before"] = (export(args.before, folder / "before"), "")
         single, batch = write_events(folder)
-        figures = measure(baseline, single, batch, rounds=args.rounds, calls=args.calls)
-    medians, parts = summary(figures), in_process()
+        figures = measure(variants, single, batch, rounds=args.rounds, calls=args.calls)
+        paired = alternating(single, batch, args.calls)
+    load = (started, os.getloadavg()[0])
+    figured = {**summary(figures), **paired}
+    same = identical(figures) if args.before else None
     section = report(
-        medians, baseline=args.baseline, rounds=args.rounds, calls=args.calls, load=load, parts=parts
+        figured,
+        before=args.before,
+        same_answers=same,
+        rounds=args.rounds,
+        calls=args.calls,
+        load=load,
     )
     say(section, result=True)
     record = {
         "load_average": load,
-        "baseline": args.baseline,
+        "before": args.before,
         "rounds": figures,
-        "medians": medians,
-        "in_process": parts,
+        "figures": figured,
     }
     say(f"wrote {shown(write_results(args.out.stem, record, folder=args.out.parent))}")
     if args.write_docs:

@@ -7,7 +7,7 @@ through `functions.api.gateway.envelope`, which repairs what Mangum cannot parse
 
 import hmac
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any, Final
 
@@ -17,6 +17,7 @@ from fastapi.security import APIKeyHeader
 from mangum import Mangum
 from mangum.types import LambdaContext, LambdaEvent
 from pydantic import BaseModel
+from pydantic_core import to_json
 from starlette.responses import Response
 
 from functions.api.card import ModelCard, card_json
@@ -34,6 +35,8 @@ from functions.audit.decision import AuditUnavailableError
 from functions.config import Settings, get_settings
 from functions.scoring.contract import BatchPredictions, BatchRequest, ClientApplication, Health, Prediction
 from functions.scoring.model import Decision, to_matrix
+from functions.scoring.strategy.answer import StrategyAnswer
+from functions.scoring.strategy.engine import Outcomes
 from functions.telemetry import configure_logger
 
 AUDIT_REFUSAL: Final = (
@@ -53,6 +56,16 @@ API_KEY: Final = APIKeyHeader(
 MISSING_KEY: Final = "This route needs an API key: send it in the x-api-key header."
 WRONG_KEY: Final = (
     "The x-api-key header does not hold this deployment's API key; check the key you were given."
+)
+# A prediction's fields in `Prediction`'s order (the JSON's): the strategy's (not the engine's order), then the model's.
+STRATEGY_FIELDS: Final = tuple(StrategyAnswer.model_fields)
+MODEL_FIELDS: Final = (
+    "probability_of_default",
+    "predicted_default",
+    "threshold",
+    "score",
+    "risk_grade",
+    "reasons",
 )
 logging.getLogger("mangum").setLevel(logging.WARNING)  # its INFO line carries the raw request path
 
@@ -116,9 +129,8 @@ async def predict(
     )
     await fail_closed(recording)
     observe(request, decisions)
-    return json_response(
-        to_prediction(decisions[0], outcomes.records()[0], model_version=model.version, rid=rid)
-    )
+    rows = prediction_rows(decisions, strategy_columns(outcomes), model_version=model.version, rid=rid)
+    return json_response(rows[0])
 
 
 async def predict_batch(
@@ -148,31 +160,41 @@ async def predict_batch(
     )
     await fail_closed(recording)
     observe(request, decisions)
-    answers = zip(decisions, outcomes.records(), strict=True)
-    predictions = [to_prediction(d, o, model_version=model.version, rid=rid) for d, o in answers]
-    return json_response(
-        BatchPredictions(predictions=predictions, model_version=model.version, request_id=rid)
+    predictions = prediction_rows(decisions, strategy_columns(outcomes), model_version=model.version, rid=rid)
+    return json_response({"predictions": predictions, "model_version": model.version, "request_id": rid})
+
+
+def strategy_columns(outcomes: Outcomes) -> dict[str, list[Any]]:
+    """Return the strategy's answer fields as columns of plain values, in `Prediction`'s field order."""
+    return {name: getattr(outcomes, name).tolist() for name in STRATEGY_FIELDS}
+
+
+def prediction_rows(
+    decisions: Sequence[Decision], columns: Mapping[str, list[Any]], *, model_version: str, rid: str
+) -> list[dict[str, Any]]:
+    """Build each `Prediction` as a plain dict, column by column, from the decisions and the strategy's columns.
+
+    Not validated item by item: every value is already typed by the model and the engine, and
+    tests/api/test_prediction_rows.py proves the rows equal the validated `Prediction`s.
+    """
+    names = (*columns, *MODEL_FIELDS, "model_version", "request_id")
+    model_columns = (
+        [d.probability_of_default for d in decisions],
+        [d.predicted_default for d in decisions],
+        [d.threshold for d in decisions],
+        [d.score for d in decisions],
+        [d.risk_grade for d in decisions],
+        [d.reasons for d in decisions],  # ReasonCode models, serialised by their own schema
+        [model_version] * len(decisions),
+        [rid] * len(decisions),
     )
+    rows = zip(*columns.values(), *model_columns, strict=True)
+    return [dict(zip(names, values, strict=True)) for values in rows]
 
 
-def to_prediction(decision: Decision, outcome: dict[str, Any], *, model_version: str, rid: str) -> Prediction:
-    """Build the API's prediction from a scoring decision and the strategy's outcome for it (`Outcomes.records`)."""
-    return Prediction(
-        **outcome,
-        probability_of_default=decision.probability_of_default,
-        predicted_default=decision.predicted_default,
-        threshold=decision.threshold,
-        score=decision.score,
-        risk_grade=decision.risk_grade,
-        reasons=list(decision.reasons),
-        model_version=model_version,
-        request_id=rid,
-    )
-
-
-def json_response(body: BaseModel) -> Response:
-    """Serialise a validated response model (FastAPI would validate and serialise it a second time)."""
-    return Response(body.model_dump_json(), media_type=JSON_TYPE)
+def json_response(body: BaseModel | Mapping[str, Any]) -> Response:
+    """Serialise an answer to JSON bytes as pydantic does (NaN and infinity as null), with no second validation."""
+    return Response(to_json(body, inf_nan_mode="null"), media_type=JSON_TYPE)
 
 
 async def fail_closed(recording: Awaitable[None]) -> None:

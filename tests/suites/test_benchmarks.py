@@ -3,9 +3,11 @@
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from benchmarks import portfolio, results
 from benchmarks.load import Phase, summary, totals
@@ -93,26 +95,65 @@ def test_portfolio_writes_its_figures_as_json(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # its scratch folder is gone
 
 
-def test_strategy_benchmark_reports_medians_over_rounds_and_the_share_added() -> None:
+def strategy_round(p50: float, batch: float) -> dict[str, Any]:
+    return {
+        "p50_ms": p50,
+        "batch_ms": batch,
+        "p50_cpu_ms": p50 / 2,
+        "batch_cpu_ms": batch / 2,
+        "sha256": ["a", "b"],
+    }
+
+
+def test_strategy_benchmark_reports_medians_best_rounds_and_the_share_added() -> None:
     from benchmarks import strategy
 
     rounds = {
-        "baseline": [
-            {"p50_ms": 1.0, "batch_ms": 100.0},
-            {"p50_ms": 3.0, "batch_ms": 90.0},
-            {"p50_ms": 1.2, "batch_ms": 95.0},
-        ],
-        "strategy": [
-            {"p50_ms": 1.1, "batch_ms": 99.0},
-            {"p50_ms": 1.3, "batch_ms": 120.0},
-            {"p50_ms": 1.2, "batch_ms": 98.0},
-        ],
+        "without": [strategy_round(1.0, 100.0), strategy_round(3.0, 90.0), strategy_round(1.2, 95.0)],
+        "with": [strategy_round(1.1, 99.0), strategy_round(1.3, 120.0), strategy_round(1.2, 98.0)],
+        "before": [strategy_round(1.5, 110.0), strategy_round(1.4, 100.0), strategy_round(1.6, 105.0)],
     }
-    medians = strategy.summary(rounds)
-    assert (medians["baseline_p50_ms"], medians["strategy_p50_ms"]) == (1.2, 1.2)
-    assert medians["batch_added"] == pytest.approx(99.0 / 95.0 - 1)
+    figured = strategy.summary(rounds)
+    assert (figured["without_p50_ms"], figured["with_p50_ms"]) == (1.2, 1.2)
+    assert figured["batch_ms_vs_without"] == pytest.approx(99.0 / 95.0 - 1)
+    assert figured["best_batch_ms_vs_without"] == pytest.approx(98.0 / 90.0 - 1)
+    assert figured["p50_cpu_ms_vs_before"] == pytest.approx(1.2 / 1.5 - 1)
+    assert strategy.identical(rounds)
     section = strategy.report(
-        medians, baseline="main", rounds=3, calls=10, load=0.5, parts={"strategy_1_us": 40.0}
+        figured,
+        before="f24d611",
+        same_answers=True,
+        rounds=3,
+        calls=10,
+        load=(0.5, 0.7),
     )
-    assert "| Warm /v1/predict p50, 10 calls (ms) | 1.200 | 1.200 | +0.0% | < +10 % | met |" in section
-    assert "takes\n40 µs for one client" in section
+    assert "/v1/predict\n+0.0%, batch of 1,000 +0.0%." in section
+    assert (
+        "| Warm /v1/predict p50, 10 calls (ms) | 1.200 | 1.200 | +0.0% | +10.0% | +0.0% | < +10 % | met |"
+        in section
+    )
+    assert "| /v1/predict/batch, 1,000 applicants, median of 10 (ms) | 105.0 | 99.0 | -5.7% |" in section
+    assert "--before f24d611 --rounds 3 --write-docs" in section
+
+
+def test_strategy_rounds_rotate_the_variants_order() -> None:
+    from benchmarks.strategy import rotated
+
+    orders = [rotated(["without", "with", "before"], number) for number in range(4)]
+    assert orders[1] == ["with", "before", "without"]
+    assert [order[0] for order in orders] == ["without", "with", "before", "without"]
+
+
+def test_the_without_switch_serves_answers_without_the_strategy(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functions.api.app as served
+    from benchmarks.strategy import SWITCHED, WITHOUT
+
+    for name in SWITCHED:
+        monkeypatch.setattr(served, name, getattr(served, name))  # restored after the test
+    exec(WITHOUT, {})  # noqa: S102 - the benchmark's own switch, as its runner runs it
+    answer = client.post("/v1/predict/batch", json={"applicants": [TYPICAL, TYPICAL]}).json()
+    fields = [*served.MODEL_FIELDS, "model_version", "request_id"]
+    assert [list(p) for p in answer["predictions"]] == [fields, fields]
+    assert list(client.post("/v1/predict", json=TYPICAL).json()) == fields
