@@ -48,6 +48,7 @@ served.decide = lambda *args, **flags: None
 served.strategy_columns = lambda outcomes: {}
 """
 SWITCHED: Final = ("arm_references", "decide", "strategy_columns")
+BATCH_PAIRS: Final = 30
 # Runs in a fresh process: argv = single event, batch event, calls, WITHOUT. Every pair of calls answers the event
 # with the strategy and without it (in alternating order), so both meet the machine's load at the same moments.
 ALTERNATING: Final = f"""
@@ -58,7 +59,7 @@ on = {{name: getattr(served, name) for name in switched}}
 exec(sys.argv[4])
 off = {{name: getattr(served, name) for name in switched}}
 result = {{}}
-for kind, path, pairs in (("p50", sys.argv[1], int(sys.argv[3])), ("batch", sys.argv[2], 20)):
+for kind, path, pairs in (("p50", sys.argv[1], int(sys.argv[3])), ("batch", sys.argv[2], {BATCH_PAIRS})):
     event = json.load(open(path))
     times = {{"with": [], "without": []}}
     for number in range(pairs + 10):
@@ -198,6 +199,17 @@ def _share_row(
     return f"| {' | '.join(cells)} |"
 
 
+def busy(load: tuple[float, float]) -> str:
+    """Warn, when the machine had more runnable work than CPUs, that wall times measured its scheduler."""
+    if max(load) < (os.cpu_count() or 1):
+        return ""
+    return (
+        "\nThe load average exceeded the CPUs: each process got a share of a CPU, so wall times (a single call's p50"
+        "\nespecially) measure the scheduler's time slices more than the code; read the CPU-time columns and the"
+        "\nalternating figures below."
+    )
+
+
 def report(
     figured: dict[str, float],
     *,
@@ -246,17 +258,17 @@ start and {load[1]:.1f} at the end), Python {platform.python_version()}, with
 What the credit strategy (arm, decision, rule or band, line action, EL: docs/strategy.md) adds to serving: this
 tree with it against the same tree without it (`benchmarks.strategy.WITHOUT` switches the serving path's strategy
 steps off in the runner: no arm, no engine, answers without the strategy's fields; the strategy, loaded once,
-stays a route dependency), {rounds} rounds of the serving
-benchmark's warm runner (the same REST v1 events through the Mangum handler, fresh processes, OMP_NUM_THREADS=1),
-the variants' order rotated each round. Medians over rounds; the share also from each variant's best round and in
-the process's CPU time, which other work on the machine disturbs less than wall time.
+stays a route dependency), {rounds} rounds of the serving benchmark's warm runner (the same REST v1 events through
+the Mangum handler, fresh processes, OMP_NUM_THREADS=1), the variants' order rotated each round. Medians over
+rounds; the share also from each variant's best round and in the process's CPU time, which other work on the
+machine disturbs less than wall time.{busy(load)}
 
 | measure | without strategy | with strategy | added (medians) | added (best rounds) | added, CPU time (medians) | target | |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 {added}
 
 In one process, answering each event with and without the strategy in turn ({calls} pairs of /v1/predict calls,
-20 pairs of batches; CPU time, medians), so that both meet the same load: /v1/predict
+{BATCH_PAIRS} pairs of batches; CPU time, medians), so that both meet the same load: /v1/predict
 {figured.get("p50_cpu_alternating", 0):+.1%}, batch of 1,000 {figured.get("batch_cpu_alternating", 0):+.1%}.
 {against}
 The answers are built column-wise as plain dicts (`app.prediction_rows`, no per-item validation;

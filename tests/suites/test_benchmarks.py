@@ -157,3 +157,10 @@ def test_the_without_switch_serves_answers_without_the_strategy(
     fields = [*served.MODEL_FIELDS, "model_version", "request_id"]
     assert [list(p) for p in answer["predictions"]] == [fields, fields]
     assert list(client.post("/v1/predict", json=TYPICAL).json()) == fields
+
+
+def test_strategy_section_warns_when_the_machine_had_more_work_than_cpus() -> None:
+    from benchmarks.strategy import busy
+
+    assert busy((0.1, 0.2)) == ""
+    assert "read the CPU-time columns" in busy((64.0, 1.0))
