@@ -106,7 +106,7 @@ def strategy_round(p50: float, batch: float) -> dict[str, Any]:
 
 
 def test_strategy_benchmark_reports_medians_best_rounds_and_the_share_added() -> None:
-    from benchmarks import strategy
+    from benchmarks import strategy, strategy_report
 
     rounds = {
         "without": [strategy_round(1.0, 100.0), strategy_round(3.0, 90.0), strategy_round(1.2, 95.0)],
@@ -119,13 +119,14 @@ def test_strategy_benchmark_reports_medians_best_rounds_and_the_share_added() ->
     assert figured["best_batch_ms_vs_without"] == pytest.approx(98.0 / 90.0 - 1)
     assert figured["p50_cpu_ms_vs_before"] == pytest.approx(1.2 / 1.5 - 1)
     assert strategy.identical(rounds)
-    section = strategy.report(
+    section = strategy_report.report(
         figured,
         before="f24d611",
         same_answers=True,
         rounds=3,
         calls=10,
         load=(0.5, 0.7),
+        pairs=30,
     )
     assert "/v1/predict\n+0.0%, batch of 1,000 +0.0%." in section
     assert (
@@ -134,6 +135,7 @@ def test_strategy_benchmark_reports_medians_best_rounds_and_the_share_added() ->
     )
     assert "| /v1/predict/batch, 1,000 applicants, median of 10 (ms) | 105.0 | 99.0 | -5.7% |" in section
     assert "--before f24d611 --rounds 3 --write-docs" in section
+    assert "30 pairs of batches" in section
 
 
 def test_strategy_rounds_rotate_the_variants_order() -> None:
@@ -160,7 +162,7 @@ def test_the_without_switch_serves_answers_without_the_strategy(
 
 
 def test_strategy_section_warns_when_the_machine_had_more_work_than_cpus() -> None:
-    from benchmarks.strategy import busy
+    from benchmarks.strategy_report import busy
 
     assert busy((0.1, 0.2)) == ""
     assert "read the CPU-time columns" in busy((64.0, 1.0))
