@@ -10,7 +10,7 @@ import numpy as np
 from functions.clientfiles.cells import csv_field
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
-from functions.scoring.strategy.engine import Matrix, Outcomes, Strategy, Vector, read_strategy
+from functions.scoring.strategy.engine import Labels, Matrix, Outcomes, Strategy, Vector, read_strategy
 from functions.scoring.strategy.file import ACTIONS, DECISIONS
 
 STRATEGY_COLUMNS: Final = (
@@ -65,17 +65,9 @@ STRATEGY_NUMBERS: Final = (
 )
 
 
-def strategy_labels(outcomes: Outcomes) -> list[tuple[str, str, str, str]]:
-    """Return each row's labels: decision, the deciding rule, line action and adverse-action notice."""
-    return list(
-        zip(
-            outcomes.decision.tolist(),
-            outcomes.decided_by.tolist(),
-            outcomes.line_action.tolist(),
-            outcomes.adverse_action_notice.tolist(),
-            strict=True,
-        )
-    )
+def strategy_labels(outcomes: Outcomes) -> tuple[Labels, Labels, Labels, Labels]:
+    """Return the label columns a template quotes: decision, the deciding rule, line action, adverse-action notice."""
+    return outcomes.decision, outcomes.decided_by, outcomes.line_action, outcomes.adverse_action_notice
 
 
 def strategy_numbers(outcomes: Outcomes) -> list[list[float]]:

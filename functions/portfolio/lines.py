@@ -5,6 +5,7 @@ The text is exactly what `csv.writer` wrote row by row from the API's decisions 
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import compress, starmap
 from typing import Final
 
@@ -43,6 +44,7 @@ def _reason_template(key: int) -> str:
     return f"{_braced(named)},{shown},{_braced(stated)}"
 
 
+@lru_cache(maxsize=2**16)  # a book repeats its few thousand templates chunk after chunk
 def _line_template(key: tuple[int, str, str, str, str]) -> str:
     """Return a valid row's line (no ID) as a template: PD, points, grade, flag, reasons, strategy, no error."""
     reasons, *labels = key
@@ -62,14 +64,17 @@ def scored_lines(
     """Return each valid row's scored cells (no ID) as csv.writer writes them: one template per distinct list of
     reasons and outcome labels, one str.format per row."""
     shown = np.arange(MAX_REASONS) < ranked.listed[:, None]  # the listed reasons are a prefix
-    reasons = (np.where(shown, ranked.groups + 1, 0).astype(np.int64) @ _WEIGHTS).tolist()
-    templates: dict[tuple[int, str, str, str, str], str] = {}
-    chosen = []
-    for key in zip(reasons, *zip(*strategy_labels(outcomes), strict=True), strict=True):
-        template = templates.get(key)
-        if template is None:
-            template = templates[key] = _line_template(key)
-        chosen.append(template)
+    reasons = np.where(shown, ranked.groups + 1, 0).astype(np.int64) @ _WEIGHTS
+    labels = strategy_labels(outcomes)
+    key = reasons
+    for column in labels:  # each row's reasons and labels as one number, to find the distinct ones at once
+        names, codes = np.unique(column, return_inverse=True)
+        key = key * len(names) + codes.reshape(-1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    templates = [
+        _line_template((int(reasons[k]), *(str(column[k]) for column in labels))) for k in first.tolist()
+    ]
+    chosen = list(map(templates.__getitem__, inverse.reshape(-1).tolist()))
     impacts = ranked.impacts.T.tolist()
     fields = zip(chosen, pds, scores, grades, flags, *impacts, *strategy_numbers(outcomes), strict=True)
     return list(starmap(str.format, fields))

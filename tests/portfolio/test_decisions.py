@@ -52,7 +52,8 @@ def test_strategy_templates_give_the_cells_as_csv_writer_writes_them() -> None:
     outcomes = strategy.apply(raw, np.array([0.01, 0.05, 0.25, 0.5, 0.05, 0.9]))
     written = io.StringIO()
     csv.writer(written, lineterminator="\n").writerows(strategy_cells(outcomes))
-    rows = zip(strategy_labels(outcomes), *strategy_numbers(outcomes), strict=True)
+    labels = zip(*(column.tolist() for column in strategy_labels(outcomes)), strict=True)
+    rows = zip(labels, *strategy_numbers(outcomes), strict=True)
     text = [strategy_template(labels, first=1).format(None, *numbers) for labels, *numbers in rows]
     assert "\n".join(text) + "\n" == written.getvalue()
     template = strategy_template(("a,b", "{x}", "c", 'say "no"'))
