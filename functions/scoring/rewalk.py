@@ -141,25 +141,43 @@ def raw_score_with(
     """Return X's log-odds (rows) and those with `feature` set to each of `values` (rows x values).
 
     A value's log-odds is X's plus, over the trees that split on `feature` (in walk order), the leaf value at
-    that value minus X's; only those trees are walked again, and X's rows are walked once.
+    that value minus X's; only those trees are walked again, and X's rows are walked once. A tree tells apart
+    only the values between its own thresholds: each row finds its leaf once per such interval of each tree.
     """
     trees = trees_reading(tables, [feature])
     at_values = np.zeros((values.size, len(tables.cuts)), dtype=np.float64)
     at_values[:, feature] = values
-    by_value = reachable(tables, at_values, (feature,))[:, trees]  # (values, trees read)
+    pair_of, pair_tree, pair_masks = _intervals(reachable(tables, at_values, (feature,))[:, trees])
     others = tuple(f for f in tables.read if f != feature)
     own, raw = np.empty(X.shape[0], dtype=np.float64), np.empty((X.shape[0], values.size), dtype=np.float64)
-    for block in blocks(
-        X.shape[0], max(1, BLOCK_ROWS // max(1, values.size))
-    ):  # (rows x values x trees) masks
+    step = max(1, BLOCK_ROWS // max(1, values.size))  # (trees x values x rows) changes stay a few MB
+    for block in blocks(X.shape[0], step):
         kept = reachable(tables, X[block], others)
         mine = leaf_values(tables, reachable(tables, X[block], (feature,), into=kept.copy()))  # (trees, rows)
         own[block] = tree_sum(mine) + baseline
         if trees.size == 0:
             raw[block] = own[block, None]
             continue
-        both = (kept[:, trees][:, None, :] & by_value[None, :, :]).reshape(-1, trees.size)
-        change = leaf_values(tables, both, trees=trees).reshape(trees.size, -1, values.size)
-        change -= mine[trees][:, :, None]
-        raw[block] = own[block, None] + tree_sum(change.reshape(trees.size, -1)).reshape(-1, values.size)
+        both = np.take(np.take(kept, trees, axis=1), pair_tree, axis=1) & pair_masks  # (rows, intervals)
+        at = leaf_values(tables, both, trees=trees[pair_tree])  # (intervals, rows)
+        change = np.take(at, pair_of, axis=0)  # (trees, values, rows)
+        change -= mine[trees][:, None, :]
+        raw[block] = own[block, None] + tree_sum(change.reshape(trees.size, -1)).reshape(values.size, -1).T
     return own, raw
+
+
+def _intervals(
+    by_value: Masks,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Masks]:
+    """Group the values' masks (values x trees) by tree into distinct ones (intervals): return each (tree,
+    value)'s interval (trees x values), and each interval's tree (position in by_value's columns) and mask."""
+    keys = np.ascontiguousarray(by_value.T)  # (trees, values)
+    order = np.argsort(keys, axis=1, kind="stable")
+    ranked = np.take_along_axis(keys, order, axis=1)
+    first = np.ones(ranked.shape, dtype=bool)
+    first[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    numbered = np.cumsum(first.ravel()).reshape(ranked.shape) - 1  # intervals tree by tree
+    pair_of = np.empty_like(numbered)
+    np.put_along_axis(pair_of, order, numbered, axis=1)
+    pair_tree = np.repeat(np.arange(keys.shape[0]), first.sum(axis=1))
+    return pair_of, pair_tree, ranked[first]
