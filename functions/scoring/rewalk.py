@@ -49,8 +49,13 @@ def trees_reading(tables: LeafMasks, features: Sequence[int]) -> npt.NDArray[np.
 
 
 def _prefix(tables: LeafMasks, X: Matrix, f: int) -> npt.NDArray[np.intp]:
-    """Return the row of `tables.masks` each value of feature f selects (rows)."""
-    found: npt.NDArray[np.intp] = np.searchsorted(tables.cuts[f], X[:, f], side="left")
+    """Return the row of `tables.masks` each value of feature f selects (rows); one search for a constant column."""
+    column = X[:, f]
+    if column.size > 1 and column[0] == column.min() == column.max():  # e.g. a group set to the reference
+        return np.full(
+            column.size, np.searchsorted(tables.cuts[f], column[0], side="left") + tables.starts[f]
+        )
+    found: npt.NDArray[np.intp] = np.searchsorted(tables.cuts[f], column, side="left")
     found += tables.starts[f]
     return found
 
@@ -98,16 +103,24 @@ def rewalk(
                 reduce(np.logical_or, (moved[f] != prefix[f] for f in moved), np.zeros(n, bool))
             )
             if rows.size and trees[k].size:
+                every = rows.size == n  # most groups move most rows: no copies of their masks and values
                 kept_k = _all_but(k, keys, kept, before, after)
-                masks = _and(tables, [], rows.size) if kept_k is None else np.take(kept_k, rows, axis=0)
+                if kept_k is None:
+                    masks = _and(tables, [], rows.size)
+                else:
+                    masks = kept_k.copy() if every else np.take(kept_k, rows, axis=0)
                 for chosen in moved.values():
-                    at = chosen[rows]
+                    at = chosen if every else chosen[rows]
                     if at[0] == at.min() == at.max():  # one prefix for every row (a group set to one value)
                         np.bitwise_and(masks, tables.masks[at[0]], out=masks)
                     else:
                         np.bitwise_and(masks, np.take(tables.masks, at, axis=0), out=masks)
-                now = leaf_values(tables, np.take(masks, trees[k], axis=1), trees=trees[k])
-                change[rows] = tree_sum(now - np.take(values[trees[k]], rows, axis=1))
+                every_tree = trees[k].size == masks.shape[1]
+                now = leaf_values(
+                    tables, masks if every_tree else np.take(masks, trees[k], axis=1), trees=trees[k]
+                )
+                was = values if every_tree else np.take(values, trees[k], axis=0)
+                change[rows] = tree_sum(now - (was if every else np.take(was, rows, axis=1)))
             stacked[1 + k, block] = stacked[0, block] + change
     return stacked
 

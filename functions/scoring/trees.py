@@ -65,6 +65,11 @@ class TreeEnsemble:
         return np.asarray(self.children[:, 0] != np.arange(self.value.size))
 
     @property
+    def read_features(self) -> tuple[int, ...]:
+        """Return the model features (indices, ascending) that some split reads."""
+        return self._masks.read
+
+    @property
     def walk_order(self) -> npt.NDArray[np.intp]:
         """Return the trees (indices into `roots`) in the order leaves and sums list them."""
         return self._order.copy()
