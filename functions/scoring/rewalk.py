@@ -19,6 +19,8 @@ import numpy.typing as npt
 from functions.scoring.leafmasks import LeafMasks, Masks, leaf_values, reachable
 
 Matrix = npt.NDArray[np.float64]
+# The trees that split on a feature; per (tree, value) its interval; per interval its tree (position) and mask.
+Intervals = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], Masks]
 BLOCK_ROWS: Final = 2048  # rows per block: (rows x trees) masks and values fit in a few MB of cache
 
 
@@ -148,19 +150,32 @@ def _all_but(
     return reduce(np.bitwise_and, sides) if sides else None
 
 
+def at_values(tables: LeafMasks, feature: int, values: Matrix) -> Intervals:
+    """Return what `raw_score_with` needs of `values` (of model feature `feature`), once per values: the trees
+    that split on the feature, and the intervals of the values each of them tells apart (`_intervals`)."""
+    trees = trees_reading(tables, [feature])
+    at = np.zeros((values.size, len(tables.cuts)), dtype=np.float64)
+    at[:, feature] = values
+    return (trees, *_intervals(reachable(tables, at, (feature,))[:, trees]))
+
+
 def raw_score_with(
-    tables: LeafMasks, baseline: float, X: Matrix, feature: int, values: Matrix
+    tables: LeafMasks,
+    baseline: float,
+    X: Matrix,
+    feature: int,
+    values: Matrix,
+    *,
+    prepared: Intervals | None = None,
 ) -> tuple[Matrix, Matrix]:
     """Return X's log-odds (rows) and those with `feature` set to each of `values` (rows x values).
 
     A value's log-odds is X's plus, over the trees that split on `feature` (in walk order), the leaf value at
     that value minus X's; only those trees are walked again, and X's rows are walked once. A tree tells apart
     only the values between its own thresholds: each row finds its leaf once per such interval of each tree.
+    `prepared` is `at_values(tables, feature, values)`, computed here when not given.
     """
-    trees = trees_reading(tables, [feature])
-    at_values = np.zeros((values.size, len(tables.cuts)), dtype=np.float64)
-    at_values[:, feature] = values
-    pair_of, pair_tree, pair_masks = _intervals(reachable(tables, at_values, (feature,))[:, trees])
+    trees, pair_of, pair_tree, pair_masks = prepared or at_values(tables, feature, values)
     others = tuple(f for f in tables.read if f != feature)
     own, raw = np.empty(X.shape[0], dtype=np.float64), np.empty((X.shape[0], values.size), dtype=np.float64)
     step = max(1, BLOCK_ROWS // max(1, values.size))  # (trees x values x rows) changes stay a few MB
