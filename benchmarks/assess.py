@@ -168,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     raw = draw_rows(args.data, args.rows)
     figures = measure(dict(zip(names, trees, strict=True)), raw, runs=args.runs, chunk=args.chunk)
-    command = "python -m benchmarks.assess " + " ".join(
-        arg if not Path(arg).is_absolute() else "…/" + Path(arg).name for arg in (argv or sys.argv[1:])
+    given = argv if argv is not None else sys.argv[1:]
+    data = "" if "--data" in given else f"CREDIT_DATA=…/{args.data.name} "
+    command = f"OMP_NUM_THREADS=1 {data}python -m benchmarks.assess " + " ".join(
+        arg if not Path(arg).is_absolute() else "…/" + Path(arg).name for arg in given
     )
     section = report(figures, load=load, command=command, rows=args.rows, chunk=args.chunk)
     say(section, result=True)

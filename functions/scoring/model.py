@@ -115,6 +115,10 @@ class ScoringModel:
         """
         raw = self.served_inputs(raw)
         features = engineer(raw)
+        with gc_paused():  # one deferred collection for the reasons and the answers, not one each
+            return self._answers(raw, features, explain=explain)
+
+    def _answers(self, raw: Matrix, features: Matrix, *, explain: bool) -> list[Decision]:
         reasons: list[tuple[ReasonCode, ...]]
         if explain:
             reference = self.manifest.reference_profile
@@ -126,13 +130,12 @@ class ScoringModel:
         threshold = self.threshold
         grades = grades_of(probabilities, self.manifest)
         points = points_of(probabilities, self.manifest.score_scaling).astype(np.int64)
-        with gc_paused():
-            return [
-                Decision(probability, probability >= threshold, threshold, score, grade, row_reasons)
-                for probability, score, grade, row_reasons in zip(
-                    probabilities.tolist(), points.tolist(), grades, reasons, strict=True
-                )
-            ]
+        return [
+            Decision(probability, probability >= threshold, threshold, score, grade, row_reasons)
+            for probability, score, grade, row_reasons in zip(
+                probabilities.tolist(), points.tolist(), grades, reasons, strict=True
+            )
+        ]
 
 
 def points_of(probabilities: Matrix, scaling: ScoreScaling) -> Matrix:

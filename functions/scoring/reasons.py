@@ -187,6 +187,21 @@ def _text_values(code: str, raw: Matrix, features: Matrix) -> Matrix:
     return np.ascontiguousarray(values)
 
 
+def _read_variant(raw: Matrix, features: Matrix, group: str, reference: Profile, read: set[int]) -> Matrix:
+    """Return the model features (rows x features) with `group`'s inputs at `reference`, exact in every feature
+    the ensemble reads: when it reads no engineered feature built from them, only their own columns change."""
+    inputs = REASON_GROUPS[group]
+    touched = [i for i, name in enumerate(MODEL_FEATURES) if i in read and set(INPUTS_OF[name]) & set(inputs)]
+    if any(MODEL_FEATURES[i] not in inputs for i in touched):  # an engineered feature read: build them all
+        variant = raw.copy()
+        variant[:, [_INDEX[name] for name in inputs]] = [reference[name] for name in inputs]
+        return engineer(variant)
+    features = features.copy()
+    for name in inputs:
+        features[:, _FEATURE[name]] = reference[name]
+    return features
+
+
 def measure_impacts(
     ensemble: TreeEnsemble, raw: Matrix, features: Matrix, *, reference: Profile, tags: Tags
 ) -> tuple[Matrix, Matrix]:
@@ -195,12 +210,15 @@ def measure_impacts(
     `features` are the model features of `raw` (rows x 23), engineered once by the caller; only the
     counterfactual variants are engineered here.
     """
-    variants = counterfactuals(raw, reference)
     if raw.shape[0] <= SMALL_BATCH:  # few rows: one walk over every variant costs fewer numpy calls
+        variants = counterfactuals(raw, reference)
         stacked = np.vstack([features, engineer(np.vstack(variants))])
         log_odds: Matrix = ensemble.raw_score(stacked).reshape(len(variants) + 1, -1)
     else:
-        log_odds = ensemble.rewalk(features, [engineer(v) for v in variants], tags=tags)
+        read = set(ensemble.read_features)
+        log_odds = ensemble.rewalk(
+            features, [_read_variant(raw, features, g, reference, read) for g in REASON_GROUPS], tags=tags
+        )
     probabilities = ensemble.calibrate(log_odds)
     impacts = np.round(probabilities[0] - probabilities[1:], IMPACT_DECIMALS)
     return probabilities[0], impacts

@@ -19,6 +19,8 @@ import numpy.typing as npt
 from functions.scoring.leafmasks import LeafMasks, Masks, leaf_values, reachable
 
 Matrix = npt.NDArray[np.float64]
+# The trees that split on a feature; per (tree, value) its interval; per interval its tree (position) and mask.
+Intervals = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], Masks]
 BLOCK_ROWS: Final = 2048  # rows per block: (rows x trees) masks and values fit in a few MB of cache
 
 
@@ -49,8 +51,13 @@ def trees_reading(tables: LeafMasks, features: Sequence[int]) -> npt.NDArray[np.
 
 
 def _prefix(tables: LeafMasks, X: Matrix, f: int) -> npt.NDArray[np.intp]:
-    """Return the row of `tables.masks` each value of feature f selects (rows)."""
-    found: npt.NDArray[np.intp] = np.searchsorted(tables.cuts[f], X[:, f], side="left")
+    """Return the row of `tables.masks` each value of feature f selects (rows); one search for a constant column."""
+    column = X[:, f]
+    if column.size > 1 and column[0] == column.min() == column.max():  # e.g. a group set to the reference
+        return np.full(
+            column.size, np.searchsorted(tables.cuts[f], column[0], side="left") + tables.starts[f]
+        )
+    found: npt.NDArray[np.intp] = np.searchsorted(tables.cuts[f], column, side="left")
     found += tables.starts[f]
     return found
 
@@ -98,16 +105,24 @@ def rewalk(
                 reduce(np.logical_or, (moved[f] != prefix[f] for f in moved), np.zeros(n, bool))
             )
             if rows.size and trees[k].size:
+                every = rows.size == n  # most groups move most rows: no copies of their masks and values
                 kept_k = _all_but(k, keys, kept, before, after)
-                masks = _and(tables, [], rows.size) if kept_k is None else np.take(kept_k, rows, axis=0)
+                if kept_k is None:
+                    masks = _and(tables, [], rows.size)
+                else:
+                    masks = kept_k.copy() if every else np.take(kept_k, rows, axis=0)
                 for chosen in moved.values():
-                    at = chosen[rows]
+                    at = chosen if every else chosen[rows]
                     if at[0] == at.min() == at.max():  # one prefix for every row (a group set to one value)
                         np.bitwise_and(masks, tables.masks[at[0]], out=masks)
                     else:
                         np.bitwise_and(masks, np.take(tables.masks, at, axis=0), out=masks)
-                now = leaf_values(tables, np.take(masks, trees[k], axis=1), trees=trees[k])
-                change[rows] = tree_sum(now - np.take(values[trees[k]], rows, axis=1))
+                every_tree = trees[k].size == masks.shape[1]
+                now = leaf_values(
+                    tables, masks if every_tree else np.take(masks, trees[k], axis=1), trees=trees[k]
+                )
+                was = values if every_tree else np.take(values, trees[k], axis=0)
+                change[rows] = tree_sum(now - (was if every else np.take(was, rows, axis=1)))
             stacked[1 + k, block] = stacked[0, block] + change
     return stacked
 
@@ -135,31 +150,62 @@ def _all_but(
     return reduce(np.bitwise_and, sides) if sides else None
 
 
+def at_values(tables: LeafMasks, feature: int, values: Matrix) -> Intervals:
+    """Return what `raw_score_with` needs of `values` (of model feature `feature`), once per values: the trees
+    that split on the feature, and the intervals of the values each of them tells apart (`_intervals`)."""
+    trees = trees_reading(tables, [feature])
+    at = np.zeros((values.size, len(tables.cuts)), dtype=np.float64)
+    at[:, feature] = values
+    return (trees, *_intervals(reachable(tables, at, (feature,))[:, trees]))
+
+
 def raw_score_with(
-    tables: LeafMasks, baseline: float, X: Matrix, feature: int, values: Matrix
+    tables: LeafMasks,
+    baseline: float,
+    X: Matrix,
+    feature: int,
+    values: Matrix,
+    *,
+    prepared: Intervals | None = None,
 ) -> tuple[Matrix, Matrix]:
     """Return X's log-odds (rows) and those with `feature` set to each of `values` (rows x values).
 
     A value's log-odds is X's plus, over the trees that split on `feature` (in walk order), the leaf value at
-    that value minus X's; only those trees are walked again, and X's rows are walked once.
+    that value minus X's; only those trees are walked again, and X's rows are walked once. A tree tells apart
+    only the values between its own thresholds: each row finds its leaf once per such interval of each tree.
+    `prepared` is `at_values(tables, feature, values)`, computed here when not given.
     """
-    trees = trees_reading(tables, [feature])
-    at_values = np.zeros((values.size, len(tables.cuts)), dtype=np.float64)
-    at_values[:, feature] = values
-    by_value = reachable(tables, at_values, (feature,))[:, trees]  # (values, trees read)
+    trees, pair_of, pair_tree, pair_masks = prepared or at_values(tables, feature, values)
     others = tuple(f for f in tables.read if f != feature)
     own, raw = np.empty(X.shape[0], dtype=np.float64), np.empty((X.shape[0], values.size), dtype=np.float64)
-    for block in blocks(
-        X.shape[0], max(1, BLOCK_ROWS // max(1, values.size))
-    ):  # (rows x values x trees) masks
+    step = max(1, BLOCK_ROWS // max(1, values.size))  # (trees x values x rows) changes stay a few MB
+    for block in blocks(X.shape[0], step):
         kept = reachable(tables, X[block], others)
         mine = leaf_values(tables, reachable(tables, X[block], (feature,), into=kept.copy()))  # (trees, rows)
         own[block] = tree_sum(mine) + baseline
         if trees.size == 0:
             raw[block] = own[block, None]
             continue
-        both = (kept[:, trees][:, None, :] & by_value[None, :, :]).reshape(-1, trees.size)
-        change = leaf_values(tables, both, trees=trees).reshape(trees.size, -1, values.size)
-        change -= mine[trees][:, :, None]
-        raw[block] = own[block, None] + tree_sum(change.reshape(trees.size, -1)).reshape(-1, values.size)
+        both = np.take(np.take(kept, trees, axis=1), pair_tree, axis=1) & pair_masks  # (rows, intervals)
+        at = leaf_values(tables, both, trees=trees[pair_tree])  # (intervals, rows)
+        change = np.take(at, pair_of, axis=0)  # (trees, values, rows)
+        change -= mine[trees][:, None, :]
+        raw[block] = own[block, None] + tree_sum(change.reshape(trees.size, -1)).reshape(values.size, -1).T
     return own, raw
+
+
+def _intervals(
+    by_value: Masks,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Masks]:
+    """Group the values' masks (values x trees) by tree into distinct ones (intervals): return each (tree,
+    value)'s interval (trees x values), and each interval's tree (position in by_value's columns) and mask."""
+    keys = np.ascontiguousarray(by_value.T)  # (trees, values)
+    order = np.argsort(keys, axis=1, kind="stable")
+    ranked = np.take_along_axis(keys, order, axis=1)
+    first = np.ones(ranked.shape, dtype=bool)
+    first[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    numbered = np.cumsum(first.ravel()).reshape(ranked.shape) - 1  # intervals tree by tree
+    pair_of = np.empty_like(numbered)
+    np.put_along_axis(pair_of, order, numbered, axis=1)
+    pair_tree = np.repeat(np.arange(keys.shape[0]), first.sum(axis=1))
+    return pair_of, pair_tree, ranked[first]

@@ -16,10 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.scoring.leafmasks import LeafMasks, build_masks, leaf_index, leaf_values, reachable
-from functions.scoring.rewalk import blocks, raw_score_with, rewalk, tree_sum
+from functions.scoring.rewalk import Intervals, at_values, blocks, raw_score_with, rewalk, tree_sum
 
 FORMAT: Final = "credit-default-trees/1"
 ARRAYS: Final = ("feature", "threshold", "children", "value", "roots", "scalars")
+PREPARED: Final = 8  # sets of values kept prepared for `raw_score_with` (the elderly rule uses one)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class TreeEnsemble:
     # and the bit-mask tables that find each row's leaf in all of them (functions/scoring/leafmasks.py).
     _order: npt.NDArray[np.intp] = field(init=False, repr=False, compare=False)
     _masks: LeafMasks = field(init=False, repr=False, compare=False)
+    _prepared: dict[tuple[int, bytes], Intervals] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_ensemble(self)
@@ -58,11 +60,17 @@ class TreeEnsemble:
             self.feature, self.threshold, self.children, self.value, self.roots[order], self.n_features
         )
         object.__setattr__(self, "_masks", masks)
+        object.__setattr__(self, "_prepared", {})
 
     @property
     def is_split(self) -> npt.NDArray[np.bool_]:
         """Return which nodes are splits (a leaf is its own child)."""
         return np.asarray(self.children[:, 0] != np.arange(self.value.size))
+
+    @property
+    def read_features(self) -> tuple[int, ...]:
+        """Return the model features (indices, ascending) that some split reads."""
+        return self._masks.read
 
     @property
     def walk_order(self) -> npt.NDArray[np.intp]:
@@ -130,7 +138,13 @@ class TreeEnsemble:
         value at that value minus X's. X's rows are walked once and only those trees again; a value that
         reaches X's own leaves gives X's log-odds exactly.
         """
-        return raw_score_with(self._masks, self.baseline, self._flat(X), feature, values)
+        key = (feature, np.asarray(values, dtype=np.float64).tobytes())
+        if key not in self._prepared:  # the elderly rule asks for the same ages every time: prepare them once
+            if len(self._prepared) >= PREPARED:
+                self._prepared.clear()
+            self._prepared[key] = at_values(self._masks, feature, values)
+        prepared = self._prepared[key]
+        return raw_score_with(self._masks, self.baseline, self._flat(X), feature, values, prepared=prepared)
 
     def raw_score_at(
         self, X: npt.NDArray[np.float64], feature: int, values: npt.NDArray[np.float64]
