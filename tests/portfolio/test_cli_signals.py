@@ -17,12 +17,15 @@ from functions.portfolio.files import summary_path
 from training.synthetic import generate_rows, to_dataset_csv
 
 ROOT = Path(__file__).resolve().parents[2]
-REPEATS = 60  # 60 x 1,000 rows: long enough to be interrupted mid-run on a loaded 2-core machine
+REPEATS = (
+    250  # 250 x 1,000 rows: several seconds with two workers, so a signal sent at the first progress line
+)
+# always arrives mid-run (60,000 rows once finished first, on a quiet machine, after the book got faster)
 
 
 @pytest.fixture(scope="module")
 def big_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 60,000-row client file (1,000 generated clients repeated)."""
+    """A 250,000-row client file (1,000 generated clients repeated)."""
     header, body = to_dataset_csv(generate_rows(1_000, seed=3)).split("\n", 1)
     path = tmp_path_factory.mktemp("big") / "book.csv"
     body = body if body.endswith("\n") else body + "\n"
