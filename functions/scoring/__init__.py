@@ -1,5 +1,5 @@
 """The pure model: the 23 inputs (contract), features, the numpy tree ensemble, its bit masks and the re-walk of
-what a variant can change (rewalk), reference bins, reason codes, the elderly rule of Regulation B, the verified
+what a variant can change (rewalk), reference bins, reason codes and their words (wording), the elderly rule of Regulation B, the verified
 manifest, `ScoringModel` (assess -> points, grade, decision, reasons); adverse action (`adverse/`: the reason codes' statements, the notice rule, what would change
 a decision) and the credit strategy (`strategy/`: file, checks, the vectorised decision engine).
 
@@ -20,4 +20,5 @@ __all__ = [
     "rewalk",
     "strategy",
     "trees",
+    "wording",
 ]

@@ -17,15 +17,14 @@ import numpy.typing as npt
 from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.contract import (
     BILLS,
-    EDUCATION_CODES,
     FEATURE_NAMES,
     PAY_STATUS,
-    PAY_STATUS_CODES,
     PAYMENTS,
     ReasonCode,
 )
 from functions.scoring.features import INPUTS_OF, MODEL_FEATURES, RATIO_CAP, engineer
 from functions.scoring.trees import TreeEnsemble
+from functions.scoring.wording import describe, payment_text, utilisation_text
 
 Matrix = npt.NDArray[np.float64]
 Profile = Mapping[str, float]  # the manifest's reference profile: a value per contract input
@@ -45,7 +44,6 @@ MAX_REASONS: Final = 4
 # A reason must move PD by at least this much (0.1 percentage point, the precision impacts are shown at):
 # smaller effects are rounding noise to a credit officer and are never listed.
 MIN_IMPACT: Final = 0.001
-UTILISATION_SHOWN_UP_TO: Final = 10.0  # above ten times the limit the text says "more than 10 times"
 SMALL_BATCH: Final = 16  # up to this many rows, reasons are measured by one walk over all variants
 IMPACT_DECIMALS: Final = 10  # impacts agree across batch sizes only to rounding; report them to 1e-10
 _INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -152,9 +150,9 @@ def _phrases(
         whole = keys.view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1])))
         _, first, inverse = np.unique(whole[:, 0], return_index=True, return_inverse=True)
     if code == "utilisation":
-        phrased = [_utilisation(ratio) for ratio in values[first, 0].tolist()]
+        phrased = [utilisation_text(ratio) for ratio in values[first, 0].tolist()]
     elif code == "payments":
-        phrased = [_payment_text(int(branch), shown) for branch, shown in values[first].tolist()]
+        phrased = [payment_text(int(branch), shown) for branch, shown in values[first].tolist()]
     else:
         inputs, built = raw[rows[first]].tolist(), features[rows[first]].tolist()
         phrased = [
@@ -243,70 +241,3 @@ def top_reasons(
         for g in ranked
         if impacts[g] >= MIN_IMPACT
     )
-
-
-def describe(code: str, value: Mapping[str, float], features: Mapping[str, float]) -> str:
-    """Phrase a factor group in words a credit officer can quote, from the values the model saw.
-
-    Ratios come from the model `features` (floored limit, capped payment ratio), never recomputed from the raw
-    inputs, so every figure is finite and true to the model. Raises ValueError for an unknown code.
-    """
-    if code == "latest_status":
-        status = int(value["pay_0"])
-        if status > 0:
-            return f"{PAY_STATUS_CODES[status]} on the latest payment (September)"
-        return f"latest payment status: {PAY_STATUS_CODES[status]}"
-    if code == "status_history":
-        return _history(value)
-    if code == "utilisation":
-        return _utilisation(features["utilisation_latest"])
-    if code == "payments":
-        return _payments(value, features["payment_ratio_latest"])
-    if code == "credit_limit":
-        return f"credit limit of {money(value['limit_bal'])}"
-    if code == "age":
-        return f"age {value['age']:.0f}"
-    if code == "education":
-        return f"education: {EDUCATION_CODES[int(value['education'])]}"
-    raise ValueError(f"unknown reason code {code!r}")
-
-
-def money(amount: float) -> str:
-    """Format an amount in NT$: whole dollars with thousands separators, cents only when below NT$1."""
-    return f"NT${amount:,.2f}" if 0 < abs(amount) < 1 else f"NT${amount:,.0f}"
-
-
-def _history(value: Mapping[str, float]) -> str:
-    history = [int(value[name]) for name in PAY_STATUS[1:]]
-    late = sum(1 for status in history if status > 0)
-    if late:
-        return f"late in {late} of the 5 months before September (worst: {PAY_STATUS_CODES[max(history)]})"
-    revolving = sum(1 for status in history if status == 0)
-    return f"revolving credit (minimum paid) in {revolving} of the 5 months before September"
-
-
-def _utilisation(ratio: float) -> str:
-    if ratio > UTILISATION_SHOWN_UP_TO:
-        return f"bill more than {UTILISATION_SHOWN_UP_TO:.0f} times the credit limit"
-    if ratio < 0:
-        return "bill in credit (below zero)"
-    return f"bill at {ratio:.0%} of the credit limit"
-
-
-def _payments(value: Mapping[str, float], ratio: float) -> str:
-    if sum(value[name] for name in PAYMENTS) == 0:
-        return _payment_text(0, 0.0)
-    if value["bill_amt2"] <= 0:
-        return _payment_text(1, value["pay_amt1"])
-    return _payment_text(2 if ratio >= RATIO_CAP else 3, ratio)
-
-
-def _payment_text(branch: int, shown: float) -> str:
-    """Phrase the payments of a branch: 0 none, 1 no bill (`shown` paid), 2 capped ratio, 3 ratio `shown`."""
-    if branch == 0:
-        return "no payment in the last 6 months"
-    if branch == 1:
-        return f"paid {money(shown)} last month with no bill due"
-    if branch == 2:
-        return f"paid at least {RATIO_CAP:.0%} of the previous bill last month"
-    return f"paid {shown:.0%} of the previous bill last month"
