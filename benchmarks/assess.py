@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -30,7 +31,7 @@ import numpy.typing as npt
 from benchmarks.results import DOC, RESULTS_DIR, ROOT, cpu_name, say, shown, write_results, write_section
 
 HEADING: Final = "## PD with worded reasons in process"
-TARGET_ROWS_PER_S: Final = 40_000.0  # issue 19: assess on chunks of 10,000 real rows, one core
+TARGET_ROWS_PER_S: Final = 40_000.0  # issue 17, item 6: assess on chunks of 10,000 real rows, one core
 ONE_CORE: Final = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
 # Runs inside the tree measured, so it imports only what every version of the tree has.
 WORKER: Final = """
@@ -136,7 +137,7 @@ process's CPU time in `assess`, each run a fresh interpreter, the trees alternat
 | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(lines)}
 
-{same} The target, at least {TARGET_ROWS_PER_S:,.0f} rows/s on chunks of 10,000 real rows (issue 19), is {met} by
+{same} The target, at least {TARGET_ROWS_PER_S:,.0f} rows/s on chunks of 10,000 real rows (issue 17, item 6), is {met} by
 {names[-1]} ({last:,.0f} rows/s).
 """
 
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     given = argv if argv is not None else sys.argv[1:]
     data = "" if "--data" in given else f"CREDIT_DATA=…/{args.data.name} "
     command = f"OMP_NUM_THREADS=1 {data}python -m benchmarks.assess " + " ".join(
-        arg if not Path(arg).is_absolute() else "…/" + Path(arg).name for arg in given
+        shlex.quote(arg) if not Path(arg).is_absolute() else "…/" + Path(arg).name for arg in given
     )
     section = report(figures, load=load, command=command, rows=args.rows, chunk=args.chunk)
     say(section, result=True)
