@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any, Final
 
+import numpy as np
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
@@ -165,7 +166,26 @@ async def predict_batch(
 
 
 def strategy_columns(outcomes: Outcomes) -> dict[str, list[Any]]:
-    """Return the strategy's answer fields as columns of plain values, in `Prediction`'s field order."""
+    """Return the strategy's answer fields as columns of plain values, in `Prediction`'s field order.
+
+    Raises ValueError (a 500, never a wrong answer) when a number breaks `StrategyAnswer`'s bounds: finite, not
+    negative, a percentage up to 100 - the checks the answers' per-item validation made before it was dropped.
+    """
+    amounts = (
+        outcomes.line_percent,
+        outcomes.new_limit,
+        outcomes.exposure_at_default,
+        outcomes.expected_loss,
+    )
+    numbers = np.concatenate(amounts)
+    if not (
+        numbers.min(initial=0.0) >= 0.0
+        and outcomes.line_percent.max(initial=0.0) <= 100.0
+        and np.isfinite(numbers).all()
+    ):
+        raise ValueError(
+            "the strategy's numbers break its answer's bounds (finite, >= 0, line_percent <= 100)"
+        )
     return {name: getattr(outcomes, name).tolist() for name in STRATEGY_FIELDS}
 
 

@@ -24,7 +24,14 @@ from functions.clientfiles.rows import ClientFileError, text_lines
 from functions.config import get_settings
 from functions.portfolio.counts import BookCounts, book_drift
 from functions.portfolio.files import RunFiles, check_paths, open_partial, summary_path
-from functions.portfolio.pool import EXIT_CODES, Chunk, Interrupted, interrupts_raise, scored_chunks
+from functions.portfolio.pool import (
+    EXIT_CODES,
+    Chunk,
+    Interrupted,
+    interrupts_raise,
+    reuse_memory,
+    scored_chunks,
+)
 from functions.portfolio.shard import HashingReader, output_header, serving_model, serving_strategy
 from functions.portfolio.whatif.run import add_command, whatif_main
 from functions.scoring.manifest import ModelUnavailable
@@ -138,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         return whatif_main(args)
     source, target = args.input, args.output
     model_dir = args.model or get_settings().model_dir
+    reuse_memory()  # this process scores the chunks itself with one worker, and reads and writes them with more
     try:
         with interrupts_raise():
             summary = score_file(source, target, workers=args.workers, model_dir=model_dir)

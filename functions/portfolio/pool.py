@@ -72,7 +72,9 @@ def _watch_parent(parent: int, *, exit_now: Callable[[int], object] = os._exit) 
 
 
 def reuse_memory() -> bool:
-    """Keep freed memory of this process for reuse (glibc mallopt, MEMORY_REUSE); False where there is no glibc."""
+    """Keep freed memory of this process for reuse (glibc mallopt, MEMORY_REUSE) for the rest of its life; False
+    where there is no `mallopt` (macOS, musl) or it refuses a setting. Called by the book command and its workers
+    only, never by a library caller of `scored_chunks`."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (macOS, musl without it): the defaults stay
@@ -111,11 +113,10 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def scored_chunks(
-    layout: Layout, pieces: Iterator[Chunk], *, workers: int, model_dir: Path, delimiter: str = ","
+    layout: Layout, pieces: Iterator[Chunk], *, workers: int, model_dir: Path, delimiter: str
 ) -> Generator[tuple[str, BookCounts], None, None]:
     """Score chunks in order, in-process for one worker, else on a pool with at most 2 x workers in flight;
     on any exception or close the workers are terminated first."""
-    reuse_memory()
     if workers == 1:
         yield from (_score(layout, chunk, delimiter, model_dir) for chunk in pieces)
         return

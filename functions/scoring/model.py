@@ -139,12 +139,15 @@ class ScoringModel:
 
 
 def points_of(probabilities: Matrix, scaling: ScoreScaling) -> Matrix:
-    """Return the scorecard points of each PD in [0, 1] under the manifest's scaling (integers as floats).
+    """Return the scorecard points of each PD in [0, 1] under the manifest's scaling (integers as floats); raises
+    ValueError for a NaN PD (Siddiqi 2006, ch. 6, as `ScoreScaling.points`).
 
     Column by column, the arithmetic of `ScoreScaling.points` bit for bit: the log is math.log's (numpy's may
     differ in the last bit, which could move a point at a half), and np.rint rounds halves to even as `round`.
     """
     p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-9, 1 - 1e-9)
+    if np.isnan(p).any():  # `round` refuses NaN row by row; so does the column
+        raise ValueError("a PD is NaN: it has no scorecard points")
     odds = (1 - p) / p / scaling.anchor_odds
     logs = np.fromiter(map(math.log, odds.tolist()), dtype=np.float64, count=odds.size).reshape(odds.shape)
     points = scaling.anchor_score + scaling.points_to_double_odds / math.log(2) * logs

@@ -125,7 +125,10 @@ def word_reasons(ranked: Ranked, raw: Matrix, features: Matrix) -> list[tuple[Re
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small acyclic objects (a batch's answers)."""
+    """Pause the cyclic garbage collector while building many small acyclic objects (a batch's answers).
+
+    The switch is process-wide: with threads, another one's exit may re-enable it early, which costs only speed.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:

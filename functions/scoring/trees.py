@@ -139,11 +139,12 @@ class TreeEnsemble:
         reaches X's own leaves gives X's log-odds exactly.
         """
         key = (feature, np.asarray(values, dtype=np.float64).tobytes())
-        if key not in self._prepared:  # the elderly rule asks for the same ages every time: prepare them once
+        prepared = self._prepared.get(key)  # one lookup: another thread may clear the cache between two
+        if prepared is None:  # the elderly rule asks for the same ages every time: prepare them once
+            prepared = at_values(self._masks, feature, values)
             if len(self._prepared) >= PREPARED:
                 self._prepared.clear()
-            self._prepared[key] = at_values(self._masks, feature, values)
-        prepared = self._prepared[key]
+            self._prepared[key] = prepared
         return raw_score_with(self._masks, self.baseline, self._flat(X), feature, values, prepared=prepared)
 
     def raw_score_at(

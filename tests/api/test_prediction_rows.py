@@ -1,14 +1,16 @@
 """The answers' rows built column-wise (`prediction_rows`) equal the validated `Prediction`s, field for field and byte
 for byte once serialised by `json_response`; without the strategy's columns only the model's fields remain."""
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from functions.api.app import MODEL_FIELDS, json_response, prediction_rows, strategy_columns
+from functions.api.app import MODEL_FIELDS, STRATEGY_FIELDS, json_response, prediction_rows, strategy_columns
 from functions.config import MODEL_DIR
 from functions.scoring.contract import BatchPredictions, Prediction
 from functions.scoring.model import Decision, ScoringModel, to_matrix
@@ -102,3 +104,31 @@ def test_prediction_rows_refuse_strategy_columns_of_another_length(
     decisions, outcomes = answered
     with pytest.raises(ValueError, match="zip"):
         prediction_rows(decisions[:1], strategy_columns(outcomes), model_version="v1", rid="r")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("new_limit", -1.0),
+        ("expected_loss", math.nan),
+        ("exposure_at_default", math.inf),
+        ("line_percent", 100.5),
+        ("line_percent", -0.5),
+    ],
+)
+def test_strategy_columns_refuse_numbers_the_answer_schema_refuses(
+    answered: tuple[list[Decision], Outcomes], field: str, value: float
+) -> None:
+    """Outside `StrategyAnswer`'s bounds a number is refused, as the per-item validation refused it: a 500."""
+    decisions, outcomes = answered
+    column = getattr(outcomes, field).copy()
+    column[len(column) // 2] = value
+    broken = dataclasses.replace(outcomes, **{field: column})
+    with pytest.raises(ValueError, match="bounds"):
+        strategy_columns(broken)
+    if math.isfinite(
+        value
+    ):  # the schema's own bounds say the same (it lets infinity through; the check does not)
+        row = {name: getattr(broken, name).tolist()[len(column) // 2] for name in STRATEGY_FIELDS}
+        with pytest.raises(ValidationError, match=r"greater than or equal to 0|less than or equal to 100"):
+            validated(decisions[len(column) // 2], row, model_version="v1", rid="r")

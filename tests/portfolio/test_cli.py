@@ -203,7 +203,7 @@ def test_pool_reads_at_most_two_chunks_per_worker_ahead(book: Path) -> None:
             yield [(2 + 10 * k + i, cells) for i, cells in enumerate(ten)]
 
     layout = read_layout(iter([header]), name="book.csv")
-    results = scored_chunks(layout, pieces(), workers=2, model_dir=Path("model"))
+    results = scored_chunks(layout, pieces(), workers=2, model_dir=Path("model"), delimiter=",")
     next(results)
     assert drawn <= 2 * 2  # the first answer comes with at most 2 x workers chunks read: memory stays flat
     assert sum(1 for _ in results) == 59

@@ -14,7 +14,7 @@ from functions.scoring import model as scoring_model
 from functions.scoring import reasons as scoring_reasons
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import GRADE_BANDS, SCORE_SCALING, ModelUnavailable
-from functions.scoring.model import ScoringModel, decide, load_model, to_matrix
+from functions.scoring.model import ScoringModel, decide, grades_of, load_model, points_of, to_matrix
 from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS
 from training.synthetic import HIGH_RISK, TYPICAL, generate_rows
 
@@ -174,3 +174,31 @@ def test_to_matrix_follows_the_contract_and_counts_a_missing_code_as_zero() -> N
     assert raw[0, FEATURE_NAMES.index("limit_bal")] == row["limit_bal"]
     assert raw[0, FEATURE_NAMES.index("pay_amt6")] == row["pay_amt6"]
     assert raw[0, FEATURE_NAMES.index("marriage")] == 0.0
+
+
+def edge_pds(model: ScoringModel) -> list[float]:
+    """PDs at and beside every grade bound, at half points of the scorecard, the clip limits, and 2,000 draws."""
+    scaling, bounds = model.manifest.score_scaling, [band.max_pd for band in model.manifest.grade_bands]
+    factor = scaling.points_to_double_odds / math.log(2)
+    halves = [
+        1 / (1 + scaling.anchor_odds * math.exp((k + 0.5 - scaling.anchor_score) / factor))
+        for k in range(int(scaling.min), int(scaling.max))
+    ]
+    beside = [np.nextafter(b, d) for b in bounds if b <= 1 for d in (0.0, 2.0)]
+    drawn = np.random.default_rng(8).random(1000).tolist() + (10 ** -np.linspace(0, 12, 1000)).tolist()
+    return [0.0, 1.0, 1e-12, 1e-9, 1 - 1e-9, 0.5, *[b for b in bounds if b <= 1], *beside, *halves, *drawn]
+
+
+def test_points_and_grades_by_column_equal_the_manifest_row_by_row(model: ScoringModel) -> None:
+    pds = np.array(edge_pds(model))
+    assert points_of(pds, model.manifest.score_scaling).tolist() == [
+        model.manifest.score_scaling.points(p) for p in pds.tolist()
+    ]
+    assert grades_of(pds, model.manifest) == [model.manifest.grade(p).grade for p in pds.tolist()]
+
+
+def test_points_of_a_nan_pd_are_refused_as_row_by_row(model: ScoringModel) -> None:
+    with pytest.raises(ValueError, match="NaN"):
+        model.manifest.score_scaling.points(math.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        points_of(np.array([0.2, math.nan]), model.manifest.score_scaling)

@@ -181,3 +181,18 @@ def test_rank_reasons_keeps_group_order_among_ties() -> None:
     ranked = rank_reasons(impacts)
     assert ranked.groups[0].tolist() == [1, 3, 0, 2]
     assert ranked.listed.tolist() == [4, 0]
+
+
+def test_a_read_variant_equals_the_engineered_counterfactual_in_every_feature_the_trees_read(
+    model: ScoringModel,
+) -> None:
+    """The large-batch shortcut (only a group's own columns set) reads exactly what engineering the variant would."""
+    from functions.scoring.reasons import _read_variant
+
+    raw = to_matrix(generate_rows(300, seed=9))
+    features, reference = engineer(raw), model.manifest.reference_profile
+    read = set(model.ensemble.read_features)
+    columns = sorted(read)
+    for group, variant in zip(REASON_GROUPS, counterfactuals(raw, reference), strict=True):
+        shortcut = _read_variant(raw, features, group, reference, read)
+        assert shortcut[:, columns].tobytes() == engineer(variant)[:, columns].tobytes(), group
