@@ -58,15 +58,13 @@ MISSING_KEY: Final = "This route needs an API key: send it in the x-api-key head
 WRONG_KEY: Final = (
     "The x-api-key header does not hold this deployment's API key; check the key you were given."
 )
-# A prediction's fields in `Prediction`'s order (the JSON's): the strategy's (not the engine's order), then the model's.
+# A prediction's fields in `Prediction`'s order (the JSON's): the strategy's (not the engine's order), then the
+# model's, then the model version and request id - read off the schema, which owns them.
 STRATEGY_FIELDS: Final = tuple(StrategyAnswer.model_fields)
-MODEL_FIELDS: Final = (
-    "probability_of_default",
-    "predicted_default",
-    "threshold",
-    "score",
-    "risk_grade",
-    "reasons",
+MODEL_FIELDS: Final = tuple(
+    name
+    for name in Prediction.model_fields
+    if name not in StrategyAnswer.model_fields and name not in ("model_version", "request_id")
 )
 logging.getLogger("mangum").setLevel(logging.WARNING)  # its INFO line carries the raw request path
 

@@ -42,7 +42,8 @@ def decide_book(strategy: Strategy, raw: Matrix, pd: Vector) -> Outcomes:
 
 def strategy_cells(outcomes: Outcomes) -> list[list[str]]:
     """Return each row's strategy cells in STRATEGY_COLUMNS order: labels, percent, whole NT$ limit, NT$ cents,
-    and the adverse-action notice (functions.scoring.adverse.notice)."""
+    and the adverse-action notice (functions.scoring.adverse.notice). The book writes them through
+    `strategy_template`; this row-by-row form is the reference its tests compare the templates with."""
     columns = zip(
         outcomes.decision.tolist(),
         outcomes.decided_by.tolist(),
@@ -60,9 +61,8 @@ def strategy_cells(outcomes: Outcomes) -> list[list[str]]:
     ]
 
 
-STRATEGY_NUMBERS: Final = (
-    4  # line_percent, new_limit, exposure_at_default, expected_loss: a template's fields
-)
+# line_percent, new_limit, exposure_at_default, expected_loss: a template's fields
+STRATEGY_NUMBERS: Final = 4
 
 
 def strategy_labels(outcomes: Outcomes) -> tuple[Labels, Labels, Labels, Labels]:
@@ -80,12 +80,15 @@ def strategy_numbers(outcomes: Outcomes) -> list[list[float]]:
     ]
 
 
+def braced(text: str) -> str:
+    """Return `text` as literal text of a str.format template (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def strategy_template(labels: tuple[str, str, str, str], *, first: int = 0) -> str:
     """Return one outcome's strategy cells as csv.writer writes `strategy_cells`, as a str.format template: its
     labels as CSV fields and format fields `first` to `first + 3` for the percent, limit, EAD and EL."""
-    decision, rule, action, notice = (
-        csv_field(label).replace("{", "{{").replace("}", "}}") for label in labels
-    )
+    decision, rule, action, notice = (braced(csv_field(label)) for label in labels)
     percent, limit, ead, loss = range(first, first + STRATEGY_NUMBERS)
     return f"{decision},{rule},{action},{{{percent}:g}},{{{limit}:.0f}},{{{ead}:.2f}},{{{loss}:.2f}},{notice}"
 

@@ -14,7 +14,7 @@ import numpy as np
 from functions.clientfiles.cells import csv_field, neutralise
 from functions.clientfiles.chunks import BookPiece
 from functions.clientfiles.rows import ClientRow
-from functions.portfolio.decisions import strategy_labels, strategy_numbers, strategy_template
+from functions.portfolio.decisions import braced, strategy_labels, strategy_numbers, strategy_template
 from functions.scoring.adverse.statements import STATEMENTS
 from functions.scoring.reasons import MAX_REASONS, REASON_GROUPS, Ranked
 from functions.scoring.strategy.engine import Outcomes
@@ -22,14 +22,9 @@ from functions.scoring.strategy.engine import Outcomes
 _CODES: Final = tuple(REASON_GROUPS)
 _BASE: Final = len(_CODES) + 1  # a reason list as a number: digit k is group k's index + 1, 0 when not listed
 _WEIGHTS: Final = _BASE ** np.arange(MAX_REASONS, dtype=np.int64)
-_FIRST_IMPACT: Final = (
-    4  # a line template's fields: PD, points, grade, flag, the impacts, the strategy's numbers
-)
+# a line template's fields: PD, points, grade, flag (0 to 3), the impacts, the strategy's numbers
+_FIRST_IMPACT: Final = 4
 _FIRST_NUMBER: Final = _FIRST_IMPACT + MAX_REASONS
-
-
-def _braced(text: str) -> str:
-    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _reason_template(key: int) -> str:
@@ -41,7 +36,7 @@ def _reason_template(key: int) -> str:
     named = ",".join(_CODES[g] for g in groups) + pad
     stated = ",".join(csv_field(STATEMENTS[_CODES[g]]) for g in groups) + pad
     shown = ",".join(f"{{{_FIRST_IMPACT + k}:.6f}}" for k in range(len(groups))) + pad
-    return f"{_braced(named)},{shown},{_braced(stated)}"
+    return f"{braced(named)},{shown},{braced(stated)}"
 
 
 @lru_cache(maxsize=2**16)  # a book repeats its few thousand templates chunk after chunk

@@ -131,7 +131,9 @@ class ScoringModel:
         grades = grades_of(probabilities, self.manifest)
         points = points_of(probabilities, self.manifest.score_scaling).astype(np.int64)
         return [
-            Decision(probability, probability >= threshold, threshold, score, grade, row_reasons)
+            Decision(
+                probability, decide(probability, threshold=threshold), threshold, score, grade, row_reasons
+            )
             for probability, score, grade, row_reasons in zip(
                 probabilities.tolist(), points.tolist(), grades, reasons, strict=True
             )
