@@ -20,10 +20,11 @@ Matrix = npt.NDArray[np.float64]
 Masks = npt.NDArray[np.unsignedinteger]
 MASK_TYPES: Final = (np.uint16, np.uint32, np.uint64)  # the narrowest that holds a tree's leaves is used
 FEW_ROWS: Final = 64  # up to this many rows, one search and one gather serve all features (the API's path)
-# Lowest set bit of every 16-bit mask (0 has none and never occurs: the rightmost leaf is never ruled out).
-_LOWEST_BIT: Final = np.zeros(1 << 16, dtype=np.intp)  # intp: no cast before it indexes
-for _bit in range(15, -1, -1):
-    _LOWEST_BIT[(np.arange(1 << 16) >> _bit) & 1 == 1] = _bit
+# De Bruijn multipliers: for a mask type of b bits, (lowest set bit x multiplier mod 2**b) >> (b - log2 b) is a
+# different number below b for each of the b bits (Leiserson, Prokop and Randall 1998, "Using de Bruijn
+# Sequences to Index a 1 in a Computer Word"): a leaf's slot costs five passes of integer arithmetic and one
+# gather from a table of (trees x b) values, not a look-up in a 64K table per (row, tree).
+DE_BRUIJN: Final = {np.uint16: 0x0F65, np.uint32: 0x077CB531, np.uint64: 0x022FDD63CC95386D}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class LeafMasks:
     masks: Masks  # (prefixes, trees): bit j set while the tree's leaf j is still reachable
     leaf_nodes: npt.NDArray[np.intp]  # (trees, widest tree's leaves): node of each leaf, left to right
     leaf_values: Matrix  # (trees, widest tree's leaves): value of each leaf, left to right
+    slot_nodes: npt.NDArray[np.intp]  # (trees x mask bits): node of the leaf whose bit hashes to each slot
+    slot_values: Matrix  # (trees x mask bits): its value (`leaf_slots`)
+    slot_starts: npt.NDArray[np.intp]  # (trees): each tree's first slot
 
     @property
     def read(self) -> tuple[int, ...]:
@@ -98,6 +102,10 @@ def build_masks(
         cuts.append(np.array([threshold[node] for node, _, _ in chosen], dtype=np.float64))
         blocks.append(np.bitwise_and.accumulate(block, axis=0))
     sizes = np.array([block.shape[0] for block in blocks], dtype=np.intp)
+    bits = np.iinfo(dtype).bits
+    slot_nodes = np.zeros((len(numbered), bits), dtype=np.intp)
+    slot_nodes[:] = leaf_nodes[:, -1:]  # slots of no leaf (never a lowest bit) hold the rightmost leaf
+    slot_nodes[:, _bit_slots(dtype)[: leaf_nodes.shape[1]]] = leaf_nodes
     return LeafMasks(
         cuts=tuple(cuts),
         keys=_complex(np.repeat(np.arange(n_features), sizes - 1), np.concatenate(cuts)),
@@ -105,7 +113,22 @@ def build_masks(
         masks=np.ascontiguousarray(np.concatenate(blocks)),
         leaf_nodes=leaf_nodes,
         leaf_values=value[leaf_nodes],
+        slot_nodes=slot_nodes.ravel(),
+        slot_values=value[slot_nodes].ravel(),
+        slot_starts=np.arange(len(numbered), dtype=np.intp) * bits,
     )
+
+
+def _bit_slots(dtype: type[np.unsignedinteger]) -> npt.NDArray[np.intp]:
+    """Return, for each bit j of the mask type, its slot: (2**j x DE_BRUIJN[dtype] mod 2**bits) >> shift."""
+    bits = np.iinfo(dtype).bits
+    shift = bits - bits.bit_length() + 1  # bits - log2(bits)
+    slots = np.array(
+        [((1 << j) * DE_BRUIJN[dtype] % (1 << bits)) >> shift for j in range(bits)], dtype=np.intp
+    )
+    if np.unique(slots).size != bits:  # a wrong multiplier would send two leaves to one slot
+        raise ValueError(f"DE_BRUIJN[{dtype.__name__}] is not a de Bruijn multiplier")
+    return slots
 
 
 def _complex(real: npt.NDArray[np.intp], imaginary: Matrix) -> npt.NDArray[np.complex128]:
@@ -134,22 +157,26 @@ def reachable(tables: LeafMasks, X: Matrix, features: Iterable[int], *, into: Ma
     return into
 
 
-def leaf_index(masks: Masks) -> npt.NDArray[np.intp]:
-    """Return each (tree, row) pair's leaf number, shape (trees, rows), from masks of shape (rows, trees)."""
-    transposed = np.ascontiguousarray(masks.T)
-    if transposed.dtype == np.uint16:
-        return np.take(_LOWEST_BIT, transposed)
-    lowest = transposed & (~transposed + transposed.dtype.type(1))  # two's complement isolates the bit
-    return (np.frexp(lowest.astype(np.float64))[1] - 1).astype(np.intp)
+def leaf_slots(
+    tables: LeafMasks, masks: Masks, *, trees: npt.NDArray[np.intp] | None = None
+) -> npt.NDArray[np.intp]:
+    """Return each (tree, row) pair's slot in `slot_values` and `slot_nodes`, shape (trees, rows), from masks
+    (rows x trees): the tree's first slot plus the de Bruijn hash of the mask's lowest set bit (`DE_BRUIJN`);
+    with `trees` (table indices), the masks and the answer hold only those trees."""
+    dtype = masks.dtype.type
+    bits = np.iinfo(dtype).bits
+    slots = np.ascontiguousarray(masks.T)
+    lowest = np.negative(slots)  # two's complement: x & -x keeps the lowest set bit
+    np.bitwise_and(lowest, slots, out=lowest)
+    np.multiply(lowest, dtype(DE_BRUIJN[dtype]), out=lowest)  # modulo 2**bits
+    np.right_shift(lowest, dtype(bits - bits.bit_length() + 1), out=lowest)
+    starts = tables.slot_starts if trees is None else tables.slot_starts[trees]
+    # starts are multiples of `bits`: or adds; a hash is below 64, so even uint64 casts to intp exactly
+    slots_of: npt.NDArray[np.intp] = np.bitwise_or(lowest, starts[:, None], dtype=np.intp, casting="unsafe")
+    return slots_of  # intp, cast in the same pass: gathers by intp are the fastest
 
 
 def leaf_values(tables: LeafMasks, masks: Masks, *, trees: npt.NDArray[np.intp] | None = None) -> Matrix:
     """Return the value of each (tree, row) pair's leaf, shape (trees, rows), trees in table order; with `trees`
     (table indices, ascending), the masks (rows x trees) and the answer hold only those trees."""
-    if trees is None:
-        index = leaf_index(masks)
-        index += (np.arange(index.shape[0]) * tables.leaf_values.shape[1])[:, None]
-    else:
-        index = leaf_index(masks)
-        index += (trees * tables.leaf_values.shape[1])[:, None]
-    return np.take(tables.leaf_values, index)
+    return np.take(tables.slot_values, leaf_slots(tables, masks, trees=trees))

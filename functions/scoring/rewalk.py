@@ -11,7 +11,7 @@ one a re-walk of every tree gives (`TreeEnsemble.rewalk`'s contract), at a fract
 
 from collections.abc import Iterator, Sequence
 from functools import reduce
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,9 @@ from functions.scoring.leafmasks import LeafMasks, Masks, leaf_values, reachable
 Matrix = npt.NDArray[np.float64]
 # The trees that split on a feature; per (tree, value) its interval; per interval its tree (position) and mask.
 Intervals = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], Masks]
+G = TypeVar("G", bound=np.generic)
+Chosen = slice | npt.NDArray[np.intp] | None  # rows or columns to pick: None or a full slice for all
+DENSE: Final = 0.75  # share of a block's rows, or of the trees, from which a variant walks them all
 BLOCK_ROWS: Final = 2048  # rows per block: (rows x trees) masks and values fit in a few MB of cache
 
 
@@ -101,30 +104,39 @@ def rewalk(
         for k, variant in enumerate(variants):
             change = np.zeros(n, dtype=np.float64)
             moved = {f: _prefix(tables, variant[block], f) for f in changed[k]}
-            rows = np.flatnonzero(
-                reduce(np.logical_or, (moved[f] != prefix[f] for f in moved), np.zeros(n, bool))
-            )
-            if rows.size and trees[k].size:
-                every = rows.size == n  # most groups move most rows: no copies of their masks and values
+            moving = reduce(np.logical_or, (moved[f] != prefix[f] for f in moved), np.zeros(n, bool))
+            count = int(np.count_nonzero(moving))
+            if count and trees[k].size:
+                # Past DENSE of the rows or trees, walk them all: their differences are exactly 0.0 (what the
+                # dense re-walk adds) and the gathers that would leave them out cost more than they save.
+                rows = slice(None) if count >= DENSE * n else np.flatnonzero(moving)
+                on = None if trees[k].size >= DENSE * values.shape[0] else trees[k]
                 kept_k = _all_but(k, keys, kept, before, after)
                 if kept_k is None:
-                    masks = _and(tables, [], rows.size)
+                    masks = _and(tables, [], count if isinstance(rows, np.ndarray) else n)
+                    masks = masks if on is None else np.take(masks, on, axis=1)
                 else:
-                    masks = kept_k.copy() if every else np.take(kept_k, rows, axis=0)
+                    masks = _pick(kept_k, rows, on)
+                    masks = masks.copy() if masks is kept_k else masks  # ANDed in place below
                 for chosen in moved.values():
-                    at = chosen if every else chosen[rows]
+                    at = chosen[rows]
                     if at[0] == at.min() == at.max():  # one prefix for every row (a group set to one value)
-                        np.bitwise_and(masks, tables.masks[at[0]], out=masks)
+                        np.bitwise_and(masks, _pick(tables.masks[at[:1]], slice(None), on), out=masks)
                     else:
-                        np.bitwise_and(masks, np.take(tables.masks, at, axis=0), out=masks)
-                every_tree = trees[k].size == masks.shape[1]
-                now = leaf_values(
-                    tables, masks if every_tree else np.take(masks, trees[k], axis=1), trees=trees[k]
-                )
-                was = values if every_tree else np.take(values, trees[k], axis=0)
-                change[rows] = tree_sum(now - (was if every else np.take(was, rows, axis=1)))
+                        np.bitwise_and(
+                            masks, _pick(np.take(tables.masks, at, axis=0), slice(None), on), out=masks
+                        )
+                now = leaf_values(tables, masks, trees=on)  # (trees, rows)
+                np.subtract(now, _pick(values, on, rows), out=now)
+                change[rows] = tree_sum(now)
             stacked[1 + k, block] = stacked[0, block] + change
     return stacked
+
+
+def _pick(array: npt.NDArray[G], rows: Chosen, cols: Chosen) -> npt.NDArray[G]:
+    """Return `array`'s chosen rows and columns (None or a slice: all of them), `array` itself if all."""
+    picked = array if rows is None or isinstance(rows, slice) else np.take(array, rows, axis=0)
+    return picked if cols is None or isinstance(cols, slice) else np.take(picked, cols, axis=1)
 
 
 def _running_and(masks: Sequence[Masks]) -> list[Masks]:

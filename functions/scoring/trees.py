@@ -15,7 +15,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from functions.scoring.leafmasks import LeafMasks, build_masks, leaf_index, leaf_values, reachable
+from functions.scoring.leafmasks import LeafMasks, build_masks, leaf_slots, leaf_values, reachable
 from functions.scoring.rewalk import Intervals, at_values, blocks, raw_score_with, rewalk, tree_sum
 
 FORMAT: Final = "credit-default-trees/1"
@@ -90,8 +90,7 @@ class TreeEnsemble:
         found = np.empty((self._order.size, X.shape[0]), dtype=np.intp)
         for block in blocks(X.shape[0]):
             reached = reachable(self._masks, X[block], self._masks.read)
-            index = leaf_index(reached)
-            found[:, block] = np.take_along_axis(self._masks.leaf_nodes, index, axis=1)
+            found[:, block] = self._masks.slot_nodes[leaf_slots(self._masks, reached)]
         return found
 
     def rewalk(
