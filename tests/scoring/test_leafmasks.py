@@ -1,6 +1,7 @@
 """The bit-mask leaf search equals a plain walk, one tree at a time, on generated, edge and real rows."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import numpy.typing as npt
@@ -9,7 +10,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from functions.config import MODEL_DIR
-from functions.scoring import rewalk
+from functions.scoring import leafmasks, rewalk
 from functions.scoring.features import MODEL_FEATURES, engineer
 from functions.scoring.model import load_model, to_matrix
 from functions.scoring.trees import TreeEnsemble
@@ -175,3 +176,29 @@ def test_few_rows_take_one_search_and_find_the_same_leaves(rows: int) -> None:
     np.testing.assert_array_equal(ensemble.leaves(X), plain_leaves(ensemble, X))
     # numpy sums one row's (trees x 1) values pairwise, not tree by tree, as the walk before this one did.
     np.testing.assert_allclose(ensemble.raw_score(X), plain_raw_score(ensemble, X), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", list(leafmasks.MASK_TYPES), ids=lambda t: t.__name__)
+def test_the_de_bruijn_hash_finds_the_lowest_set_bit_of_every_mask(dtype: type[np.unsignedinteger]) -> None:
+    """Every mask with a lowest set bit j (all 65,536 for uint16; each j with random higher bits for the wider
+    types) lands in tree t's slot for bit j: t x bits + the hash of 2**j."""
+    bits = np.iinfo(dtype).bits
+    rng = np.random.default_rng(bits)
+    if dtype is np.uint16:
+        masks = np.arange(1, 1 << 16, dtype=np.uint16)
+    else:
+        high = rng.integers(0, np.iinfo(np.int64).max, size=(bits, 50), dtype=np.int64).astype(dtype)
+        lowest = (dtype(1) << np.arange(bits, dtype=dtype))[:, None]
+        masks = ((high << dtype(1)) * lowest | lowest).ravel()  # bit j set, everything below it clear
+    expected = np.array([(int(m) & -int(m)).bit_length() - 1 for m in masks.tolist()])
+    slots = leafmasks._bit_slots(dtype)
+    tables = SimpleNamespace(slot_starts=np.array([0, bits, 2 * bits], dtype=np.intp))
+    found = leafmasks.leaf_slots(tables, np.stack([masks] * 3, axis=1))  # type: ignore[arg-type]
+    for tree in range(3):
+        assert found[tree].tolist() == (tree * bits + slots[expected]).tolist()
+
+
+def test_a_multiplier_that_is_not_de_bruijn_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(leafmasks.DE_BRUIJN, np.uint16, 0x0F64)  # even: bit 15 and bit 14 collide
+    with pytest.raises(ValueError, match="not a de Bruijn multiplier"):
+        leafmasks._bit_slots(np.uint16)
