@@ -165,15 +165,16 @@ def leaf_slots(
     with `trees` (table indices), the masks and the answer hold only those trees."""
     dtype = masks.dtype.type
     bits = np.iinfo(dtype).bits
-    slots = np.ascontiguousarray(masks.T)
-    lowest = np.negative(slots)  # two's complement: x & -x keeps the lowest set bit
-    np.bitwise_and(lowest, slots, out=lowest)
+    lowest = np.negative(masks)  # two's complement: x & -x keeps the lowest set bit
+    np.bitwise_and(lowest, masks, out=lowest)
     np.multiply(lowest, dtype(DE_BRUIJN[dtype]), out=lowest)  # modulo 2**bits
     np.right_shift(lowest, dtype(bits - bits.bit_length() + 1), out=lowest)
     starts = tables.slot_starts if trees is None else tables.slot_starts[trees]
-    # starts are multiples of `bits`: or adds; a hash is below 64, so even uint64 casts to intp exactly
-    slots_of: npt.NDArray[np.intp] = np.bitwise_or(lowest, starts[:, None], dtype=np.intp, casting="unsafe")
-    return slots_of  # intp, cast in the same pass: gathers by intp are the fastest
+    # One pass transposes to (trees, rows), widens to intp (gathers by intp are the fastest) and adds each
+    # tree's first slot: starts are multiples of `bits` and a hash is below `bits`, so or adds.
+    slots: npt.NDArray[np.intp] = np.empty(masks.shape[::-1], dtype=np.intp)
+    np.bitwise_or(lowest.T, starts[:, None], out=slots, dtype=np.intp, casting="unsafe")
+    return slots
 
 
 def leaf_values(tables: LeafMasks, masks: Masks, *, trees: npt.NDArray[np.intp] | None = None) -> Matrix:

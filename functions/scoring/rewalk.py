@@ -24,7 +24,7 @@ Intervals = tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.int
 G = TypeVar("G", bound=np.generic)
 Chosen = slice | npt.NDArray[np.intp] | None  # rows or columns to pick: None or a full slice for all
 DENSE: Final = 0.75  # share of a block's rows, or of the trees, from which a variant walks them all
-BLOCK_ROWS: Final = 2048  # rows per block: (rows x trees) masks and values fit in a few MB of cache
+BLOCK_ROWS: Final = 512  # rows per block: (rows x trees) masks, slots and values stay in a core's L2 cache
 
 
 def blocks(rows: int, size: int | None = None) -> Iterator[slice]:
@@ -190,7 +190,7 @@ def raw_score_with(
     trees, pair_of, pair_tree, pair_masks = prepared or at_values(tables, feature, values)
     others = tuple(f for f in tables.read if f != feature)
     own, raw = np.empty(X.shape[0], dtype=np.float64), np.empty((X.shape[0], values.size), dtype=np.float64)
-    step = max(1, BLOCK_ROWS // max(1, values.size))  # (trees x values x rows) changes stay a few MB
+    step = max(1, 4 * BLOCK_ROWS // max(1, values.size))  # (trees x values x rows) changes stay a few MB
     for block in blocks(X.shape[0], step):
         kept = reachable(tables, X[block], others)
         mine = leaf_values(tables, reachable(tables, X[block], (feature,), into=kept.copy()))  # (trees, rows)
