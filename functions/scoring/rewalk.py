@@ -54,15 +54,19 @@ def trees_reading(tables: LeafMasks, features: Sequence[int]) -> npt.NDArray[np.
 
 
 def _prefix(tables: LeafMasks, X: Matrix, f: int) -> npt.NDArray[np.intp]:
-    """Return the row of `tables.masks` each value of feature f selects (rows); one search for a constant column."""
-    column = X[:, f]
-    if column.size > 1 and column[0] == column.min() == column.max():  # e.g. a group set to the reference
-        return np.full(
-            column.size, np.searchsorted(tables.cuts[f], column[0], side="left") + tables.starts[f]
-        )
-    found: npt.NDArray[np.intp] = np.searchsorted(tables.cuts[f], column, side="left")
+    """Return the row of `tables.masks` each value of feature f selects (rows)."""
+    found: npt.NDArray[np.intp] = np.searchsorted(tables.cuts[f], X[:, f], side="left")
     found += tables.starts[f]
     return found
+
+
+def _fixed_prefix(tables: LeafMasks, X: Matrix, f: int) -> int | None:
+    """Return the row of `tables.masks` feature f selects when all of X's rows hold one value there (a group set
+    to the reference profile), else None."""
+    column = X[:, f]
+    if column.size == 0 or not column[0] == column.min() == column.max():
+        return None
+    return int(np.searchsorted(tables.cuts[f], column[0], side="left")) + int(tables.starts[f])
 
 
 def _and(tables: LeafMasks, prefixes: Sequence[npt.NDArray[np.intp]], rows: int) -> Masks:
@@ -93,6 +97,9 @@ def rewalk(
         parts.setdefault(sum(1 << k for k, cols in enumerate(changed) if f in cols), []).append(f)
     keys = list(parts)
     stacked = np.empty((1 + len(variants), X.shape[0]), dtype=np.float64)
+    fixed = [
+        {f: _fixed_prefix(tables, v, f) for f in cols} for v, cols in zip(variants, changed, strict=True)
+    ]
     for block in blocks(X.shape[0]):
         x, n = X[block], block.stop - block.start
         prefix = {f: _prefix(tables, x, f) for f in tables.read}
@@ -103,7 +110,9 @@ def rewalk(
         stacked[0, block] = tree_sum(values) + baseline
         for k, variant in enumerate(variants):
             change = np.zeros(n, dtype=np.float64)
-            moved = {f: _prefix(tables, variant[block], f) for f in changed[k]}
+            moved = {
+                f: _prefix(tables, variant[block], f) if at is None else at for f, at in fixed[k].items()
+            }
             moving = reduce(np.logical_or, (moved[f] != prefix[f] for f in moved), np.zeros(n, bool))
             count = int(np.count_nonzero(moving))
             if count and trees[k].size:
@@ -119,12 +128,11 @@ def rewalk(
                     masks = _pick(kept_k, rows, on)
                     masks = masks.copy() if masks is kept_k else masks  # ANDed in place below
                 for chosen in moved.values():
-                    at = chosen[rows]
-                    if at[0] == at.min() == at.max():  # one prefix for every row (a group set to one value)
-                        np.bitwise_and(masks, _pick(tables.masks[at[:1]], slice(None), on), out=masks)
+                    if isinstance(chosen, int):  # one prefix for every row: one row of the table, broadcast
+                        np.bitwise_and(masks, _pick(tables.masks[chosen : chosen + 1], None, on), out=masks)
                     else:
                         np.bitwise_and(
-                            masks, _pick(np.take(tables.masks, at, axis=0), slice(None), on), out=masks
+                            masks, _pick(np.take(tables.masks, chosen[rows], axis=0), None, on), out=masks
                         )
                 now = leaf_values(tables, masks, trees=on)  # (trees, rows)
                 np.subtract(now, _pick(values, on, rows), out=now)
