@@ -47,7 +47,14 @@ def block_rows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(rewalk, "BLOCK_ROWS", request.param)
 
 
-@pytest.mark.usefixtures("block_rows")
+@pytest.fixture(params=[None, 0.0, 2.0], ids=["shipped-dense-share", "always-dense", "never-dense"])
+def dense(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Walk a variant's moved rows and its trees only (never dense), all of them (always), or as shipped."""
+    if request.param is not None:
+        monkeypatch.setattr(rewalk, "DENSE", request.param)
+
+
+@pytest.mark.usefixtures("block_rows", "dense")
 @pytest.mark.parametrize("rows", [1, 2, 31])
 def test_counterfactual_variants_equal_the_dense_oracle_bit_for_bit(model: ScoringModel, rows: int) -> None:
     raw = to_matrix(generate_rows(rows, seed=rows))
@@ -60,7 +67,7 @@ def test_counterfactual_variants_equal_the_dense_oracle_bit_for_bit(model: Scori
         assert stacked[1 + k].tolist() == oracle(model.ensemble, X, variant), list(REASON_GROUPS)[k]
 
 
-@pytest.mark.usefixtures("block_rows")
+@pytest.mark.usefixtures("block_rows", "dense")
 def test_a_variant_equal_to_the_rows_gives_their_own_log_odds(model: ScoringModel) -> None:
     X = engineer(to_matrix(generate_rows(20, seed=4)))
     stacked = model.ensemble.rewalk(X, [X.copy()] * len(REASON_GROUPS), tags=model.node_tags)
@@ -78,3 +85,20 @@ def test_tree_sum_adds_in_tree_order_for_one_row_as_for_many() -> None:
     in_order = ((1e16 + 1.0) + -1e16) + 1.0  # 1.0: the first 1.0 is lost against 1e16
     assert rewalk.tree_sum(values).tolist() == [in_order, in_order]
     assert rewalk.tree_sum(values[:, :1]).tolist() == [in_order]
+
+
+@pytest.mark.usefixtures("block_rows", "dense")
+@pytest.mark.parametrize("rows", [1, 31])
+def test_variants_that_differ_row_by_row_equal_the_dense_oracle(model: ScoringModel, rows: int) -> None:
+    """Each group's features taken from other clients (a value per row, not the reference's one value)."""
+    ensemble = model.ensemble
+    X, other = (engineer(to_matrix(generate_rows(rows, seed=seed))) for seed in (rows, rows + 100))
+    variants = []
+    for bit in range(len(REASON_GROUPS)):
+        read = np.unique(ensemble.feature[ensemble.is_split & (model.node_tags & (1 << bit) != 0)])
+        variant = X.copy()
+        variant[:, read] = other[:, read]
+        variants.append(variant)
+    stacked = ensemble.rewalk(X, variants, tags=model.node_tags)
+    for k, variant in enumerate(variants):
+        assert stacked[1 + k].tolist() == oracle(ensemble, X, variant), list(REASON_GROUPS)[k]
