@@ -6,7 +6,10 @@ when the changed value passes another threshold of that feature (another prefix 
 functions/scoring/leafmasks.py). So each variant re-walks the (row, tree) pairs of those rows and those trees,
 and its log-odds is the row's plus the sum, in walk order, of its leaf values minus the row's there: every
 other difference is exactly 0.0, which a sum in tree order adds as nothing, so the answer is bit for bit the
-one a re-walk of every tree gives (`TreeEnsemble.rewalk`'s contract), at a fraction of the work.
+one a re-walk of every tree gives (`TreeEnsemble.rewalk`'s contract), at a fraction of the work. Once a variant
+moves most of a block's rows, or reads most of the trees (`DENSE`), it walks them all: the gathers that would
+leave the rest out cost more than re-walking pairs whose differences are exactly 0.0, which is what the dense
+re-walk adds there anyway.
 """
 
 from collections.abc import Iterator, Sequence
