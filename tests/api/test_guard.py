@@ -29,7 +29,7 @@ from training.synthetic import TYPICAL
 
 JSON: Final = {"content-type": "application/json"}
 MEMORY_BOUND: Final = 64 * MIB  # Python allocations while answering one hostile body
-TIME_BOUND: Final = 5.0  # seconds for one hostile body, traced by tracemalloc (about 2x slower)
+TIME_BOUND: Final = 5.0  # CPU seconds (the work, not the load) for one hostile body, traced by tracemalloc
 
 
 def content(content_type: str | None) -> dict[str, str]:
@@ -233,13 +233,13 @@ def test_hostile_json_gets_4xx_in_bounded_time_and_memory(client: TestClient, na
     body = HOSTILE[name]
     assert len(body) <= MIB
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()  # all threads of this process: the app answers in TestClient's thread
     try:
         response = client.post(path, content=body, headers=JSON)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     assert response.status_code in (400, 422), response.text[:300]
     error = ErrorResponse.model_validate_json(response.text).error
     assert len(error.fields) <= 100
