@@ -103,6 +103,8 @@ def rewalk(
     fixed = [
         {f: _fixed_prefix(tables, v, f) for f in cols} for v, cols in zip(variants, changed, strict=True)
     ]
+    # Per variant, the AND of the table rows its one-value columns select (1 x trees): one AND a block for all.
+    fixed_rows = [_fixed_row(tables, [at for at in by.values() if at is not None]) for by in fixed]
     for block in blocks(X.shape[0]):
         x, n = X[block], block.stop - block.start
         prefix = {f: _prefix(tables, x, f) for f in tables.read}
@@ -124,24 +126,28 @@ def rewalk(
                 rows = slice(None) if count >= DENSE * n else np.flatnonzero(moving)
                 on = None if trees[k].size >= DENSE * values.shape[0] else trees[k]
                 kept_k = _all_but(k, keys, kept, before, after)
-                if kept_k is None:
-                    masks = _and(tables, [], count if isinstance(rows, np.ndarray) else n)
-                    masks = masks if on is None else np.take(masks, on, axis=1)
-                else:
-                    masks = _pick(kept_k, rows, on)
-                    masks = masks.copy() if masks is kept_k else masks  # ANDed in place below
+                kept_k = _and(tables, [], n) if kept_k is None else kept_k  # it changes every part
+                masks, fixed_row = _pick(kept_k, rows, on), fixed_rows[k]
+                if fixed_row is not None:  # a new array either way: kept_k stays as it was
+                    picked = _pick(fixed_row, None, on)
+                    masks = np.bitwise_and(masks, picked, out=None if masks is kept_k else masks)
+                elif masks is kept_k:
+                    masks = masks.copy()  # ANDed in place below
                 for chosen in moved.values():
-                    if isinstance(chosen, int):  # one prefix for every row: one row of the table, broadcast
-                        np.bitwise_and(masks, _pick(tables.masks[chosen : chosen + 1], None, on), out=masks)
-                    else:
-                        np.bitwise_and(
-                            masks, _pick(np.take(tables.masks, chosen[rows], axis=0), None, on), out=masks
-                        )
+                    if not isinstance(chosen, int):  # a value per row: a table row per row
+                        at = np.take(tables.masks, chosen[rows], axis=0)
+                        np.bitwise_and(masks, _pick(at, None, on), out=masks)
                 now = leaf_values(tables, masks, trees=on)  # (trees, rows)
                 np.subtract(now, _pick(values, on, rows), out=now)
                 change[rows] = tree_sum(now)
             stacked[1 + k, block] = stacked[0, block] + change
     return stacked
+
+
+def _fixed_row(tables: LeafMasks, prefixes: Sequence[int]) -> Masks | None:
+    """Return the AND of the table rows at `prefixes` (1 x trees), None for none."""
+    rows = [tables.masks[at : at + 1] for at in prefixes]
+    return reduce(np.bitwise_and, rows) if rows else None
 
 
 def _pick(array: npt.NDArray[G], rows: Chosen, cols: Chosen) -> npt.NDArray[G]:
