@@ -151,7 +151,8 @@ def test_apply_decides_each_row_as_the_strategys_words_do(shipped_manifest: Mani
 def test_decide_gives_the_challengers_rows_the_challengers_decision(
     shipped_manifest: Manifest, tmp_path: Path
 ) -> None:
-    (tmp_path / "challenger.yaml").write_text(VARIANT)
+    short = VARIANT.replace("P01_SERIOUS_ARREARS_NOW", "P01_LATE").replace("P02_LATE_EVERY_MONTH", "P02_LATE")
+    (tmp_path / "challenger.yaml").write_text(short)  # shorter codes: a merge widens the challenger's labels
     (tmp_path / DEFAULT_FILE).write_text(SHIPPED + "challenger: {file: challenger.yaml, share: 0.5}\n")
     strategy = read_strategy(tmp_path / DEFAULT_FILE, manifest=shipped_manifest)
     assert strategy.challenger is not None
@@ -164,9 +165,16 @@ def test_decide_gives_the_challengers_rows_the_challengers_decision(
         for row, p, d in zip(raw.tolist(), pd.tolist(), drawn.tolist(), strict=True)
     ]
     assert strategy.decide(raw, pd, challenger=drawn).records() == want
-    for one in (0, 1, 2):
+    assert {True, False} == set(drawn[:20].tolist())
+    for one in range(20):  # a lone client drawn takes the challenger's path alone
         rows = strategy.decide(raw[one : one + 1], pd[one : one + 1], challenger=drawn[one : one + 1])
         assert rows.records() == want[one : one + 1]
+    everyone = strategy.decide(raw[:5], pd[:5], challenger=np.ones(5, dtype=bool))
+    mixed = strategy.decide(raw[:5], pd[:5], challenger=np.array([True, False, True, True, True]))
+    assert [getattr(everyone, name).dtype for name in OUTCOME_FIELDS] == [
+        getattr(mixed, name).dtype for name in OUTCOME_FIELDS
+    ]
+    assert everyone.decided_by.dtype == strategy.apply(raw[:1], pd[:1]).decided_by.dtype
 
 
 def test_the_first_rule_is_minus_one_where_none_holds(shipped_manifest: Manifest) -> None:

@@ -130,6 +130,19 @@ class Strategy:
         """Return the version as a 1-element label and LGD as a 1-element array (repeated, multiplied per row)."""
         return np.array([self.version]), np.array([self.spec.loss.lgd], dtype=np.float64)
 
+    @cached_property
+    def _widths(self) -> dict[str, np.dtype[Any]]:
+        """Return the dtype of each label field of merged champion and challenger rows (the wider of the two)."""
+        empty, challenger = (np.zeros((0, len(FEATURE_NAMES))), np.zeros(0)), self.challenger
+        ours = self.apply(*empty)
+        theirs = challenger.apply(*empty, arm="challenger") if challenger is not None else ours
+        columns = ((getattr(ours, name), getattr(theirs, name)) for name in OUTCOME_FIELDS)
+        return {
+            name: np.result_type(*pair)
+            for name, pair in zip(OUTCOME_FIELDS, columns, strict=True)
+            if pair[0].dtype.kind == "U"
+        }
+
     def apply(self, raw: Matrix, pd: Vector, *, arm: str = "champion") -> Outcomes:
         """Decide rows x 23 raw inputs with their PD in [0, 1]: rules, then bands, then line action and EL."""
         raw, pd = np.asarray(raw, dtype=np.float64), np.asarray(pd, dtype=np.float64)
@@ -166,16 +179,22 @@ class Strategy:
 
     def decide(self, raw: Matrix, pd: Vector, *, challenger: Mask | None = None) -> Outcomes:
         """Apply the champion, and the challenger to the rows where `challenger` is True (if one is configured)."""
-        champion = self.apply(raw, pd)
         if self.challenger is None or challenger is None or not challenger.any():
-            return champion
+            return self.apply(raw, pd)
+        widths = self._widths
+        if np.shape(challenger) == np.shape(pd) and challenger.all():
+            # every row the challenger's (one client drawn, say): nothing of the champion's to decide or merge
+            other = self.challenger.apply(raw, pd, arm="challenger")
+            return replace(
+                other,
+                **{name: getattr(other, name).astype(width, copy=False) for name, width in widths.items()},
+            )
+        champion = self.apply(raw, pd)
         rows = np.flatnonzero(challenger)
         other = self.challenger.apply(np.asarray(raw)[rows], np.asarray(pd)[rows], arm="challenger")
-        merged = {name: getattr(champion, name).copy() for name in OUTCOME_FIELDS}
-        for name in OUTCOME_FIELDS:
-            column = merged[name]
-            if column.dtype.kind == "U":
-                column = merged[name] = column.astype(np.result_type(column, getattr(other, name)))
+        merged = {name: getattr(champion, name) for name in OUTCOME_FIELDS}
+        merged = {name: column.astype(widths.get(name, column.dtype)) for name, column in merged.items()}
+        for name, column in merged.items():
             column[rows] = getattr(other, name)
         return Outcomes(**merged)
 
