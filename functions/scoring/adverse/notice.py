@@ -42,6 +42,7 @@ REFERRED: Final = (
 
 Labels = npt.NDArray[np.str_]
 Vector = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
 
 
 def adverse_action_notice(
@@ -52,15 +53,34 @@ def adverse_action_notice(
 
     Source: 12 CFR 1002.2(c)(1)(i)-(ii), (c)(2)(ii) and its official comment 2(c)(2)(ii)-2 (module docstring).
     """
-    declined = np.asarray(decision) == "decline"
+    decision = np.asarray(decision)
+    code = (decision == "refer") + 2 * (decision == "decline")  # any other label reads as an approval
+    return notice_of_codes(code, limit=limit, new_limit=new_limit, pay_0=pay_0)
+
+
+def notice_of_codes(
+    decision: npt.NDArray[np.intp], *, limit: Vector, new_limit: Vector, pay_0: Vector
+) -> tuple[Labels, Labels]:
+    """Return `adverse_action_notice` for decisions given as codes (0 approve, 1 refer, 2 decline; n rows), the
+    limits in NT$ and PAY_0: the engine's entry, which has the codes already (12 CFR 1002.2(c), as above)."""
     lowered = np.asarray(new_limit, dtype=np.float64) < np.asarray(limit, dtype=np.float64)
+    delinquent = np.asarray(pay_0, dtype=np.float64) >= _DELINQUENT
+    case = decision * _FOUR + lowered * _TWO + delinquent  # index into the rule's table of the 12 cases
+    return _STATUS_OF_CASE.take(case), _BASIS_OF_CASE.take(case)
+
+
+def _basis(declined: Mask, referred: Mask, lowered: Mask, delinquent: Mask) -> npt.NDArray[np.intp]:
+    """Return the index into _BASES of each case: 0 none, 1 referred, 2 refusal, 3 change, 4 delinquent."""
     adverse = declined | lowered
-    delinquent = np.asarray(pay_0, dtype=np.float64) >= DELINQUENT_PAY_STATUS
-    referred = np.asarray(decision) == "refer"
-    # index into _BASES: 0 none, 1 referred, 2 refusal, 3 change, 4 delinquent (labels taken once, not built per row)
-    basis = np.where(adverse, np.where(delinquent, 4, np.where(declined, 2, 3)), referred.astype(np.intp))
-    return _STATUS[basis], _BASES[basis]
+    return np.where(adverse, np.where(delinquent, 4, np.where(declined, 2, 3)), referred.astype(np.intp))
 
 
 _BASES: Final = np.array([NONE, REFERRED, REFUSAL, CHANGE, DELINQUENT], dtype=object)  # one str each, shared
 _STATUS: Final = np.array(["not_applicable", "not_applicable", "required", "required", "exempt"])
+# The rule evaluated once on its 12 cases, (decision code, lowered, delinquent) read as 4 x code + 2 x lowered +
+# delinquent, so that a row costs two lookups, not a chain of comparisons and selections.
+_CODE, _LOWERED, _LATE = (axis.ravel() for axis in np.indices((3, 2, 2)))
+_CASES: Final = _basis(_CODE == 2, _CODE == 1, _LOWERED == 1, _LATE == 1)
+_STATUS_OF_CASE: Final = _STATUS[_CASES]
+_BASIS_OF_CASE: Final = _BASES[_CASES]
+_DELINQUENT, _TWO, _FOUR = np.array([float(DELINQUENT_PAY_STATUS)]), np.array([2]), np.array([4])

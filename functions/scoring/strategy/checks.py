@@ -7,6 +7,7 @@ Each check raises StrategyError naming the line, the field and what is allowed.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
@@ -170,10 +171,34 @@ class RuleTests:
 
     def first(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
         """Return, per row of raw inputs (rows x 23), the index of the first rule that holds, or -1."""
-        values = raw[:, self.columns]
-        met = ((values >= self.lower) & (values <= self.upper)) != self.negate
-        holds = np.logical_and.reduceat(met, self.starts, axis=1)
-        return np.where(holds.any(axis=1), holds.argmax(axis=1), -1)
+        return self._first_or_none.take(self.holding(raw))
+
+    def holding(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        """Return, per row of raw inputs (rows x 23), the index of the first rule that holds, or the number of
+        rules when none does."""
+        columns, lower, upper, negate, starts = self._with_sentinel
+        values = raw.take(columns, axis=1)
+        met = values >= lower
+        met &= values <= upper
+        met ^= negate  # != on truth values
+        holds = np.logical_and.reduceat(met, starts, axis=1)
+        first: npt.NDArray[np.intp] = holds.argmax(axis=1)  # the sentinel's when no other rule holds
+        return first
+
+    @cached_property
+    def _with_sentinel(self) -> tuple[npt.NDArray[Any], ...]:
+        """Return the arrays with a last rule that always holds: one negated condition that never does."""
+        return (
+            np.append(self.columns, 0),
+            np.append(self.lower, np.inf),
+            np.append(self.upper, -np.inf),  # inf <= x <= -inf holds for no x, not even NaN or infinity
+            np.append(self.negate, True),
+            np.append(self.starts, len(self.columns)),
+        )
+
+    @cached_property
+    def _first_or_none(self) -> npt.NDArray[np.intp]:
+        return np.append(np.arange(len(self.starts)), -1)
 
 
 def rule_tests(rules: Sequence[Sequence[Condition]]) -> RuleTests | None:

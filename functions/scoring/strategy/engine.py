@@ -20,16 +20,16 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from functions.scoring.adverse.notice import adverse_action_notice
+from functions.scoring.adverse.notice import notice_of_codes
 from functions.scoring.contract import FEATURE_NAMES
 from functions.scoring.manifest import Manifest
+from functions.scoring.strategy.cells import Cells, compile_cells
 from functions.scoring.strategy.checks import (
     Place,
     check_matrix,
     check_rules,
     check_utilisation,
     resolve_bands,
-    rule_tests,
 )
 from functions.scoring.strategy.file import (
     ACTIONS,
@@ -46,10 +46,10 @@ Labels = npt.NDArray[np.str_]
 
 DEFAULT_FILE: Final = "strategy.yaml"  # beside the model: model/strategy.yaml
 ARMS: Final = ("champion", "challenger")
-_COLUMN: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
-_DECISION_LABELS: Final = np.array(DECISIONS)
-_ACTION_LABELS: Final = np.array(ACTIONS)
-_INCREASE, _DECREASE, _FREEZE = (ACTIONS.index(name) for name in ("increase", "decrease", "freeze"))
+_LIMIT, _BILL, _PAY_0 = (FEATURE_NAMES.index(name) for name in ("limit_bal", "bill_amt1", "pay_0"))
+_ARM_LABELS: Final = {arm: np.array([arm]) for arm in ARMS}
+# 1-element constants: numpy combines them with a row's arrays faster than it converts a Python number
+_ZERO, _ONE, _HUNDRED = np.array([0.0]), np.array([1.0]), np.array([100.0])
 _HASH_SPAN: Final = float(2**64)
 
 
@@ -111,15 +111,37 @@ class Strategy:
         return self.spec.challenger.share if self.spec.challenger and self.challenger else 0.0
 
     @cached_property
-    def _compiled(self) -> tuple[Any, ...]:
-        """Return the arrays `apply` indexes: severities and names of bands and rules, the rule tests, cells."""
-        bands, rules, lines = self.spec.pd_bands, self.spec.policy_rules, self.spec.line_management
-        severity = np.array([DECISIONS.index(b.decision) for b in bands] + [-1], dtype=np.intp)
-        rule_severity = np.array([DECISIONS.index(r.decision) for r in rules] + [-1], dtype=np.intp)
-        deciders = np.array([b.name for b in bands] + [r.code for r in rules])
-        override = np.array([-1, *(ACTIONS.index(cell.action) for cell in (lines.refer, lines.decline))])
-        percents = np.array([0.0, lines.refer.percent, lines.decline.percent])
-        return severity, rule_severity, deciders, rule_tests([r.when for r in rules]), override, percents
+    def _compiled(self) -> Cells:
+        """Return the strategy's decision per cell (PD interval, first rule, utilisation band): cells.py."""
+        spec = self.spec
+        return compile_cells(
+            spec.pd_bands,
+            spec.policy_rules,
+            spec.line_management,
+            band_starts=self.band_starts,
+            grade_limits=self.grade_limits,
+            utilisation_edges=self.utilisation_edges,
+            cell_actions=self.cell_actions,
+            cell_percents=self.cell_percents,
+        )
+
+    @cached_property
+    def _labels(self) -> tuple[Labels, Vector]:
+        """Return the version as a 1-element label and LGD as a 1-element array (repeated, multiplied per row)."""
+        return np.array([self.version]), np.array([self.spec.loss.lgd], dtype=np.float64)
+
+    @cached_property
+    def _widths(self) -> dict[str, np.dtype[Any]]:
+        """Return the dtype of each label field of merged champion and challenger rows (the wider of the two)."""
+        empty, challenger = (np.zeros((0, len(FEATURE_NAMES))), np.zeros(0)), self.challenger
+        ours = self.apply(*empty)
+        theirs = challenger.apply(*empty, arm="challenger") if challenger is not None else ours
+        columns = ((getattr(ours, name), getattr(theirs, name)) for name in OUTCOME_FIELDS)
+        return {
+            name: np.result_type(*pair)
+            for name, pair in zip(OUTCOME_FIELDS, columns, strict=True)
+            if pair[0].dtype.kind == "U"
+        }
 
     def apply(self, raw: Matrix, pd: Vector, *, arm: str = "champion") -> Outcomes:
         """Decide rows x 23 raw inputs with their PD in [0, 1]: rules, then bands, then line action and EL."""
@@ -128,66 +150,53 @@ class Strategy:
             raise ValueError(
                 f"expected rows x {len(FEATURE_NAMES)} inputs and one PD per row: {raw.shape}, {pd.shape}"
             )
-        band_severity, rule_severity, deciders, tests = self._compiled[:4]
-        band = np.searchsorted(self.band_starts[1:], pd, side="right")  # PD 1 falls in the last band
-        severity, decider = band_severity[band], band
-        if tests is not None:
-            fired = tests.first(raw)  # the first rule that holds, or -1
-            wins = rule_severity[fired] >= severity  # fired == -1 reads the sentinel -1: never wins
-            severity = np.where(wins, rule_severity[fired], severity)
-            decider = np.where(wins, len(self.band_starts) + fired, decider)
-        action, percent = self._line_action(raw, pd, severity)
-        limit, balance = raw[:, _COLUMN["limit_bal"]], np.maximum(raw[:, _COLUMN["bill_amt1"]], 0.0)
+        cells, (version, lgd) = self._compiled, self._labels
+        limit, bill = raw[:, _LIMIT], raw[:, _BILL]
+        cell = cells.locate(raw, pd, bill / np.maximum(limit, _ONE))
+        action, percent = cells.action.take(cell), cells.percent.take(cell)
+        balance = np.maximum(bill, _ZERO)
         new_limit = new_limits(
             limit, balance, action, percent, cap=self.spec.line_management.max_increase_ntd
         )
-        loss = self.spec.loss
-        ead = exposure_at_default(balance, new_limit, ccf=loss.ccf)
-        n = raw.shape[0]
-        notice, basis = adverse_action_notice(
-            _DECISION_LABELS[severity], limit=limit, new_limit=new_limit, pay_0=raw[:, _COLUMN["pay_0"]]
+        ead = exposure_at_default(balance, new_limit, ccf=self.spec.loss.ccf)
+        notice, basis = notice_of_codes(
+            cells.severity.take(cell), limit=limit, new_limit=new_limit, pay_0=raw[:, _PAY_0]
         )
+        n = len(pd)
         return Outcomes(
-            decision=_DECISION_LABELS[severity],
-            decided_by=deciders[decider],
-            line_action=_ACTION_LABELS[action],
+            decision=cells.decision.take(cell),
+            decided_by=cells.decided_by.take(cell),
+            line_action=cells.line_action.take(cell),
             line_percent=percent,
             new_limit=new_limit,
             exposure_at_default=ead,
-            expected_loss=pd * loss.lgd * ead,
-            arm=np.full(n, arm),
-            strategy_version=np.full(n, self.version),
+            expected_loss=pd * lgd * ead,
+            arm=_ARM_LABELS[arm].repeat(n) if arm in _ARM_LABELS else np.array([arm]).repeat(n),
+            strategy_version=version.repeat(n),
             adverse_action_notice=notice,
             notice_basis=basis,
         )
 
     def decide(self, raw: Matrix, pd: Vector, *, challenger: Mask | None = None) -> Outcomes:
         """Apply the champion, and the challenger to the rows where `challenger` is True (if one is configured)."""
-        champion = self.apply(raw, pd)
         if self.challenger is None or challenger is None or not challenger.any():
-            return champion
+            return self.apply(raw, pd)
+        widths = self._widths
+        if np.shape(challenger) == np.shape(pd) and challenger.all():
+            # every row the challenger's (one client drawn, say): nothing of the champion's to decide or merge
+            other = self.challenger.apply(raw, pd, arm="challenger")
+            return replace(
+                other,
+                **{name: getattr(other, name).astype(width, copy=False) for name, width in widths.items()},
+            )
+        champion = self.apply(raw, pd)
         rows = np.flatnonzero(challenger)
         other = self.challenger.apply(np.asarray(raw)[rows], np.asarray(pd)[rows], arm="challenger")
-        merged = {name: getattr(champion, name).copy() for name in OUTCOME_FIELDS}
-        for name in OUTCOME_FIELDS:
-            column = merged[name]
-            if column.dtype.kind == "U":
-                column = merged[name] = column.astype(np.result_type(column, getattr(other, name)))
+        merged = {name: getattr(champion, name) for name in OUTCOME_FIELDS}
+        merged = {name: column.astype(widths.get(name, column.dtype)) for name, column in merged.items()}
+        for name, column in merged.items():
             column[rows] = getattr(other, name)
         return Outcomes(**merged)
-
-    def _line_action(self, raw: Matrix, pd: Vector, severity: npt.NDArray[np.intp]) -> tuple[Any, Vector]:
-        """Return each row's action (index into ACTIONS) and percentage: the matrix if approved, else refer's or
-        decline's."""
-        grade = np.minimum(np.searchsorted(self.grade_limits, pd, side="right"), len(self.grade_limits) - 1)
-        utilisation = raw[:, _COLUMN["bill_amt1"]] / np.maximum(raw[:, _COLUMN["limit_bal"]], 1.0)
-        band = np.searchsorted(self.utilisation_edges, utilisation, side="right")
-        action, percent = self.cell_actions[grade, band], self.cell_percents[grade, band]
-        override, percents = self._compiled[4:]
-        overridden = severity > 0  # referred or declined: the file's refer or decline action
-        action = np.where(overridden, override[severity], action)
-        percent = np.where(overridden, percents[severity], percent)
-        return action, np.asarray(percent, dtype=np.float64)
 
 
 def exposure_at_default(balance: Vector, limit: Vector, *, ccf: float) -> Vector:
@@ -196,7 +205,7 @@ def exposure_at_default(balance: Vector, limit: Vector, *, ccf: float) -> Vector
     Source: Basel Committee on Banking Supervision, The Basel Framework, CRE32 (IRB risk components: EAD of
     revolving retail exposures is the drawn amount plus a credit-conversion factor times the undrawn commitment).
     """
-    return np.asarray(balance + ccf * np.maximum(limit - balance, 0.0), dtype=np.float64)
+    return np.asarray(balance + ccf * np.maximum(limit - balance, _ZERO), dtype=np.float64)
 
 
 def new_limits(
@@ -205,11 +214,11 @@ def new_limits(
     """Return the limit after each row's action (index into ACTIONS) in whole NT$: an increase capped at `cap` NT$;
     a decrease, and a freeze, never below the drawn balance (a freeze leaves no unused limit)."""
     held = np.minimum(balance, limit)
-    increased = limit + np.minimum(limit * percent / 100.0, cap)
-    decreased = np.maximum(limit * (1.0 - percent / 100.0), held)
-    chosen = np.where(action == _INCREASE, increased, limit)
-    chosen = np.where(action == _DECREASE, decreased, np.where(action == _FREEZE, held, chosen))
-    return np.asarray(np.floor(chosen), dtype=np.float64)
+    increased = limit + np.minimum(limit * percent / _HUNDRED, cap)
+    decreased = np.maximum(limit * (_ONE - percent / _HUNDRED), held)
+    # Each row takes its action's candidate: the four side by side in ACTIONS' order, one take, no selections.
+    candidates, n = np.concatenate((increased, limit, decreased, held)), len(limit)
+    return np.asarray(np.floor(candidates.take(action * n + np.arange(n))), dtype=np.float64)
 
 
 def assign_challenger(references: Sequence[str], *, key: bytes, share: float) -> Mask:
