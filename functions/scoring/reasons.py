@@ -24,7 +24,7 @@ from functions.scoring.contract import (
 )
 from functions.scoring.features import INPUTS_OF, MODEL_FEATURES, RATIO_CAP, engineer
 from functions.scoring.trees import TreeEnsemble
-from functions.scoring.wording import describe, payment_text, utilisation_text
+from functions.scoring.wording import UTILISATION_SHOWN_UP_TO, describe, payment_text, utilisation_text
 
 Matrix = npt.NDArray[np.float64]
 Profile = Mapping[str, float]  # the manifest's reference profile: a value per contract input
@@ -144,9 +144,7 @@ def _phrases(
     """Phrase `code` once per distinct key of what its text reads among `rows` (as `describe` would): the texts,
     and the index of each row's text among them."""
     values = _text_values(code, raw[rows], features[rows])
-    keys = values.view(
-        np.int64
-    )  # bits, not values: -0.0 and 0.0 compare equal but print differently ("NT$-0")
+    keys = _text_keys(code, values)
     if keys.shape[1] == 1:
         _, first, inverse = np.unique(keys[:, 0], return_index=True, return_inverse=True)
     else:  # each row's int64s as one opaque value: what np.unique(axis=0) does, more slowly
@@ -186,6 +184,32 @@ def _text_values(code: str, raw: Matrix, features: Matrix) -> Matrix:
     else:
         values = raw[:, [_INDEX[name] for name in REASON_GROUPS[code]]]
     return np.ascontiguousarray(values)
+
+
+def _text_keys(code: str, values: Matrix) -> npt.NDArray[np.int64]:
+    """Return, per row, int64 keys (rows x k) of `_text_values`' values: equal keys, equal text.
+
+    Bits, not values: -0.0 and 0.0 compare equal but print differently ("NT$-0", "-0%"). A percentage shown
+    with no decimals reads only the integer its value x 100 rounds to: Python's `%` format multiplies by 100 in
+    floating point and rounds half to even, as `np.rint` does, so equal rounded bits give equal text and a
+    chunk phrases each shown percentage once, not each ratio. The payment-status history's text reads only how
+    many months were late and the worst of them, or, with none late, how many were revolving.
+    """
+    if code == "utilisation":  # three wordings: above UTILISATION_SHOWN_UP_TO, below zero, a percentage
+        ratio = values[:, 0]
+        shown = np.where(
+            ratio > UTILISATION_SHOWN_UP_TO, np.inf, np.where(ratio < 0, -np.inf, np.rint(ratio * 100))
+        )
+        return shown.view(np.int64)[:, None]
+    if code == "payments":  # branch 3 shows its ratio as a percentage; branch 1 an amount in NT$
+        shown = np.where(values[:, 0] == 3.0, np.rint(values[:, 1] * 100), values[:, 1])
+        return np.ascontiguousarray(np.column_stack([values[:, 0], shown])).view(np.int64)
+    if code == "status_history":
+        history = np.trunc(values)  # int() of each status, as `describe` reads them
+        late = (history > 0).sum(axis=1)
+        key = np.where(late > 0, late * 100 + history.max(axis=1), -1 - (history == 0).sum(axis=1))
+        return np.asarray(key, dtype=np.int64)[:, None]
+    return values.view(np.int64)
 
 
 def _read_variant(raw: Matrix, features: Matrix, group: str, reference: Profile, read: set[int]) -> Matrix:
