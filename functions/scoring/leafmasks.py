@@ -31,7 +31,7 @@ DE_BRUIJN: Final = {np.uint16: 0x0F65, np.uint32: 0x077CB531, np.uint64: 0x022FD
 class LeafMasks:
     """Per-feature threshold prefixes and, per prefix and tree, the leaves they leave reachable."""
 
-    cuts: tuple[Matrix, ...]  # per model feature: ascending thresholds of the splits on it
+    cuts: tuple[Matrix, ...]  # per model feature: the distinct thresholds of the splits on it, ascending
     starts: npt.NDArray[np.intp]  # per model feature: the row of `masks` of its empty prefix
     keys: npt.NDArray[np.complex128]  # every (feature, threshold) as feature + i threshold, ascending
     masks: Masks  # (prefixes, trees): bit j set while the tree's leaf j is still reachable
@@ -99,8 +99,14 @@ def build_masks(
         block = np.full((len(chosen) + 1, len(numbered)), full, dtype=dtype)
         for row, (_, tree, mask) in enumerate(chosen, start=1):
             block[row, tree] = mask
-        cuts.append(np.array([threshold[node] for node, _, _ in chosen], dtype=np.float64))
-        blocks.append(np.bitwise_and.accumulate(block, axis=0))
+        ascending = np.array([threshold[node] for node, _, _ in chosen], dtype=np.float64)
+        # Splits that share a threshold are passed or not together: keep the prefix after the last of each
+        # (a value never stops inside such a run), so the search and the table hold distinct thresholds only.
+        ends = (
+            np.flatnonzero(np.append(ascending[1:] != ascending[:-1], True)) if chosen else np.empty(0, int)
+        )
+        cuts.append(ascending[ends])
+        blocks.append(np.bitwise_and.accumulate(block, axis=0)[np.append(0, ends + 1)])
     sizes = np.array([block.shape[0] for block in blocks], dtype=np.intp)
     bits = np.iinfo(dtype).bits
     slot_nodes = np.zeros((len(numbered), bits), dtype=np.intp)

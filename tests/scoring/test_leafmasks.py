@@ -202,3 +202,15 @@ def test_a_multiplier_that_is_not_de_bruijn_is_refused(monkeypatch: pytest.Monke
     monkeypatch.setitem(leafmasks.DE_BRUIJN, np.uint16, 0x0F64)  # even: bit 15 and bit 14 collide
     with pytest.raises(ValueError, match="not a de Bruijn multiplier"):
         leafmasks._bit_slots(np.uint16)
+
+
+def test_the_tables_hold_each_threshold_once() -> None:
+    """Splits sharing a threshold share one prefix: the shipped model's 3,500 splits on 21 features need only
+    the distinct thresholds (a search of a few levels for a payment status, not one per split)."""
+    ensemble = load_model(MODEL_DIR).ensemble
+    tables = ensemble._masks
+    for f, cuts in enumerate(tables.cuts):
+        assert np.all(np.diff(cuts) > 0), f
+        split_on_f = ensemble.is_split & (ensemble.feature == f)
+        assert cuts.tolist() == np.unique(ensemble.threshold[split_on_f]).tolist()
+    assert tables.masks.shape[0] == sum(cuts.size + 1 for cuts in tables.cuts)
