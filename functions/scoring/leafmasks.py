@@ -35,8 +35,6 @@ class LeafMasks:
     starts: npt.NDArray[np.intp]  # per model feature: the row of `masks` of its empty prefix
     keys: npt.NDArray[np.complex128]  # every (feature, threshold) as feature + i threshold, ascending
     masks: Masks  # (prefixes, trees): bit j set while the tree's leaf j is still reachable
-    leaf_nodes: npt.NDArray[np.intp]  # (trees, widest tree's leaves): node of each leaf, left to right
-    leaf_values: Matrix  # (trees, widest tree's leaves): value of each leaf, left to right
     slot_nodes: npt.NDArray[np.intp]  # (trees x mask bits): node of the leaf whose bit hashes to each slot
     slot_values: Matrix  # (trees x mask bits): its value (`leaf_slots`)
     slot_starts: npt.NDArray[np.intp]  # (trees): each tree's first slot
@@ -117,8 +115,6 @@ def build_masks(
         keys=_complex(np.repeat(np.arange(n_features), sizes - 1), np.concatenate(cuts)),
         starts=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp),
         masks=np.ascontiguousarray(np.concatenate(blocks)),
-        leaf_nodes=leaf_nodes,
-        leaf_values=value[leaf_nodes],
         slot_nodes=slot_nodes.ravel(),
         slot_values=value[slot_nodes].ravel(),
         slot_starts=np.arange(len(numbered), dtype=np.intp) * bits,

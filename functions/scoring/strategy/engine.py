@@ -217,7 +217,8 @@ def new_limits(
     increased = limit + np.minimum(limit * percent / _HUNDRED, cap)
     decreased = np.maximum(limit * (_ONE - percent / _HUNDRED), held)
     # Each row takes its action's candidate: the four side by side in ACTIONS' order, one take, no selections.
-    candidates, n = np.concatenate((increased, limit, decreased, held)), len(limit)
+    by_action = {"increase": increased, "hold": limit, "decrease": decreased, "freeze": held}
+    candidates, n = np.concatenate([by_action[name] for name in ACTIONS]), len(limit)
     return np.asarray(np.floor(candidates.take(action * n + np.arange(n))), dtype=np.float64)
 
 
