@@ -50,6 +50,16 @@ NO_RULES = (
 )
 
 
+def first_rule(rules: Any, value: dict[str, float]) -> int:
+    """Return the index of the first rule whose conditions all hold for a client's inputs, read as their words
+    say, or the number of rules when none does."""
+
+    def holds(c: Any) -> bool:
+        return bool(value[c.input] != c.value if c.op == "!=" else OPERATORS[c.op](value[c.input], c.value))
+
+    return next((k for k, rule in enumerate(rules) if all(holds(c) for c in rule.when)), len(rules))
+
+
 def expected(
     strategy: Strategy, manifest: Manifest, row: list[float], pd: float, *, arm: str = "champion"
 ) -> dict[str, Any]:
@@ -58,14 +68,11 @@ def expected(
     spec, value = strategy.spec, dict(zip(FEATURE_NAMES, row, strict=True))
     band = max(i for i, b in enumerate(spec.pd_bands) if float(b.pd_from) <= pd or i == 0)
     decision, decided_by = spec.pd_bands[band].decision, spec.pd_bands[band].name
-    for rule in spec.policy_rules:
-        if all(
-            (value[c.input] != c.value) if c.op == "!=" else OPERATORS[c.op](value[c.input], c.value)
-            for c in rule.when
-        ):
-            if DECISIONS.index(rule.decision) >= DECISIONS.index(decision):
-                decision, decided_by = rule.decision, rule.code
-            break
+    fired = first_rule(spec.policy_rules, value)
+    if fired < len(spec.policy_rules):
+        rule = spec.policy_rules[fired]
+        if DECISIONS.index(rule.decision) >= DECISIONS.index(decision):
+            decision, decided_by = rule.decision, rule.code
     lines, limit, bill = spec.line_management, value["limit_bal"], value["bill_amt1"]
     grades = [b.max_pd for b in manifest.grade_bands]
     grade = next((i for i, top in enumerate(grades) if pd < top), len(grades) - 1)
@@ -177,14 +184,16 @@ def test_decide_gives_the_challengers_rows_the_challengers_decision(
     assert everyone.decided_by.dtype == strategy.apply(raw[:1], pd[:1]).decided_by.dtype
 
 
-def test_the_first_rule_is_minus_one_where_none_holds(shipped_manifest: Manifest) -> None:
+def test_the_first_rule_holding_is_the_number_of_rules_where_none_holds(shipped_manifest: Manifest) -> None:
     strategy = parse_strategy(VARIANT, manifest=shipped_manifest)
-    tests = strategy._compiled.rules
+    tests, rules = strategy._compiled.rules, strategy.spec.policy_rules
     assert tests is not None
     raw, _ = book(shipped_manifest, seed=9)
-    first, holding = tests.first(raw), tests.holding(raw)
-    assert set(first.tolist()) == {-1, 0, 1}
-    assert np.array_equal(first, np.where(holding == len(tests.starts), -1, holding))
+    holding = tests.holding(raw)
+    assert set(holding.tolist()) == {0, 1, len(rules)}
+    assert holding.tolist() == [
+        first_rule(rules, dict(zip(FEATURE_NAMES, row, strict=True))) for row in raw.tolist()
+    ]
 
 
 def test_the_outcome_fields_keep_their_types(shipped_manifest: Manifest) -> None:

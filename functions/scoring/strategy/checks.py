@@ -169,10 +169,6 @@ class RuleTests:
     negate: npt.NDArray[np.bool_]
     starts: npt.NDArray[np.intp]
 
-    def first(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
-        """Return, per row of raw inputs (rows x 23), the index of the first rule that holds, or -1."""
-        return self._first_or_none.take(self.holding(raw))
-
     def holding(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
         """Return, per row of raw inputs (rows x 23), the index of the first rule that holds, or the number of
         rules when none does."""
@@ -195,10 +191,6 @@ class RuleTests:
             np.append(self.negate, True),
             np.append(self.starts, len(self.columns)),
         )
-
-    @cached_property
-    def _first_or_none(self) -> npt.NDArray[np.intp]:
-        return np.append(np.arange(len(self.starts)), -1)
 
 
 def rule_tests(rules: Sequence[Sequence[Condition]]) -> RuleTests | None:
