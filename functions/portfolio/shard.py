@@ -32,7 +32,7 @@ from functions.portfolio.counts import BookCounts
 from functions.portfolio.decisions import STRATEGY_COLUMNS, book_strategy, strategy_totals
 from functions.portfolio.lines import book_lines, scored_lines
 from functions.scoring.bins import BinCounts
-from functions.scoring.model import ScoringModel, load_model
+from functions.scoring.model import ScoringModel, grades_of, load_model, points_of
 from functions.scoring.reasons import MAX_REASONS
 from functions.scoring.strategy.engine import DEFAULT_FILE, Strategy
 from functions.telemetry import logger, start_invocation
@@ -89,12 +89,11 @@ def score_client_rows(
     raw = piece.raw
     probabilities, ranked = model.rank(raw) if len(raw) else (np.empty(0), None)
     pds = probabilities.tolist()
-    scaling, bands = model.manifest.score_scaling, model.manifest.grade_bands
-    scores = list(map(scaling.points, pds))
-    limits = np.asarray([band.max_pd for band in bands], dtype=np.float64)
-    names = [band.grade for band in bands]
-    grades = [names[k] for k in np.searchsorted(limits, probabilities, side="right").tolist()]
-    bins = BinCounts.of_rows(raw, np.asarray(scores, dtype=np.float64), model.manifest.reference)
+    points = points_of(
+        probabilities, model.manifest.score_scaling
+    )  # the API's points and grades, a chunk at once
+    scores, grades = points.astype(np.int64).tolist(), grades_of(probabilities, model.manifest)
+    bins = BinCounts.of_rows(raw, points, model.manifest.reference)
     rows, invalid = len(piece.ids), len(piece.invalid)
     counts = BookCounts(rows=rows, scored=rows - invalid, invalid=invalid, bins=bins)
     outcomes = strategy.apply(raw, probabilities)
