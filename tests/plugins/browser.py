@@ -78,7 +78,19 @@ def metric_value(scope: Locator, label: str) -> Locator:
     return scope.get_by_test_id("stMetric").filter(has=label_locator).get_by_test_id("stMetricValue")
 
 
-def file_input(scope: Locator, label: str) -> Locator:
-    """Return the file input of the st.file_uploader whose label starts with `label` (a rerun can briefly keep
-    another tab state's uploader in the same panel, so never pick the panel's only input)."""
-    return scope.get_by_test_id("stFileUploader").filter(has_text=label).locator("input[type=file]")
+def idle(page: Page) -> None:
+    """Wait until the app runs no script (Streamlit's running icon is gone)."""
+    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0, timeout=WAIT_MS)
+
+
+def upload_file(scope: Locator, label: str, path: Path) -> None:
+    """Give the st.file_uploader whose label starts with `label` the file at `path`, and wait until it lists it.
+
+    Only once the app is idle: a rerun in flight can briefly keep another tab state's uploader in the same panel,
+    or replace this one, and a file given to the element it replaces is lost (stop 29's CI: "Record outcomes"
+    never appeared). So never pick the panel's only input, and never upload mid-run.
+    """
+    idle(scope.page)
+    uploader = scope.get_by_test_id("stFileUploader").filter(has_text=label)
+    uploader.locator("input[type=file]").set_input_files(path)
+    expect(uploader.get_by_text(path.name)).to_be_visible(timeout=WAIT_MS)

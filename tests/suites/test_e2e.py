@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from scripts.local import ROOT, free_port
-from tests.plugins.browser import WAIT_MS, file_input, healthy_page, metric_value, served_ui
+from tests.plugins.browser import WAIT_MS, healthy_page, metric_value, served_ui, upload_file
 from training.synthetic import HIGH_RISK, generate_rows, to_dataset_csv
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +80,7 @@ def test_browser_uploads_file_and_shows_results(page: Page, tmp_path: Path) -> N
     upload = tmp_path / "clients.csv"
     upload.write_text(to_dataset_csv(rows, target=target))
     batch = open_tab(page, "Batch file")
-    file_input(batch, "CSV file of clients").set_input_files(upload)
+    upload_file(batch, "CSV file of clients", upload)
     expect(batch.get_by_text("30 rows · 29 valid · 1 invalid")).to_be_visible(timeout=WAIT_MS)
     batch.get_by_role("button", name="Score 29 rows").click()
     expect(metric_value(batch, "Rows scored")).to_have_text("29", timeout=WAIT_MS)
@@ -125,7 +125,7 @@ def test_browser_monitors_an_uploaded_file(page: Page, tmp_path: Path) -> None:
     upload = tmp_path / "clients.csv"
     upload.write_text(to_dataset_csv(rows, target=target))
     monitor = open_tab(page, "Monitoring")
-    file_input(monitor, "CSV file of clients").set_input_files(upload)
+    upload_file(monitor, "CSV file of clients", upload)
     monitor.get_by_role("button", name="Score 60 rows and compare").click()
     expect(metric_value(monitor, "Brier score")).to_have_text(re.compile(r"^0\.\d{4}$"), timeout=WAIT_MS)
     expect(monitor.get_by_test_id("stVegaLiteChart").last).to_be_visible()  # the per-grade back-test
@@ -136,7 +136,7 @@ def test_browser_moves_a_cutoff_on_the_strategy_tab(page: Page, tmp_path: Path) 
     upload = tmp_path / "clients.csv"
     upload.write_text(to_dataset_csv(generate_rows(80, seed=13)))
     batch = open_tab(page, "Batch file")
-    file_input(batch, "CSV file of clients").set_input_files(upload)
+    upload_file(batch, "CSV file of clients", upload)
     batch.get_by_role("button", name="Score 80 rows").click()
     expect(metric_value(batch, "Rows scored")).to_have_text("80", timeout=WAIT_MS)
     strategy = open_tab(page, "Strategy")

@@ -15,7 +15,7 @@ from functions.monitoring.loop.join import close_loop
 from functions.scoring.manifest import Manifest
 from functions.scoring.model import to_matrix
 from scripts.local import ROOT
-from tests.plugins.browser import WAIT_MS, file_input, healthy_page, metric_value, served_ui
+from tests.plugins.browser import WAIT_MS, healthy_page, metric_value, served_ui, upload_file
 from training.synthetic import generate_rows
 from ui.loop import LOG_SOURCE
 
@@ -78,7 +78,7 @@ def test_browser_records_an_outcome_file_and_shows_grades_and_overrides(
     outcomes.write_text(
         "\n".join(["decision_key,defaulted,observed_on", *lines, "nobody#1,true,2026-11-30"]) + "\n"
     )
-    file_input(tab, "Outcome file").set_input_files(outcomes)
+    upload_file(tab, "Outcome file", outcomes)
     tab.get_by_role("button", name="Record outcomes").click()
     expect(metric_value(tab, "Outcomes recorded")).to_have_text("250", timeout=WAIT_MS)
     expect(metric_value(tab, "Unknown keys")).to_have_text("1")
